@@ -1,0 +1,46 @@
+# The two commands of the README:
+#   make demo   set everything up on a fresh machine and run the main job
+#   make test   set everything up and run the whole test suite
+# Everything lives in .venv; the Graphviz `dot` program comes from apt-get where the machine allows it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test explore bench setup setup-dev system-deps clean
+
+demo: setup system-deps
+	$(BIN)/python examples/demo.py
+
+test: setup-dev system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The wider Hypothesis exploration profile (more examples, random seeds).
+explore: setup-dev system-deps
+	$(BIN)/python -m pytest --hypothesis-profile=explore $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
+	  { echo "gradlab needs Python >= 3.10; found $$($(PYTHON) --version 2>&1). Run: make PYTHON=python3.11 ..."; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { echo "gradlab: could not create a virtual environment; on Debian/Ubuntu: apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/bin/python pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+system-deps:
+	@sh .ci/install-dot
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,158 @@
+r"""Reverse mode: an iterative topological sort and the accumulating backward loop.
+
+BPTT needs nothing more: an unfolded RNN uses the same Parameter at every step, and this loop adds
+the gradient arriving from each use (``+=``), so ∂E/∂W = Σ_t (contribution of step t) by construction.
+The traversal is a loop with a child count (no recursion), so a 50 000-step chain is fine.
+"""
+from __future__ import annotations
+
+from .backend import get_xp, unbroadcast
+from .context import _STATE
+
+__all__ = ["toposort", "backward", "reverse", "contributions"]
+
+
+def toposort(outputs, follow=lambda node: True):
+    """Return the nodes reachable from ``outputs``, each listed before every node it consumes
+    (outputs first, leaves last). ``follow(node)`` limits which parents are walked."""
+    counts: dict = {}
+    stack = list(outputs)
+    while stack:
+        node = stack.pop()
+        if node in counts:
+            counts[node] += 1
+            continue
+        counts[node] = 1
+        stack.extend(p for p in node.parents if follow(p))
+    for out in outputs:  # outputs are not consumed by anything we start from
+        counts[out] -= 1
+    ready = [n for n in dict.fromkeys(outputs) if counts[n] == 0]
+    order = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for p in node.parents:
+            if p in counts:
+                counts[p] -= 1
+                if counts[p] == 0:
+                    ready.append(p)
+    return order
+
+
+def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
+    r"""Run reverse mode over ``order`` (as returned by :func:`toposort`) and return {node: gradient}
+    for the leaves that require a gradient and for the nodes in ``keep``.
+
+    ``seeds`` maps output nodes to their upstream gradients. ``value(node)`` gives the value a node
+    had in the forward pass (``node.data`` by default; a replay passes its own values). ``on_edge(parent,
+    child, g)`` sees each gradient contribution before it is accumulated.
+    """
+    if value is None:
+        value = _data
+    grads = dict(seeds)
+    owned: set = set()          # gradient buffers this loop allocated, safe to update in place
+    out: dict = {}
+    keep = keep or ()
+    if xp is None:
+        xp = get_xp(*grads.values())
+    wrap = getattr(xp, "wrap", None)
+    anomaly = _STATE.get().anomaly
+    for node in order:
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        if node.op is None or node in keep:
+            out[node] = g
+            if node.op is None:
+                continue
+        op = node.op
+        inputs = [value(p) for p in node.parents]
+        for i, p in enumerate(node.parents):
+            if not p.requires_grad:
+                continue
+            if op.scatter is not None and on_edge is None and wrap is None:
+                buf = grads.get(p)
+                if buf is None or p not in owned:
+                    buf = xp.zeros_like(inputs[i]) if buf is None else buf.copy()
+                    grads[p] = buf
+                    owned.add(p)
+                op.scatter(buf, g, **node.attrs)
+                continue
+            pg = op.input_vjp(i, g, value(node), inputs, xp, node.attrs)
+            if pg is None:
+                continue
+            if wrap is not None:
+                pg = wrap(pg)
+            shape = inputs[i].shape
+            if pg.shape != shape:
+                try:
+                    pg = unbroadcast(xp, pg, shape)
+                except ValueError as e:
+                    raise ValueError(f"{op.name} at {node.scope}: vjp for input {i}: {e}") from None
+            if anomaly:
+                from .tensor import _check_finite
+
+                _check_finite(pg, f"gradient of {op.name} at {node.scope} (input {i})")
+            if on_edge is not None:
+                on_edge(p, node, pg)
+            prev = grads.get(p)
+            if prev is None:
+                grads[p] = pg
+            elif p in owned:
+                prev += pg            # in place for arrays; NumPy scalars (0-d results) rebind
+                grads[p] = prev
+            else:
+                grads[p] = prev + pg
+                owned.add(p)
+    return out
+
+
+def _data(node):
+    return node.data
+
+
+def backward(root, g=None) -> None:
+    """Accumulate d(root)/d(leaf) (contracted with ``g``) into ``leaf.grad`` for every leaf that
+    requires a gradient, and into ``.grad`` of nodes that called ``retain_grad()``."""
+    if not root.requires_grad:
+        raise ValueError("backward: this tensor does not depend on any tensor with requires_grad=True "
+                         "(make leaves with gradlab.Parameter or tensor(..., requires_grad=True))")
+    xp = get_xp(root.data)
+    if g is None:
+        if root.data.size != 1:
+            raise ValueError(f"backward: the output has shape {root.shape}; an implicit gradient needs a "
+                             f"single element. Reduce it first (e.g. .sum()) or call backward(g) with g of "
+                             f"shape {root.shape}")
+        g = xp.ones_like(root.data)
+    else:
+        g = getattr(g, "data", g)
+        if tuple(g.shape) != tuple(root.shape):
+            raise ValueError(f"backward: g has shape {tuple(g.shape)} but the output has shape {root.shape}")
+    order = toposort([root], follow=lambda n: n.requires_grad)
+    keep = [n for n in order if n.retains_grad]
+    for node, grad in reverse(order, {root: g}, keep=keep, xp=xp).items():
+        node.grad = grad.copy() if node.grad is None else node.grad + grad
+
+
+def contributions(root, param, by: str = "t", g=None) -> dict:
+    r"""Return the per-use contributions to ∂root/∂param, keyed by the consuming node's time step
+    (``by="t"``), layer (``by="layer"``) or whole scope (``by="scope"``); they sum to the gradient.
+
+    This is the lecture's weight-constraint rule made visible: a weight used at several places gets
+    ∂E/∂w₁ + ∂E/∂w₂ + …, and each term is one entry here. It does not touch ``.grad``.
+    """
+    keys = {"t": lambda s: s.t, "layer": lambda s: s.layer, "scope": lambda s: s}
+    if by not in keys:
+        raise ValueError(f"contributions: by must be one of {sorted(keys)}, got {by!r}")
+    key = keys[by]
+    xp = get_xp(root.data)
+    seed = xp.ones_like(root.data) if g is None else g
+    parts: dict = {}
+
+    def record(parent, child, pg):
+        if parent is param:
+            k = key(child.scope)
+            parts[k] = parts[k] + pg if k in parts else pg.copy()
+
+    reverse(toposort([root], follow=lambda n: n.requires_grad), {root: seed}, on_edge=record, xp=xp)
+    return parts

@@ -1,0 +1,56 @@
+"""The ``gradlab`` command line. Sub-commands are registered in ``COMMANDS``; each lives in its own
+module and is imported only when it runs, so ``gradlab --help`` stays fast."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from . import __version__
+
+__all__ = ["main", "COMMANDS"]
+
+# name -> (module, one-line help). The module defines add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("gradlab.check.cli", "check hand-derived gradients (derivation files or folders) against four references"),
+    "derive": ("gradlab.symbolic.cli", "print the BPTT derivation of a cell in lecture notation (LaTeX or Markdown)"),
+    "render": ("gradlab.render.cli", "draw a folded, unfolded, cell, op-level or gradient-flow figure of a cell"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gradlab",
+        description="Backpropagation through time, checked: verify hand-derived RNN gradients, "
+                    "derive BPTT symbolically, draw folded and unfolded networks.",
+    )
+    p.add_argument("--version", action="version", version=f"gradlab {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+            continue  # a sub-system not installed in this version
+        try:
+            importlib.util.find_spec(module)
+        except ModuleNotFoundError:
+            continue
+        if importlib.util.find_spec(module) is None:
+            continue
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(sp)
+    return p
+
+
+def main(argv=None) -> int:
+    """Run the command line with ``argv`` (``sys.argv[1:]`` by default) and return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    return int(importlib.import_module(args._module).run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

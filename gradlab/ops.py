@@ -1,0 +1,458 @@
+r"""The op table: every primitive is its forward and its vector-Jacobian products, side by side.
+
+A forward is ``forward(*inputs, xp, **attrs)``: raw arrays in, raw array out, computed with the
+array namespace ``xp`` (NumPy, CuPy, ``autograd.numpy``, the SymPy namespace, ...), so that the same
+entry serves every interpreter. Its VJPs follow the signature ``(g, out, *inputs, xp, **attrs)``:
+``g`` is the upstream gradient, ``out`` the forward result. ``vjp`` is a tuple with one function per
+input (``None`` for an input that gets no gradient), or, for ops with any number of inputs, one
+function that also takes ``argnum``.
+
+Broadcasting is undone in one place, the reverse-mode loop (:func:`gradlab.backend.unbroadcast`),
+so the VJPs below return gradients of the broadcast shape.
+
+``analytic`` marks ops that are holomorphic, so complex-step differentiation is exact through them;
+``kink`` gives, for non-smooth ops, the distance of the inputs to the nearest kink (ReLU at 0, a
+tie of ``maximum``), which the checker uses to avoid blaming a candidate for a finite difference
+taken across a kink.
+"""
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from typing import Callable
+
+from .tensor import Tensor, apply, as_tensor
+
+__all__ = [
+    "Op", "OPS", "defop",
+    "add", "sub", "mul", "div", "neg", "power", "matmul", "transpose", "reshape", "getitem",
+    "sum", "mean", "tanh", "sigmoid", "relu", "exp", "log", "softmax", "log_softmax",
+    "concat", "stack", "split", "chunk", "maximum", "where", "clip",
+]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One primitive: its name, forward, VJPs and the facts the interpreters need about it."""
+
+    name: str
+    forward: Callable
+    vjp: tuple | Callable
+    analytic: bool = True
+    kink: Callable | None = None
+    diagnose: Callable | None = None
+    scatter: Callable | None = None  # engine fast path: add g into a gradient buffer in place
+
+    def input_vjp(self, argnum: int, g, out, inputs, xp, attrs):
+        """Return the gradient for input ``argnum`` (or None when that input gets none)."""
+        if isinstance(self.vjp, tuple):
+            f = self.vjp[argnum]
+            return None if f is None else f(g, out, *inputs, xp=xp, **attrs)
+        return self.vjp(g, out, *inputs, xp=xp, argnum=argnum, **attrs)
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+OPS: dict[str, Op] = {}
+
+
+def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, scatter=None):
+    """Decorator: register the decorated forward as op ``name`` and return a function that applies it."""
+
+    def register(forward):
+        if name in OPS:
+            raise ValueError(f"defop: an op named {name!r} is already registered")
+        op = Op(name, forward, vjp, analytic, kink, diagnose, scatter)
+        OPS[name] = op
+
+        def applied(*inputs, **attrs):
+            return apply(op, *inputs, **attrs)
+
+        applied.op = op
+        applied.__name__ = applied.__qualname__ = name
+        applied.__doc__ = forward.__doc__
+        return applied
+
+    return register
+
+
+def _broadcast_diagnose(a, b):
+    return f"cannot broadcast shapes {a!r} and {b!r}"
+
+
+# ---------------------------------------------------------------------------------- arithmetic
+@defop("add", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: g), diagnose=_broadcast_diagnose)
+def add(x, y, xp):
+    """Return x + y (broadcasting)."""
+    return x + y
+
+
+@defop("sub", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: -g), diagnose=_broadcast_diagnose)
+def sub(x, y, xp):
+    """Return x - y (broadcasting)."""
+    return x - y
+
+
+@defop("mul", (lambda g, out, x, y, xp: g * y, lambda g, out, x, y, xp: g * x), diagnose=_broadcast_diagnose)
+def mul(x, y, xp):
+    """Return the element-wise product x * y (broadcasting)."""
+    return x * y
+
+
+# d(x/y)/dy = -x/y² = -out/y
+@defop("div", (lambda g, out, x, y, xp: g / y, lambda g, out, x, y, xp: -g * out / y), diagnose=_broadcast_diagnose)
+def div(x, y, xp):
+    """Return x / y (broadcasting)."""
+    return x / y
+
+
+@defop("neg", (lambda g, out, x, xp: -g,))
+def neg(x, xp):
+    """Return -x."""
+    return -x
+
+
+# d(x^p)/dx = p x^(p-1); the exponent is a constant attribute
+@defop("power", (lambda g, out, x, xp, p: g * p * x ** (p - 1),))
+def _power(x, xp, p):
+    """Return x ** p for a constant exponent p."""
+    return x ** p
+
+
+def power(x, p):
+    """Return x ** p; ``p`` is a number (constant exponent) or a Tensor (then exp(p log x), x > 0)."""
+    if isinstance(p, Tensor):
+        return exp(mul(p, log(x)))
+    if not isinstance(p, (int, float)) or isinstance(p, bool):
+        raise TypeError(f"power: the exponent must be a number or a Tensor, got {p!r}")
+    return _power(x, p=p)
+
+
+# ------------------------------------------------------------------------------ linear algebra
+def _swap(a, xp):
+    return xp.swapaxes(a, -1, -2)
+
+
+def _matmul_vjp_x(g, out, x, w, xp):
+    if w.ndim == 1:                     # out = x @ w drops the last axis of x
+        return g[..., None] * w
+    if x.ndim == 1:                     # x is a row vector: out = x @ W
+        return w @ g if g.ndim == 1 else xp.sum(g[..., None, :] * w, axis=-1)
+    return g @ _swap(w, xp)
+
+
+def _matmul_vjp_w(g, out, x, w, xp):
+    if x.ndim == 1:
+        return x[:, None] * g[None, :] if w.ndim == 2 and g.ndim == 1 else x[..., :, None] * g[..., None, :]
+    if w.ndim == 1:
+        return xp.sum(x * g[..., None], axis=tuple(range(x.ndim - 1)))
+    return _swap(x, xp) @ g
+
+
+def _matmul_diagnose(a, b):
+    if len(a) == 0 or len(b) == 0:
+        return f"matmul needs arrays with at least one axis, got shapes {a!r} @ {b!r}"
+    inner_b = b[0] if len(b) == 1 else b[-2]
+    if a[-1] != inner_b:
+        return f"inner dimensions differ: {a!r} @ {b!r}"
+    return f"batch dimensions do not broadcast: {a!r} @ {b!r}"
+
+
+@defop("matmul", (_matmul_vjp_x, _matmul_vjp_w), diagnose=_matmul_diagnose)
+def matmul(x, w, xp):
+    """Return the matrix product x @ w (NumPy ``matmul`` semantics)."""
+    return x @ w
+
+
+def _inverse_axes(axes):
+    inv = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inv[a] = i
+    return tuple(inv)
+
+
+@defop("transpose", (lambda g, out, x, xp, axes: xp.transpose(g, None if axes is None else _inverse_axes(axes)),))
+def _transpose(x, xp, axes):
+    """Return x with its axes permuted (reversed by default)."""
+    return xp.transpose(x, axes)
+
+
+def transpose(x, axes=None):
+    """Return x with its axes permuted by ``axes`` (reversed when None)."""
+    return _transpose(x, axes=None if axes is None else tuple(axes))
+
+
+@defop("reshape", (lambda g, out, x, xp, shape: xp.reshape(g, x.shape),))
+def _reshape(x, xp, shape):
+    """Return x with a new shape."""
+    return xp.reshape(x, shape)
+
+
+def reshape(x, shape):
+    """Return x with shape ``shape`` (one -1 allowed)."""
+    return _reshape(x, shape=tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))
+
+
+def _is_basic(key) -> bool:
+    items = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in items)
+
+
+def _getitem_vjp(g, out, x, xp, key):
+    # adjoint of gathering: scatter-add (indices may repeat, so add.at rather than assignment)
+    z = xp.zeros_like(x)
+    _getitem_scatter(z, g, key=key)
+    return z
+
+
+def _getitem_scatter(buf, g, key):
+    if _is_basic(key):
+        buf[key] += g
+    else:
+        import numpy as np
+
+        (np.add.at if isinstance(buf, np.ndarray) else _cupy_add_at)(buf, key, g)
+
+
+def _cupy_add_at(buf, key, g):  # pragma: no cover - needs a GPU
+    import cupyx
+
+    cupyx.scatter_add(buf, key, g)
+
+
+@defop("getitem", (_getitem_vjp,), scatter=_getitem_scatter,
+       diagnose=lambda a, key: f"index {key!r} does not fit shape {a!r}")
+def _getitem(x, xp, key):
+    """Return x[key] (basic slicing or integer-array indexing)."""
+    return x[key]
+
+
+def getitem(x, key):
+    """Return ``x[key]``; the key holds ints, slices, None, Ellipsis or integer arrays (not Tensors)."""
+    if isinstance(key, Tensor) or (isinstance(key, tuple) and builtins.any(isinstance(k, Tensor) for k in key)):
+        raise TypeError("getitem: index with ints, slices or integer arrays, not with a Tensor "
+                        "(use .data to take its values as indices)")
+    return _getitem(x, key=key)
+
+
+# ---------------------------------------------------------------------------------- reductions
+def _norm_axis(axis):
+    if axis is None or isinstance(axis, int):
+        return axis
+    return tuple(axis)
+
+
+def _sum_vjp(g, out, x, xp, axis, keepdims):
+    if axis is not None and not keepdims:
+        axes = (axis,) if isinstance(axis, int) else axis
+        axes = sorted(a % x.ndim for a in axes)
+        for a in axes:
+            g = xp.expand_dims(g, a)
+    return xp.broadcast_to(g, x.shape)
+
+
+@defop("sum", (_sum_vjp,), diagnose=lambda a, axis, keepdims: f"axis {axis!r} is out of range for shape {a!r}")
+def _sum(x, xp, axis, keepdims):
+    """Return the sum of x over ``axis``."""
+    return xp.sum(x, axis=axis, keepdims=keepdims)
+
+
+def sum(x, axis=None, keepdims: bool = False):  # noqa: A001 - the op's name
+    """Return the sum of ``x`` over ``axis`` (all axes when None)."""
+    return _sum(x, axis=_norm_axis(axis), keepdims=bool(keepdims))
+
+
+def mean(x, axis=None, keepdims: bool = False):
+    """Return the mean of ``x`` over ``axis``: a sum times 1/count (a derived op)."""
+    x = as_tensor(x)
+    axis = _norm_axis(axis)
+    if axis is None:
+        count = x.size
+    else:
+        axes = (axis,) if isinstance(axis, int) else axis
+        count = 1
+        for a in axes:
+            if not -x.ndim <= a < x.ndim:
+                raise ValueError(f"mean: axis {axis!r} is out of range for shape {x.shape!r}")
+            count *= x.shape[a]
+    return mul(_sum(x, axis=axis, keepdims=bool(keepdims)), 1.0 / count)
+
+
+# ---------------------------------------------------------------------------- element-wise maps
+@defop("tanh", (lambda g, out, x, xp: g * (1 - out * out),))   # tanh' = 1 - tanh²
+def tanh(x, xp):
+    """Return tanh(x)."""
+    return xp.tanh(x)
+
+
+# σ(x) = ½(1 + tanh(x/2)) never overflows; σ' = σ(1 - σ)
+@defop("sigmoid", (lambda g, out, x, xp: g * out * (1 - out),))
+def sigmoid(x, xp):
+    """Return the logistic sigmoid 1 / (1 + exp(-x))."""
+    return 0.5 * xp.tanh(0.5 * x) + 0.5
+
+
+# relu' is the Heaviside step (taken as 0 at the kink x = 0)
+@defop("relu", (lambda g, out, x, xp: g * xp.heaviside(x, 0.0),), analytic=False,
+       kink=lambda x, xp: xp.abs(x))
+def relu(x, xp):
+    """Return max(x, 0)."""
+    return xp.maximum(x, 0)
+
+
+@defop("exp", (lambda g, out, x, xp: g * out,))
+def exp(x, xp):
+    """Return exp(x)."""
+    return xp.exp(x)
+
+
+@defop("log", (lambda g, out, x, xp: g / x,))
+def log(x, xp):
+    """Return the natural logarithm of x (x > 0)."""
+    return xp.log(x)
+
+
+def _shift(x, xp, axis):
+    """A constant to subtract before exponentiating (the max); softmax does not depend on it."""
+    shift = getattr(xp, "stable_shift", None)
+    if shift is not None:
+        return shift(x, axis)
+    m = xp.max(x.real if x.dtype.kind == "c" else x, axis=axis, keepdims=True)
+    return m
+
+
+# softmax: J = diag(out) - out outᵀ, so Jᵀg = out ⊙ (g - Σ g ⊙ out)
+@defop("softmax", (lambda g, out, x, xp, axis: out * (g - xp.sum(g * out, axis=axis, keepdims=True)),))
+def _softmax(x, xp, axis):
+    """Return exp(x) / Σ exp(x) along ``axis`` (shifted by the max: no overflow)."""
+    e = xp.exp(x - _shift(x, xp, axis))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def softmax(x, axis: int = -1):
+    """Return the softmax of ``x`` along ``axis``, computed without overflow."""
+    return _softmax(x, axis=axis)
+
+
+# log_softmax = x - logΣexp(x); Jᵀg = g - softmax(x) Σ g
+@defop("log_softmax", (lambda g, out, x, xp, axis: g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),))
+def _log_softmax(x, xp, axis):
+    """Return log(softmax(x)) along ``axis``, computed without overflow or log(0)."""
+    z = x - _shift(x, xp, axis)
+    return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
+
+
+def log_softmax(x, axis: int = -1):
+    """Return the log-softmax of ``x`` along ``axis``, computed stably."""
+    return _log_softmax(x, axis=axis)
+
+
+# ------------------------------------------------------------------------ joining and splitting
+def _concat_vjp(g, out, *xs, xp, argnum, axis):
+    start = builtins.sum(x.shape[axis] for x in xs[:argnum])
+    index = [slice(None)] * g.ndim
+    index[axis] = slice(start, start + xs[argnum].shape[axis])
+    return g[tuple(index)]
+
+
+@defop("concat", _concat_vjp, diagnose=lambda *shapes, axis: f"shapes {list(shapes)!r} differ off axis {axis}")
+def _concat(*xs, xp, axis):
+    """Return the inputs joined along an existing axis."""
+    return xp.concatenate(xs, axis=axis)
+
+
+def concat(xs, axis: int = 0):
+    """Return the tensors in ``xs`` joined along the existing axis ``axis``."""
+    xs = list(xs)
+    if not xs:
+        raise ValueError("concat: needs at least one tensor")
+    return _concat(*xs, axis=axis)
+
+
+def _stack_vjp(g, out, *xs, xp, argnum, axis):
+    return xp.take(g, argnum, axis=axis)
+
+
+@defop("stack", _stack_vjp, diagnose=lambda *shapes, axis: f"all shapes must be equal, got {list(shapes)!r}")
+def _stack(*xs, xp, axis):
+    """Return the inputs stacked along a new axis."""
+    return xp.stack(xs, axis=axis)
+
+
+def stack(xs, axis: int = 0):
+    """Return the equally-shaped tensors in ``xs`` stacked along a new axis ``axis``."""
+    xs = list(xs)
+    if not xs:
+        raise ValueError("stack: needs at least one tensor")
+    return _stack(*xs, axis=axis)
+
+
+def split(x, sizes, axis: int = 0):
+    """Return ``x`` cut along ``axis`` into pieces of the given ``sizes`` (a list of slices of x)."""
+    x = as_tensor(x)
+    sizes = list(sizes)
+    if builtins.sum(sizes) != x.shape[axis] or builtins.any(s <= 0 for s in sizes):
+        raise ValueError(f"split: sizes {sizes!r} do not add up to {x.shape[axis]} along axis {axis} "
+                         f"of shape {x.shape!r}")
+    pieces, start = [], 0
+    for s in sizes:
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(start, start + s)
+        pieces.append(getitem(x, tuple(index)))
+        start += s
+    return pieces
+
+
+def chunk(x, n: int, axis: int = 0):
+    """Return ``x`` cut along ``axis`` into ``n`` equal pieces."""
+    x = as_tensor(x)
+    if n <= 0 or x.shape[axis] % n:
+        raise ValueError(f"chunk: axis {axis} of shape {x.shape!r} cannot be cut into {n} equal pieces")
+    return split(x, [x.shape[axis] // n] * n, axis=axis)
+
+
+# ------------------------------------------------------------------------------- non-smooth ops
+# The gradient of a tie goes to x (the first argument).
+@defop("maximum", (lambda g, out, x, y, xp: g * (x >= y), lambda g, out, x, y, xp: g * (x < y)),
+       analytic=False, kink=lambda x, y, xp: xp.abs(x - y), diagnose=_broadcast_diagnose)
+def maximum(x, y, xp):
+    """Return the element-wise maximum of x and y."""
+    return xp.maximum(x, y)
+
+
+@defop("where", (None, lambda g, out, c, x, y, xp: xp.where(c, g, 0), lambda g, out, c, x, y, xp: xp.where(c, 0, g)),
+       analytic=False, diagnose=lambda c, a, b: f"cannot broadcast shapes {c!r}, {a!r} and {b!r}")
+def _where(cond, x, y, xp):
+    """Return x where cond is true, else y."""
+    return xp.where(cond, x, y)
+
+
+def where(cond, x, y):
+    """Return ``x`` where the boolean mask ``cond`` is true, else ``y`` (the mask gets no gradient)."""
+    if isinstance(cond, Tensor):
+        cond = cond.data
+    return _where(_mask(cond), x, y)
+
+
+def _mask(cond):
+    from .backend import get_xp
+
+    xp = get_xp(cond)
+    t = Tensor(xp.zeros(()))
+    t.data = xp.asarray(cond, dtype=bool)
+    return t
+
+
+@defop("clip", (lambda g, out, x, xp, lo, hi: g * ((x >= lo) & (x <= hi)),), analytic=False,
+       kink=lambda x, xp, lo, hi: xp.minimum(xp.abs(x - lo), xp.abs(x - hi)))
+def _clip(x, xp, lo, hi):
+    """Return x limited to [lo, hi]."""
+    return xp.clip(x, lo, hi)
+
+
+def clip(x, lo: float, hi: float):
+    """Return ``x`` limited to ``[lo, hi]`` (gradient 1 inside, 0 outside)."""
+    if not lo <= hi:
+        raise ValueError(f"clip: lower bound {lo!r} is above upper bound {hi!r}")
+    return _clip(x, lo=float(lo), hi=float(hi))
