@@ -125,7 +125,9 @@ def backward(root, g=None) -> None:
                              f"shape {root.shape}")
         g = xp.ones_like(root.data)
     else:
-        g = getattr(g, "data", g)
+        from .tensor import Tensor
+
+        g = g.data if isinstance(g, Tensor) else xp.asarray(g)
         if tuple(g.shape) != tuple(root.shape):
             raise ValueError(f"backward: g has shape {tuple(g.shape)} but the output has shape {root.shape}")
     order = toposort([root], follow=lambda n: n.requires_grad)

@@ -28,7 +28,10 @@ def get_xp(*arrays):
 
 def as_numpy(a):
     """Return ``a`` (an array, a Tensor, or anything array-like) as a NumPy array, copying from the GPU if needed."""
-    a = getattr(a, "data", a) if not isinstance(a, np.ndarray) else a
+    from .tensor import Tensor
+
+    if isinstance(a, Tensor):
+        a = a.data
     if is_cupy(a):
         return a.get()
     return np.asarray(a)

@@ -134,20 +134,26 @@ def _swap(a, xp):
     return xp.swapaxes(a, -1, -2)
 
 
+def _promoted_g(g, x, w, xp):
+    # NumPy matmul treats a 1-D x as a row (1, k) and a 1-D w as a column (k, 1), then drops that
+    # axis from the result; put the dropped axes back into g so both VJPs are plain matrix products.
+    if w.ndim == 1:
+        g = xp.expand_dims(g, -1)
+    if x.ndim == 1:
+        g = xp.expand_dims(g, -2)
+    return g
+
+
 def _matmul_vjp_x(g, out, x, w, xp):
-    if w.ndim == 1:                     # out = x @ w drops the last axis of x
-        return g[..., None] * w
-    if x.ndim == 1:                     # x is a row vector: out = x @ W
-        return w @ g if g.ndim == 1 else xp.sum(g[..., None, :] * w, axis=-1)
-    return g @ _swap(w, xp)
+    w2 = w[:, None] if w.ndim == 1 else w
+    gx = _promoted_g(g, x, w, xp) @ _swap(w2, xp)          # ∂(x W)/∂x contracted with g: g Wᵀ
+    return gx[..., 0, :] if x.ndim == 1 else gx
 
 
 def _matmul_vjp_w(g, out, x, w, xp):
-    if x.ndim == 1:
-        return x[:, None] * g[None, :] if w.ndim == 2 and g.ndim == 1 else x[..., :, None] * g[..., None, :]
-    if w.ndim == 1:
-        return xp.sum(x * g[..., None], axis=tuple(range(x.ndim - 1)))
-    return _swap(x, xp) @ g
+    x2 = x[None, :] if x.ndim == 1 else x
+    gw = _swap(x2, xp) @ _promoted_g(g, x, w, xp)          # xᵀ g
+    return gw[..., :, 0] if w.ndim == 1 else gw
 
 
 def _matmul_diagnose(a, b):

@@ -1,0 +1,56 @@
+"""Test configuration: the Hypothesis profiles, the array backends, and the `dot` marker.
+
+Profiles: ``ci`` (the default; deterministic: derandomized, no example database, fixed example
+counts) and ``explore`` (many more random examples), chosen with ``--hypothesis-profile=explore``
+(``make explore``) or ``GRADLAB_HYPOTHESIS_PROFILE=explore``.
+"""
+import os
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, database=None, max_examples=25, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "explore", max_examples=400, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("GRADLAB_HYPOTHESIS_PROFILE", "ci"))
+
+
+def _cupy_usable() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+BACKENDS = [
+    "numpy",
+    pytest.param("cupy", marks=pytest.mark.skipif(not _cupy_usable(), reason="CuPy with a GPU is not available")),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def xp(request):
+    """The array module a test runs on: numpy, and cupy where a GPU is present (a visible skip otherwise)."""
+    if request.param == "cupy":
+        import cupy
+
+        return cupy
+    import numpy
+
+    return numpy
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which("dot") is None:
+        skip = pytest.mark.skip(reason="the Graphviz `dot` program is not installed (make test installs it)")
+        for item in items:
+            if "graphviz_exe" in item.keywords:
+                item.add_marker(skip)

@@ -1,0 +1,155 @@
+"""Hypothesis strategies, in one place. Each op's valid input domain is declared here, away from
+its edges (log away from 0, division away from 0, ReLU and maximum away from their kinks), so
+that a test exercises the op where its derivative is meaningful and non-trivial."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+__all__ = ["floats", "arrays", "shapes", "broadcast_pair", "OP_CASES"]
+
+floats = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False, width=64)
+shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
+
+
+def arrays(shape, lo=-3.0, hi=3.0):
+    """float64 arrays of ``shape`` with elements in [lo, hi]."""
+    return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_nan=False, width=64))
+
+
+def away_from(x, point, margin):
+    """Shift elements of ``x`` that lie within ``margin`` of ``point`` to ``point ± 2·margin``."""
+    near = np.abs(x - point) < margin
+    return np.where(near, point + np.where(x >= point, 2 * margin, -2 * margin), x)
+
+
+@st.composite
+def broadcast_pair(draw, lo=-3.0, hi=3.0):
+    """Two arrays whose shapes broadcast against each other (including shapes of different rank)."""
+    (a, b), _ = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4))
+    return draw(arrays(a, lo, hi)), draw(arrays(b, lo, hi))
+
+
+@st.composite
+def _binary(draw):
+    x, y = draw(broadcast_pair())
+    return (x, y), {}
+
+
+@st.composite
+def _div(draw):
+    x, y = draw(broadcast_pair())
+    return (x, away_from(y, 0.0, 0.5)), {}
+
+
+@st.composite
+def _unary(draw, lo=-3.0, hi=3.0):
+    return (draw(arrays(draw(shapes), lo, hi)),), {}
+
+
+@st.composite
+def _relu(draw):
+    (x,), _ = draw(_unary())
+    return (away_from(x, 0.0, 1e-2),), {}
+
+
+@st.composite
+def _power(draw):
+    x = draw(arrays(draw(shapes), 0.2, 3.0))
+    return (x,), {"p": draw(st.sampled_from([2, 3, 0.5, -1, 1.5, -2.5]))}
+
+
+@st.composite
+def _matmul(draw):
+    n, k, m, b = (draw(st.integers(1, 4)) for _ in range(4))
+    kind = draw(st.sampled_from(["mm", "vm", "mv", "vv", "batched", "broadcast_w"]))
+    sx, sw = {"mm": ((n, k), (k, m)), "vm": ((k,), (k, m)), "mv": ((n, k), (k,)), "vv": ((k,), (k,)),
+              "batched": ((b, n, k), (b, k, m)), "broadcast_w": ((b, n, k), (k, m))}[kind]
+    return (draw(arrays(sx)), draw(arrays(sw))), {}
+
+
+@st.composite
+def _transpose(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    axes = draw(st.one_of(st.none(), st.permutations(range(len(shape))).map(tuple)))
+    return (draw(arrays(shape)),), {"axes": axes}
+
+
+@st.composite
+def _reshape(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    new = draw(st.sampled_from([(-1,), tuple(reversed(shape)), (1, -1)]))
+    return (draw(arrays(shape)),), {"shape": new}
+
+
+@st.composite
+def _getitem(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    if draw(st.booleans()):
+        key = draw(hnp.basic_indices(shape, allow_newaxis=False, allow_ellipsis=True))
+    else:  # integer-array indexing along axis 0, repeats allowed (the VJP must add, not assign)
+        key = np.asarray(draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=5)))
+    return (draw(arrays(shape)),), {"key": key}
+
+
+@st.composite
+def _sum(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    axis = draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1),
+                          hnp.valid_tuple_axes(len(shape), min_size=1)))
+    return (draw(arrays(shape)),), {"axis": axis, "keepdims": draw(st.booleans())}
+
+
+@st.composite
+def _softmax(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    return (draw(arrays(shape)),), {"axis": draw(st.integers(-len(shape), len(shape) - 1))}
+
+
+@st.composite
+def _joined(draw, new_axis):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    axis = draw(st.integers(0, len(shape) if new_axis else len(shape) - 1))
+    n = draw(st.integers(1, 3))
+    xs = []
+    for _ in range(n):
+        s = list(shape)
+        if not new_axis:
+            s[axis] = draw(st.integers(1, 3))
+        xs.append(draw(arrays(tuple(s))))
+    return tuple(xs), {"axis": axis}
+
+
+@st.composite
+def _maximum(draw):
+    x, y = draw(broadcast_pair())
+    xb, yb = np.broadcast_arrays(x, y)
+    assume(np.min(np.abs(xb - yb)) > 1e-2)  # no ties: maximum is smooth there
+    return (x, y), {}
+
+
+@st.composite
+def _where(draw):
+    x, y = draw(broadcast_pair())
+    shape = np.broadcast_shapes(x.shape, y.shape)
+    mask = draw(hnp.arrays(np.bool_, shape))
+    return (mask, x, y), {}
+
+
+@st.composite
+def _clip(draw):
+    (x,), _ = draw(_unary())
+    lo, hi = -1.0, 1.5
+    return (away_from(away_from(x, lo, 1e-2), hi, 1e-2),), {"lo": lo, "hi": hi}
+
+
+# op name -> strategy of (inputs, attrs); inputs listed in the op's positional order.
+OP_CASES = {
+    "add": _binary(), "sub": _binary(), "mul": _binary(), "div": _div(), "neg": _unary(),
+    "power": _power(), "matmul": _matmul(), "transpose": _transpose(), "reshape": _reshape(),
+    "getitem": _getitem(), "sum": _sum(), "tanh": _unary(), "sigmoid": _unary(-6.0, 6.0), "relu": _relu(),
+    "exp": _unary(), "log": _unary(0.1, 5.0), "softmax": _softmax(), "log_softmax": _softmax(),
+    "concat": _joined(False), "stack": _joined(True), "maximum": _maximum(), "where": _where(), "clip": _clip(),
+}

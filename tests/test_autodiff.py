@@ -1,0 +1,148 @@
+"""Reverse mode: accumulation (fan-out, shared weights), iteration without recursion, retain_grad,
+no_grad, repeated backward, anomaly mode."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gradlab
+from gradlab import Parameter, tensor
+from gradlab.nn import Dense
+
+from .strategies import arrays
+
+
+@given(st.floats(-3, 3, allow_nan=False))
+def test_fan_out_accumulates_w_cubed_gives_3w_squared(w0):
+    w = Parameter(np.array(w0), name="w")
+    (w * w * w).backward()
+    np.testing.assert_allclose(w.grad, 3 * w0 ** 2, rtol=1e-12, atol=1e-12)
+
+
+def test_a_50000_deep_chain_backpropagates_without_recursion():
+    x = Parameter(np.array([0.5]), name="x")
+    y = x
+    for _ in range(50_000):
+        y = y * 0.9999 + 0.0001
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [0.9999 ** 50_000], rtol=1e-9)
+
+
+@given(arrays((3, 4)))
+def test_zero_upstream_gradient_gives_zero_grads(a):
+    W = Parameter(a, name="W")
+    out = gradlab.tanh(W) * 2.0
+    out.backward(np.zeros(out.shape))
+    np.testing.assert_array_equal(W.grad, np.zeros_like(a))
+
+
+def test_backward_twice_accumulates_twice_and_zero_grad_resets():
+    W = Parameter(np.array([[0.3, -0.2], [0.1, 0.4]]), name="W")
+    x = tensor(np.array([1.0, 2.0]))
+    loss = gradlab.tanh(W @ x).sum()
+    loss.backward()
+    once = W.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(W.grad, 2 * once, rtol=1e-14)
+    W.zero_grad()
+    assert W.grad is None
+
+
+def test_retain_grad_keeps_intermediate_adjoints_such_as_dE_ds():
+    W = Parameter(np.array([[0.5]]), name="W_s")
+    s = tensor(np.array([[0.2]]))
+    states = []
+    for t in range(1, 4):
+        with gradlab.scope(t=t):
+            s = gradlab.tanh(s @ W.T + 0.1)
+        states.append(s.retain_grad())
+    loss = (0.5 * s * s).sum()
+    loss.backward()
+    # δ_T = s_T; δ_{t-1} = δ_t (1 - s_t²) W
+    d = states[-1].data
+    np.testing.assert_allclose(states[-1].grad, d)
+    expected = states[-1].grad * (1 - states[-1].data ** 2) * W.data[0, 0]
+    np.testing.assert_allclose(states[-2].grad, expected, rtol=1e-12)
+
+
+def test_no_grad_records_nothing():
+    W = Parameter(np.ones((2, 2)), name="W")
+    with gradlab.no_grad():
+        y = (W * 3).sum()
+    assert y.op is None and not y.requires_grad
+    with pytest.raises(ValueError, match="does not depend on any tensor with requires_grad"):
+        y.backward()
+    with gradlab.no_grad(), gradlab.enable_grad():
+        assert (W * 3).sum().requires_grad
+
+
+@given(st.integers(1, 6), arrays((2, 3)), arrays((4, 2)))
+def test_shared_dense_gradient_is_the_sum_of_its_per_use_contributions(T, x0, w):
+    layer = Dense(3, 3, name="W_s", rng=0)
+    inp = Dense(2, 3, bias=False, name="W_x", rng=1)
+    s = tensor(np.zeros((4, 3)))
+    for t in range(1, T + 1):
+        with gradlab.scope(t=t):
+            s = gradlab.tanh(layer(s) + inp(tensor(w * t)))
+    loss = (s * s).sum()
+    parts = gradlab.contributions(loss, layer.weight, by="t")
+    assert sorted(parts) == list(range(1, T + 1))
+    loss.backward()
+    np.testing.assert_allclose(sum(parts.values()), layer.weight.grad, rtol=1e-10, atol=1e-12)
+    by_layer = gradlab.contributions(loss, layer.weight, by="layer")
+    assert list(by_layer) == ["W_s"]
+
+
+def test_contributions_of_a_weight_used_twice_in_one_step_are_its_two_uses():
+    # the lecture's constraint w1 = w2: the gradient is dE/dw1 + dE/dw2
+    w = Parameter(np.array(0.7), name="w")
+    with gradlab.scope("first"):
+        a = w * 2.0
+    with gradlab.scope("second"):
+        b = w * a
+    parts = gradlab.contributions(b, w, by="layer")
+    assert set(parts) == {"first", "second"}
+    np.testing.assert_allclose(parts["first"], w.data * 2.0)          # through a
+    np.testing.assert_allclose(parts["second"], 2.0 * w.data)         # direct
+    b.backward()
+    np.testing.assert_allclose(w.grad, parts["first"] + parts["second"])
+
+
+def test_anomaly_mode_names_the_op_and_scope_of_the_first_nan():
+    x = Parameter(np.array([1.0, -1.0]), name="x")
+    with gradlab.detect_anomaly(), gradlab.scope("cell", t=3):
+        with pytest.raises(FloatingPointError, match=r"log at cell \(t=3\) produced NaN"):
+            with np.errstate(invalid="ignore"):
+                gradlab.log(x)
+    with np.errstate(invalid="ignore"):
+        y = gradlab.log(x)  # without anomaly mode: no check
+    assert np.isnan(y.data[1])
+
+
+def test_anomaly_mode_traps_infinite_gradients():
+    x = Parameter(np.array([0.0, 1.0]), name="x")
+    with gradlab.detect_anomaly():
+        y = gradlab.power(x, 0.5).sum()
+        with np.errstate(divide="ignore"):
+            with pytest.raises(FloatingPointError, match="gradient of power"):
+                y.backward()
+
+
+def test_getitem_gradients_accumulate_over_many_slices():
+    X = Parameter(np.arange(12.0).reshape(4, 3), name="X")
+    total = sum((X[t] * float(t + 1)).sum() for t in range(4)) + X[np.array([0, 0])].sum()
+    total.backward()
+    expected = np.repeat(np.arange(1.0, 5.0)[:, None], 3, axis=1)
+    expected[0] += 2.0
+    np.testing.assert_allclose(X.grad, expected)
+
+
+def test_intermediate_gradient_buffers_are_not_shared_with_user_arrays():
+    # an add passes g through unchanged to both inputs; accumulation must not write into it
+    a = Parameter(np.ones(3), name="a")
+    b = a + 0.0
+    c = b + b
+    g = np.array([1.0, 2.0, 3.0])
+    c.backward(g)
+    np.testing.assert_allclose(g, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(a.grad, 2 * g)
