@@ -12,7 +12,7 @@ from .autodiff import backward, contributions, toposort
 from .backend import as_numpy, get_xp, sympy_namespace, to_device
 from .context import Scope, detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
 from .graph import Graph
-from .ops import (OPS, Op, add, chunk, clip, concat, div, exp, log, log_softmax, matmul, maximum, mean, mul,
+from .ops import (OPS, Op, add, chunk, clip, concat, div, exp, log, linear, log_softmax, matmul, maximum, mean, mul,
                   neg, power, relu, reshape, sigmoid, softmax, split, stack, sub, sum, tanh, transpose, where)
 from .tensor import Parameter, Tensor, apply, tensor
 
@@ -48,7 +48,7 @@ __all__ = [
     "backward", "contributions", "toposort",
     "scope", "Scope", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "get_xp", "as_numpy", "to_device", "sympy_namespace",
-    "add", "sub", "mul", "div", "neg", "power", "matmul", "transpose", "reshape", "sum", "mean",
+    "add", "sub", "mul", "div", "neg", "power", "matmul", "linear", "transpose", "reshape", "sum", "mean",
     "tanh", "sigmoid", "relu", "exp", "log", "softmax", "log_softmax",
     "concat", "stack", "split", "chunk", "maximum", "where", "clip",
     "__version__",

@@ -47,8 +47,6 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
     had in the forward pass (``node.data`` by default; a replay passes its own values). ``on_edge(parent,
     child, g)`` sees each gradient contribution before it is accumulated.
     """
-    if value is None:
-        value = _data
     grads = dict(seeds)
     owned: set = set()          # gradient buffers this loop allocated, safe to update in place
     out: dict = {}
@@ -66,7 +64,13 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
             if node.op is None:
                 continue
         op = node.op
-        inputs = [value(p) for p in node.parents]
+        if value is None:
+            inputs = [p.data for p in node.parents]
+            out_value = node.data
+        else:
+            inputs = [value(p) for p in node.parents]
+            out_value = value(node)
+        per_input = op.vjp if type(op.vjp) is tuple else None
         for i, p in enumerate(node.parents):
             if not p.requires_grad:
                 continue
@@ -78,7 +82,11 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
                     owned.add(p)
                 op.scatter(buf, g, **node.attrs)
                 continue
-            pg = op.input_vjp(i, g, value(node), inputs, xp, node.attrs)
+            if per_input is not None:
+                f = per_input[i]
+                pg = None if f is None else f(g, out_value, *inputs, xp=xp, **node.attrs)
+            else:
+                pg = op.vjp(g, out_value, *inputs, xp=xp, argnum=i, **node.attrs)
             if pg is None:
                 continue
             if wrap is not None:
@@ -105,10 +113,6 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
                 grads[p] = prev + pg
                 owned.add(p)
     return out
-
-
-def _data(node):
-    return node.data
 
 
 def backward(root, g=None) -> None:

@@ -19,6 +19,8 @@ def is_cupy(a) -> bool:
 def get_xp(*arrays):
     """Return the array module for ``arrays``: ``cupy`` when any of them is a CuPy array, else ``numpy``."""
     for a in arrays:
+        if type(a) is np.ndarray:
+            continue
         if is_cupy(a):
             import cupy  # only reachable when the caller already holds a CuPy array
 

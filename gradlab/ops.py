@@ -25,7 +25,7 @@ from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
     "Op", "OPS", "defop",
-    "add", "sub", "mul", "div", "neg", "power", "matmul", "transpose", "reshape", "getitem",
+    "add", "sub", "mul", "div", "neg", "power", "matmul", "linear", "transpose", "reshape", "getitem",
     "sum", "mean", "tanh", "sigmoid", "relu", "exp", "log", "softmax", "log_softmax",
     "concat", "stack", "split", "chunk", "maximum", "where", "clip",
 ]
@@ -169,6 +169,39 @@ def _matmul_diagnose(a, b):
 def matmul(x, w, xp):
     """Return the matrix product x @ w (NumPy ``matmul`` semantics)."""
     return x @ w
+
+
+# linear(x, W[, b]) = x Wᵀ + b: the feedforward layer "W x + b" on row inputs, as one node.
+# Jᵀg: for x, g W; for W, Σ_batch gᵀ x (the sum over rows is the sharing of W across the batch);
+# for b, Σ_batch g.
+def _linear_vjp(g, out, x, W, b=None, *, xp, argnum):
+    if argnum == 0:
+        return g @ W
+    if argnum == 1:
+        return xp.reshape(g, (-1, g.shape[-1])).T @ xp.reshape(x, (-1, x.shape[-1]))
+    return xp.reshape(g, (-1, g.shape[-1])).sum(axis=0)
+
+
+def _linear_diagnose(x, W, b=None):
+    if len(W) != 2:
+        return f"the weight must be a matrix (out, in), got shape {W!r}"
+    if not x or x[-1] != W[1]:
+        return f"inputs have {x[-1] if x else 0} features but the weight {W!r} expects {W[1]}: x {x!r} @ W.T"
+    return f"the bias {b!r} does not match the weight's {W[0]} outputs"
+
+
+@defop("linear", _linear_vjp, diagnose=_linear_diagnose)
+def _linear(x, W, b=None, *, xp):
+    """Return x @ W.T (+ b): a feedforward layer on row inputs."""
+    y = x @ W.T
+    return y if b is None else y + b
+
+
+def linear(x, W, b=None):
+    r"""Return ``x @ W.T + b``: the layer :math:`W x + b` applied to the rows of ``x`` (W has shape (out, in))."""
+    if b is not None and getattr(b, "ndim", 1) != 1:
+        raise ValueError(f"linear: the bias must be a vector, got shape {getattr(b, 'shape', None)!r}")
+    return _linear(x, W) if b is None else _linear(x, W, b)
 
 
 def _inverse_axes(axes):

@@ -199,8 +199,12 @@ def apply(op, *inputs, **attrs) -> Tensor:
     Non-Tensor inputs become constant leaves. Inside ``no_grad`` nothing is recorded. Shape errors
     raised by the array library are replaced by a ``ValueError`` naming the op, its scope and the shapes.
     """
-    like = next((x for x in inputs if isinstance(x, Tensor)), None)
-    ts = tuple(as_tensor(x, like) for x in inputs)
+    ts = inputs
+    for x in inputs:
+        if type(x) is not Tensor and not isinstance(x, Tensor):
+            like = next((y for y in inputs if isinstance(y, Tensor)), None)
+            ts = tuple(as_tensor(y, like) for y in inputs)
+            break
     datas = [t.data for t in ts]
     state = _STATE.get()
     try:

@@ -145,10 +145,18 @@ def _clip(draw):
     return (away_from(away_from(x, lo, 1e-2), hi, 1e-2),), {"lo": lo, "hi": hi}
 
 
+@st.composite
+def _linear(draw):
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    batch = draw(st.sampled_from([(), (2,), (3, 2)]))
+    x, W = draw(arrays(batch + (n_in,))), draw(arrays((n_out, n_in)))
+    return ((x, W, draw(arrays((n_out,)))) if draw(st.booleans()) else (x, W)), {}
+
+
 # op name -> strategy of (inputs, attrs); inputs listed in the op's positional order.
 OP_CASES = {
     "add": _binary(), "sub": _binary(), "mul": _binary(), "div": _div(), "neg": _unary(),
-    "power": _power(), "matmul": _matmul(), "transpose": _transpose(), "reshape": _reshape(),
+    "power": _power(), "matmul": _matmul(), "linear": _linear(), "transpose": _transpose(), "reshape": _reshape(),
     "getitem": _getitem(), "sum": _sum(), "tanh": _unary(), "sigmoid": _unary(-6.0, 6.0), "relu": _relu(),
     "exp": _unary(), "log": _unary(0.1, 5.0), "softmax": _softmax(), "log_softmax": _softmax(),
     "concat": _joined(False), "stack": _joined(True), "maximum": _maximum(), "where": _where(), "clip": _clip(),

@@ -134,8 +134,7 @@ class Dense(Module):
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"Dense {self.name or ''}: expected inputs with last axis {self.in_features}, "
                              f"got shape {x.shape}")
-        y = ops.matmul(x, ops.transpose(self.weight))
-        return y if self.bias is None else ops.add(y, self.bias)
+        return ops.linear(x, self.weight, self.bias)
 
 
 class _Activation(Module):
