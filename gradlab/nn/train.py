@@ -1,0 +1,300 @@
+r"""Training: one update step, truncated BPTT, and a loop with a progress bar and a running loss.
+
+Truncated BPTT, BPTT(k1, k2) (Williams & Peng 1990; Sutskever 2013): walk along a long sequence
+k1 steps at a time; after each k1 steps, back-propagate the loss of those k1 steps through the last
+k2 ≥ k1 steps only, and update. The state is carried from one window to the next *detached*: it is
+a constant, so no gradient flows past the window's start. With k1 = k2 this is the usual
+"chunked" training of char-RNNs; with k1 = k2 ≥ T there is one window and the gradient is exactly
+full BPTT,
+
+.. math::  \frac{∂E}{∂θ} = \sum_{t=1}^{T} \frac{∂E_t}{∂θ}.
+
+When k2 > k1 each window re-runs the k2 − k1 steps before it from the state stored there, with the
+current weights (so a window costs k2 forward steps, and the stored state itself stays the value
+computed when it was first reached).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+from ..tensor import Tensor
+from .clip import clip_grad_norm, clip_grad_value, grad_norm
+
+__all__ = ["train_step", "truncated_bptt", "TBPTTResult", "fit", "History", "ProgressBar", "detach_state"]
+
+
+def detach_state(state):
+    """Return the state with every Tensor in it detached (a constant leaf), keeping tuples/lists as they are."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    return state
+
+
+def train_step(loss: Tensor, optimizer, *, clip_norm: float | None = None, clip_value: float | None = None) -> float:
+    r"""Zero the gradients, back-propagate ``loss``, clip, and update; return the global gradient norm
+    before clipping."""
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"train_step: loss must be a gradlab Tensor, got {type(loss).__name__}")
+    if loss.data.size != 1:
+        raise ValueError(f"train_step: the loss must be a single number, got shape {loss.shape}; "
+                         f"reduce it first (e.g. .sum())")
+    optimizer.zero_grad()
+    loss.backward()
+    if clip_value is not None:
+        clip_grad_value(optimizer.params, clip_value)
+    norm = clip_grad_norm(optimizer.params, clip_norm) if clip_norm is not None else grad_norm(optimizer.params)
+    optimizer.step()
+    return norm
+
+
+# ------------------------------------------------------------------------------------ truncated BPTT
+@dataclass
+class TBPTTResult:
+    """What :func:`truncated_bptt` did: the summed window losses, the final state (detached), the
+    number of windows (= updates when an optimiser was given) and each window's gradient norm."""
+
+    loss: float
+    final_state: object
+    windows: int
+    grad_norms: list = field(default_factory=list)
+
+
+def _step_states(run, n: int) -> list:
+    """The states after steps 1..n of an unroll (dropping s_0 if the unroll lists it)."""
+    states = list(run.states)
+    if len(states) == n + 1:
+        states = states[1:]
+    if len(states) != n:
+        raise ValueError(f"truncated_bptt: unroll returned {len(states)} states for {n} steps")
+    return states
+
+
+def truncated_bptt(cell, xs, targets, loss_fn, k1: int, k2: int | None = None, *, state=None, optimizer=None,
+                   clip_norm: float | None = None, clip_value: float | None = None, unroll=None) -> TBPTTResult:
+    r"""Run BPTT(k1, k2) of ``cell`` over the sequence ``xs`` (T, B, D) or (T, D); return a :class:`TBPTTResult`.
+
+    Every k1 steps, ``loss_fn(outputs, targets[a:b])`` is called with the outputs y_t of the k1 steps
+    a+1..b just taken (a list of Tensors) and must return a scalar Tensor; it is back-propagated
+    through steps a−(k2−k1)+1..b, i.e. k2 steps back from the window's end (k2 ≥ k1, default k1;
+    the last window may be shorter when k1 does not divide T), and then, if an ``optimizer`` is given, the
+    gradients are clipped and the parameters updated. Without an optimiser the window gradients
+    accumulate in ``.grad``, so their sum can be compared with full BPTT. ``state`` is the initial
+    state s_0 (the cell's default when None); it is used as given (gradients reach it) in windows
+    that start at t = 0, and every later window starts from a detached state.
+    """
+    if unroll is None:
+        from .unroll import unroll
+    for what, k in (("k1", k1), ("k2", k2)):
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ValueError(f"truncated_bptt: {what} must be a positive int, got {k!r}")
+    k2 = k1 if k2 is None else k2
+    if k2 < k1:
+        raise ValueError(f"truncated_bptt: k2={k2} < k1={k1}; the loss of the last k1 steps must be "
+                         f"back-propagated through at least those k1 steps (use k2 >= k1)")
+    T = len(xs)
+    if T == 0:
+        raise ValueError("truncated_bptt: the input sequence is empty (T = 0)")
+    if targets is not None and len(targets) != T:
+        raise ValueError(f"truncated_bptt: {len(targets)} targets for a sequence of T={T} steps "
+                         f"(xs has shape {tuple(getattr(xs, 'shape', (T,)))})")
+    saved = {0: state}          # position (steps consumed) -> state there; detached except at 0
+    total, windows, norms = 0.0, 0, []
+    pos = 0
+    while pos < T:
+        end = min(pos + k1, T)
+        start = max(0, pos - (k2 - k1))
+        run = unroll(cell, xs[start:end], saved[start])
+        outputs = list(run.outputs)[pos - start:]
+        loss = loss_fn(outputs, None if targets is None else targets[pos:end])
+        if not isinstance(loss, Tensor) or loss.data.size != 1:
+            raise ValueError(f"truncated_bptt: loss_fn must return a scalar Tensor, got {loss!r} "
+                             f"for steps {pos + 1}..{end}")
+        if optimizer is not None:
+            norms.append(train_step(loss, optimizer, clip_norm=clip_norm, clip_value=clip_value))
+        else:
+            loss.backward()
+        total += float(loss.item())
+        windows += 1
+        next_start = max(0, end - (k2 - k1))
+        for j, s in enumerate(_step_states(run, end - start), start=start + 1):
+            if j >= next_start and j not in saved:
+                saved[j] = detach_state(s)
+        for j in [j for j in saved if j < next_start]:
+            del saved[j]
+        pos = end
+    return TBPTTResult(total, saved[T], windows, norms)
+
+
+# ------------------------------------------------------------------------------------ progress bar
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    m, s = divmod(seconds, 60)
+    return f"{m // 60:d}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
+
+
+class ProgressBar:
+    """A small progress bar on stderr: redrawn in place on a terminal, periodic lines otherwise.
+
+    ``enabled``: True draws from the start, False never, None (default) draws only once the run
+    has taken ``after`` seconds, so short runs stay silent. On a non-terminal stream a line is
+    written at most every ``interval`` seconds, and one at the end.
+    """
+
+    def __init__(self, total: int | None = None, desc: str = "", *, stream=None, enabled: bool | None = None,
+                 after: float = 1.0, interval: float = 5.0, width: int = 24):
+        self.total, self.desc, self.width = total, desc, width
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled, self.after, self.interval = enabled, after, interval
+        isatty = getattr(self.stream, "isatty", None)
+        self.tty = bool(isatty and isatty())
+        self.n = 0
+        self.info = ""
+        self.start = time.perf_counter()
+        self._last = -math.inf
+        self._shown = False
+
+    def _line(self, now: float) -> str:
+        elapsed = now - self.start
+        rate = self.n / elapsed if elapsed > 0 else 0.0
+        head = f"{self.desc} " if self.desc else ""
+        if self.total:
+            frac = min(1.0, self.n / self.total)
+            filled = int(frac * self.width)
+            bar = "#" * filled + "." * (self.width - filled)
+            eta = (self.total - self.n) / rate if rate > 0 else 0.0
+            core = f"{frac * 100:3.0f}% |{bar}| {self.n}/{self.total} [{_clock(elapsed)}<{_clock(eta)}, {rate:.1f} it/s]"
+        else:
+            core = f"{self.n} it [{_clock(elapsed)}, {rate:.1f} it/s]"
+        return f"{head}{core}{' ' + self.info if self.info else ''}"
+
+    def update(self, n: int = 1, info: str | None = None) -> None:
+        """Advance by ``n`` steps, set the text shown after the bar (e.g. the running loss), maybe redraw."""
+        self.n += n
+        if info is not None:
+            self.info = info
+        if self.enabled is False:
+            return
+        now = time.perf_counter()
+        if self.enabled is None and now - self.start < self.after:
+            return
+        if now - self._last < (0.1 if self.tty else self.interval):
+            return
+        self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        line = self._line(now)
+        if self.tty:
+            self.stream.write("\r" + line.ljust(getattr(self, "_width_drawn", 0)))
+            self._width_drawn = len(line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self._last = now
+        self._shown = True
+
+    def close(self) -> None:
+        """Draw the final state (if the bar was shown or is forced on) and end the line."""
+        if self._shown or self.enabled:
+            self._draw(time.perf_counter())
+            if self.tty:
+                self.stream.write("\n")
+                self.stream.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+# ------------------------------------------------------------------------------------ the loop
+@dataclass
+class History:
+    """What :func:`fit` recorded: the loss and gradient norm of every step, the mean loss of each
+    epoch, the wall-clock seconds, and whether a callback stopped the run early."""
+
+    losses: list = field(default_factory=list)
+    grad_norms: list = field(default_factory=list)
+    epoch_losses: list = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+    @property
+    def steps(self) -> int:
+        """The number of steps taken."""
+        return len(self.losses)
+
+    def curve(self, points: int = 10) -> list:
+        """Return about ``points`` pairs (step, mean loss over the steps since the previous pair)."""
+        n = len(self.losses)
+        if n == 0:
+            return []
+        edges = sorted({round(n * i / points) for i in range(points + 1)})
+        return [(b, sum(self.losses[a:b]) / (b - a)) for a, b in zip(edges, edges[1:]) if b > a]
+
+
+def fit(step, batches, optimizer=None, *, epochs: int = 1, clip_norm: float | None = None,
+        clip_value: float | None = None, callback=None, progress: bool | None = None, desc: str = "train",
+        stream=None, smoothing: float = 0.95) -> History:
+    r"""Train for ``epochs`` passes over ``batches``; return the :class:`History`.
+
+    ``step(batch)`` returns either a scalar loss Tensor, which ``fit`` back-propagates, clips
+    (``clip_norm`` / ``clip_value``) and applies with ``optimizer`` (see :func:`train_step`), or a
+    plain number when the step already updated the parameters itself (e.g. one call of
+    :func:`truncated_bptt`). ``batches`` is an iterable (``range(n)`` for generated data) or a
+    function ``epoch -> iterable`` (to reshuffle each epoch). ``callback(step_index, loss, history)``
+    runs after every step; returning True stops training (early stopping).
+
+    A progress bar with the running loss (an exponential average with factor ``smoothing``) is
+    written to ``stream`` (stderr) once a run lasts more than a second; ``progress`` True/False
+    forces it on/off.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
+    if not 0 <= smoothing < 1:
+        raise ValueError(f"fit: smoothing must lie in [0, 1), got {smoothing!r}")
+    total = None
+    if not callable(batches):
+        try:
+            total = len(batches) * epochs
+        except TypeError:
+            total = None
+    history = History()
+    running, weight = 0.0, 0.0
+    t0 = time.perf_counter()
+    with ProgressBar(total, desc, stream=stream, enabled=progress) as bar:
+        for epoch in range(epochs):
+            source = batches(epoch) if callable(batches) else batches
+            epoch_sum, epoch_n = 0.0, 0
+            for batch in source:
+                out = step(batch)
+                if isinstance(out, Tensor):
+                    if optimizer is None:
+                        raise ValueError("fit: step returned a loss Tensor but no optimizer was given")
+                    history.grad_norms.append(train_step(out, optimizer, clip_norm=clip_norm, clip_value=clip_value))
+                    value = float(out.item())
+                else:
+                    value = float(getattr(out, "loss", out))
+                history.losses.append(value)
+                epoch_sum, epoch_n = epoch_sum + value, epoch_n + 1
+                running, weight = smoothing * running + (1 - smoothing) * value, smoothing * weight + (1 - smoothing)
+                bar.update(1, f"loss {running / weight:.4g}")
+                if callback is not None and callback(history.steps - 1, value, history):
+                    history.stopped_early = True
+                    break
+            if epoch_n == 0:
+                raise ValueError(f"fit: epoch {epoch + 1} had no batches (an iterator can be used only once; "
+                                 f"pass a list or a function epoch -> iterable)")
+            history.epoch_losses.append(epoch_sum / epoch_n)
+            if history.stopped_early:
+                break
+    history.seconds = time.perf_counter() - t0
+    return history
