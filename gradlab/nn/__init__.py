@@ -1,4 +1,11 @@
 """Layers with shared weights, and (from the RNN modules) cells, unrolling and training."""
 from .module import ACTIVATIONS, Dense, Identity, Module, ReLU, Sequential, Sigmoid, Tanh, make_rng
+from .cells import (CELLS, ElmanCell, FourGateLSTMCell, GRUCell, JordanCell, LSTMCell, PeepholeLSTMCell,
+                    RecurrentCell)
+from .unroll import Unrolled, unroll
+from .losses import LOSSES, mse, mse_half, sequence_loss, softmax_cross_entropy
 
-__all__ = ["Module", "Dense", "Tanh", "Sigmoid", "ReLU", "Identity", "Sequential", "make_rng", "ACTIVATIONS"]
+__all__ = ["Module", "Dense", "Tanh", "Sigmoid", "ReLU", "Identity", "Sequential", "make_rng", "ACTIVATIONS",
+           "RecurrentCell", "ElmanCell", "JordanCell", "LSTMCell", "PeepholeLSTMCell", "GRUCell",
+           "FourGateLSTMCell", "CELLS", "Unrolled", "unroll",
+           "mse_half", "mse", "softmax_cross_entropy", "sequence_loss", "LOSSES"]
