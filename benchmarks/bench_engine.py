@@ -171,40 +171,59 @@ def torch_ref(p, xs, ds):
 
 
 # -------------------------------------------------------------------------------------- gradlab
-def _gradlab_model(p, D, H):
-    """Return an Elman model with the given weights: ``gradlab.nn.ElmanCell`` when it exists, else the
-    same network from three ``Dense`` layers."""
-    cell_cls = getattr(nn, "ElmanCell", None)
-    if cell_cls is not None and hasattr(nn, "unroll"):
-        cell = cell_cls(D, H, D)
-        params = cell.parameters_by_name()
-        for n in NAMES:
-            params[n].data = p[n].copy()
-        return cell, params
-    return None, None
+def gradlab_cell_runner(cell, unroll, names, p, xs, ds, fused):
+    r"""Return a callable running ``gradlab.nn.unroll(cell, xs, fused=fused)`` with E = ½ Σ_t ‖y_t − d_t‖²
+    and backward, after loading the weights ``p`` into the cell's parameters (by lecture name).
 
-
-def gradlab_unroll(p, xs, ds, fused=True):
-    """gradlab: ``ElmanCell`` unrolled with ``gradlab.nn.unroll(..., fused=fused)``; None when absent."""
-    T, B, D = xs.shape
-    H = p["W_s"].shape[0]
-    cell, params = _gradlab_model(p, D, H)
-    if cell is None:
-        return None
+    With ``fused=True`` the loss reads the (T, B, O) output sequence (one node); with ``fused=False`` it is
+    summed step by step over the per-step outputs, the literal graph of the lecture."""
+    params = cell.parameters_by_name()
+    for n in names:
+        if params[n].shape != p[n].shape:
+            raise ValueError(f"gradlab {type(cell).__name__}: parameter {n} has shape {params[n].shape}, "
+                             f"the benchmark's has {p[n].shape}")
+        params[n].data = p[n].copy()
     X, d = gradlab.tensor(xs), gradlab.tensor(ds)
-    from gradlab.nn import unroll
+    T = xs.shape[0]
 
     def run():
         for q in params.values():
             q.grad = None
         out = unroll(cell, X, fused=fused)
-        Y = out.outputs if isinstance(out.outputs, gradlab.Tensor) else gradlab.stack(out.outputs)
-        r = Y - d
-        E = 0.5 * (r * r).sum()
+        if fused:
+            r = out.output_sequence - d
+            E = 0.5 * (r * r).sum()
+        else:
+            E = 0.0
+            for t, y in enumerate(out.outputs):
+                r = y - d[t]
+                E = E + 0.5 * (r * r).sum()
         E.backward()
-        return E.item(), {n: params[n].grad for n in NAMES}
+        return E.item(), {n: params[n].grad for n in names}
 
     return run
+
+
+def rnn_api(name):
+    """Return ``(cell class, unroll)`` from ``gradlab.nn`` (or its cells/unroll modules), or None."""
+    cls = getattr(nn, name, None)
+    unroll = getattr(nn, "unroll", None)
+    if cls is None or unroll is None:
+        try:
+            from gradlab.nn import cells, unroll as unroll_module
+        except ImportError:
+            return None
+        cls, unroll = getattr(cells, name, None), getattr(unroll_module, "unroll", None)
+    return None if cls is None or not callable(unroll) else (cls, unroll)
+
+
+def gradlab_unroll(p, xs, ds, fused=True):
+    """gradlab: ``ElmanCell`` unrolled with ``unroll(..., fused=fused)``; None before they exist."""
+    api = rnn_api("ElmanCell")
+    if api is None:
+        return None
+    D, H = xs.shape[2], p["W_s"].shape[0]
+    return gradlab_cell_runner(api[0](D, H, D), api[1], NAMES, p, xs, ds, fused)
 
 
 def gradlab_dense(p, xs, ds, fused=True):
