@@ -49,14 +49,18 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
     """
     grads = dict(seeds)
     owned: set = set()          # gradient buffers this loop allocated, safe to update in place
+    deferred: dict = {}         # leaf -> {(op, argnum): ([g, ...], [inputs, ...])} summed when the leaf is reached
     out: dict = {}
     keep = keep or ()
     if xp is None:
         xp = get_xp(*grads.values())
     wrap = getattr(xp, "wrap", None)
     anomaly = _STATE.get().anomaly
+    batching = on_edge is None and wrap is None
     for node in order:
         g = grads.pop(node, None)
+        if node in deferred:
+            g = _sum_deferred(deferred.pop(node), g, xp)
         if g is None:
             continue
         if node.op is None or node in keep:
@@ -81,6 +85,11 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
                     grads[p] = buf
                     owned.add(p)
                 op.scatter(buf, g, **node.attrs)
+                continue
+            if batching and p.op is None and op.batch_vjp is not None and i in op.batch_vjp:
+                entry = deferred.setdefault(p, {}).setdefault((op, i), ([], []))
+                entry[0].append(g)
+                entry[1].append(inputs)
                 continue
             if per_input is not None:
                 f = per_input[i]
@@ -113,6 +122,13 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
                 grads[p] = prev + pg
                 owned.add(p)
     return out
+
+
+def _sum_deferred(entries, g, xp):
+    for (op, argnum), (gs, inputs_list) in entries.items():
+        total = op.batch_vjp[argnum](gs, inputs_list, xp)
+        g = total if g is None else g + total
+    return g
 
 
 def backward(root, g=None) -> None:

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # ops compare and hash by identity
 class Op:
     """One primitive: its name, forward, VJPs and the facts the interpreters need about it."""
 
@@ -42,6 +42,9 @@ class Op:
     kink: Callable | None = None
     diagnose: Callable | None = None
     scatter: Callable | None = None  # engine fast path: add g into a gradient buffer in place
+    # engine fast path for a leaf used by many nodes of this op (a shared weight used at every
+    # time step): {argnum: f(gs, inputs_list, xp)} returning Σ_k VJP(g_k, inputs_k) in one go.
+    batch_vjp: dict | None = None
 
     def input_vjp(self, argnum: int, g, out, inputs, xp, attrs):
         """Return the gradient for input ``argnum`` (or None when that input gets none)."""
@@ -57,13 +60,13 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, scatter=None):
+def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, scatter=None, batch_vjp=None):
     """Decorator: register the decorated forward as op ``name`` and return a function that applies it."""
 
     def register(forward):
         if name in OPS:
             raise ValueError(f"defop: an op named {name!r} is already registered")
-        op = Op(name, forward, vjp, analytic, kink, diagnose, scatter)
+        op = Op(name, forward, vjp, analytic, kink, diagnose, scatter, batch_vjp)
         OPS[name] = op
 
         def applied(*inputs, **attrs):
@@ -182,6 +185,18 @@ def _linear_vjp(g, out, x, W, b=None, *, xp, argnum):
     return xp.reshape(g, (-1, g.shape[-1])).sum(axis=0)
 
 
+def _rows(arrays, xp):
+    return xp.concatenate([xp.reshape(a, (-1, a.shape[-1])) for a in arrays], axis=0)
+
+
+# Σ_k g_kᵀ x_k = Gᵀ X with the g's and x's of all uses stacked as rows: BPTT's
+# ∂E/∂W = Σ_t δ_t x_tᵀ as one matrix product instead of T outer products.
+_LINEAR_BATCH = {
+    1: lambda gs, inputs_list, xp: _rows(gs, xp).T @ _rows([ins[0] for ins in inputs_list], xp),
+    2: lambda gs, inputs_list, xp: _rows(gs, xp).sum(axis=0),
+}
+
+
 def _linear_diagnose(x, W, b=None):
     if len(W) != 2:
         return f"the weight must be a matrix (out, in), got shape {W!r}"
@@ -190,7 +205,7 @@ def _linear_diagnose(x, W, b=None):
     return f"the bias {b!r} does not match the weight's {W[0]} outputs"
 
 
-@defop("linear", _linear_vjp, diagnose=_linear_diagnose)
+@defop("linear", _linear_vjp, diagnose=_linear_diagnose, batch_vjp=_LINEAR_BATCH)
 def _linear(x, W, b=None, *, xp):
     """Return x @ W.T (+ b): a feedforward layer on row inputs."""
     y = x @ W.T
