@@ -77,7 +77,8 @@ def _step_states(run, n: int) -> list:
 
 
 def truncated_bptt(cell, xs, targets, loss_fn, k1: int, k2: int | None = None, *, state=None, optimizer=None,
-                   clip_norm: float | None = None, clip_value: float | None = None, unroll=None) -> TBPTTResult:
+                   clip_norm: float | None = None, clip_value: float | None = None, fused: bool = False,
+                   unroll=None) -> TBPTTResult:
     r"""Run BPTT(k1, k2) of ``cell`` over the sequence ``xs`` (T, B, D) or (T, D); return a :class:`TBPTTResult`.
 
     Every k1 steps, ``loss_fn(outputs, targets[a:b])`` is called with the outputs y_t of the k1 steps
@@ -87,10 +88,20 @@ def truncated_bptt(cell, xs, targets, loss_fn, k1: int, k2: int | None = None, *
     gradients are clipped and the parameters updated. Without an optimiser the window gradients
     accumulate in ``.grad``, so their sum can be compared with full BPTT. ``state`` is the initial
     state s_0 (the cell's default when None); it is used as given (gradients reach it) in windows
-    that start at t = 0, and every later window starts from a detached state.
+    that start at t = 0, and every later window starts from a detached state. Steps keep their
+    position in the whole sequence as time step (window steps are t = a+1..b). ``fused`` is passed to
+    :func:`~gradlab.nn.unroll`; ``unroll`` replaces it (a function ``(cell, xs, state) -> Unrolled``).
     """
     if unroll is None:
-        from .unroll import unroll
+        from .unroll import unroll as _unroll
+
+        def unroll(cell, xs, state, start):
+            return _unroll(cell, xs, state, start=start, fused=fused)
+    else:
+        custom = unroll
+
+        def unroll(cell, xs, state, start):
+            return custom(cell, xs, state)
     for what, k in (("k1", k1), ("k2", k2)):
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
             raise ValueError(f"truncated_bptt: {what} must be a positive int, got {k!r}")
@@ -110,7 +121,7 @@ def truncated_bptt(cell, xs, targets, loss_fn, k1: int, k2: int | None = None, *
     while pos < T:
         end = min(pos + k1, T)
         start = max(0, pos - (k2 - k1))
-        run = unroll(cell, xs[start:end], saved[start])
+        run = unroll(cell, xs[start:end], saved[start], start + 1)
         outputs = list(run.outputs)[pos - start:]
         loss = loss_fn(outputs, None if targets is None else targets[pos:end])
         if not isinstance(loss, Tensor) or loss.data.size != 1:
