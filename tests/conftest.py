@@ -48,6 +48,16 @@ def xp(request):
     return numpy
 
 
+@pytest.fixture
+def gpu_xp():
+    """CuPy, for tests that compare the GPU path with NumPy; skipped (visibly) without CuPy and a GPU."""
+    if not _cupy_usable():
+        pytest.skip("CuPy with a GPU is not available")
+    import cupy
+
+    return cupy
+
+
 def pytest_collection_modifyitems(config, items):
     if shutil.which("dot") is None:
         skip = pytest.mark.skip(reason="the Graphviz `dot` program is not installed (make test installs it)")

@@ -110,6 +110,20 @@ def test_ops_agree_across_backends(xp):
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
 
 
+@pytest.mark.parametrize("name", sorted(OP_CASES))
+@given(data=st.data())
+def test_every_op_gives_the_same_values_and_gradients_on_the_gpu(gpu_xp, name, data):
+    inputs, attrs = data.draw(OP_CASES[name])
+    results = []
+    for convert in (np.asarray, gpu_xp.asarray):
+        leaves = _leaves([convert(a) for a in inputs])
+        out = apply(OPS[name], *leaves, **attrs)
+        out.backward(convert(np.ones(out.shape)))
+        results.append([gradlab.as_numpy(out.data)] + [gradlab.as_numpy(p.grad) for p in leaves if p.requires_grad])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("fn", [gradlab.softmax, gradlab.log_softmax])
 def test_softmax_family_is_stable_for_huge_inputs(fn):
     x = gradlab.tensor(np.array([[1000.0, 0.0, -1000.0]]), requires_grad=True)
