@@ -1,0 +1,14 @@
+r"""Symbolic BPTT: the recorded graph replayed on SymPy symbols, with per-step states kept as named
+symbols, gradients derived by two independent routes (the op table's VJPs, SymPy ``diff``), and the
+derivation printed in lecture notation (backward recursion, sum of paths, expanded).
+
+>>> import gradlab
+>>> d = gradlab.derive("elman", T=2)                 # doctest: +SKIP
+>>> print(d.markdown(form="recursion"))              # doctest: +SKIP
+"""
+from .functions import sigma
+from .model import CELL_KINDS, SymbolicModel, symbolic_model
+from .program import Definition, Program, SymbolicTrace, diff_reverse, op_table_reverse, trace
+
+__all__ = ["sigma", "CELL_KINDS", "SymbolicModel", "symbolic_model", "Definition", "Program", "SymbolicTrace",
+           "diff_reverse", "op_table_reverse", "trace"]

@@ -1,0 +1,388 @@
+r"""The symbolic interpreter: replay a recorded graph on SymPy object arrays, with the per-step
+tensors (states s_t, c_t, gates, outputs y_t, step losses E_t) replaced by named symbols whose
+defining equations are recorded, and derive gradients by two independent routes.
+
+A :class:`Program` is a straight-line program: leaf symbols (parameters, inputs, targets, the
+initial state), then definitions ``symbol = expression`` in evaluation order, then outputs. Because
+each definition only mentions symbols of its own step and the step before, the program *is* the
+common-subexpression-eliminated form, and its size grows linearly with T instead of exploding like
+the inlined expression (LSTM: 65 million tree operations at T = 8, see the research notes).
+
+Route (b), :func:`op_table_reverse`, runs reverse mode through gradlab's op table on the symbolic
+replay: every VJP is the engine's own, applied to symbols, so ``tanh``'s ``g (1 − out²)`` becomes
+``δ (1 − s_t²)``. At each state node the accumulated adjoint is named ``δ_t = ∂E/∂s_t`` and defined
+in terms of ``δ_{t+1}``: that is the backward recursion.
+
+Route (a), :func:`diff_reverse`, ignores the op table: it differentiates each recorded *forward*
+definition with SymPy's ``diff`` and chains the local partial derivatives. Agreement of (a) and (b)
+tests the op table itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from ..backend import sympy_namespace, unbroadcast
+from .functions import NUMERIC_MODULES, sigma
+from .names import SymInfo
+
+__all__ = ["Definition", "Program", "SymbolicTrace", "trace", "op_table_reverse", "diff_reverse",
+           "tidy", "obj_array", "count_ops"]
+
+_DISPLAY_FUNCS = {"tanh": sp.tanh, "sigmoid": sigma, "exp": sp.exp, "log": sp.log}
+
+
+def obj_array(shape, fill) -> np.ndarray:
+    """Return an object array of ``shape`` with ``fill(index)`` at every index."""
+    a = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        a[idx] = fill(idx)
+    return a
+
+
+def _number(v):
+    """An exact SymPy number for a float that is a short binary fraction (0.5, 1, 0.25), else a Float."""
+    v = complex(v).real if isinstance(v, complex) else float(v)
+    if v == int(v) and abs(v) < 1e12:
+        return sp.Integer(int(v))
+    f = Fraction(v)
+    if f.denominator <= 1024:
+        return sp.Rational(f.numerator, f.denominator)
+    return sp.Float(v)
+
+
+def tidy(expr):
+    """Return ``expr`` with floats that are short binary fractions made exact (0.5 -> 1/2)."""
+    if not isinstance(expr, sp.Basic):
+        return _number(expr) if isinstance(expr, (int, float, np.floating, np.integer)) else expr
+    floats = expr.atoms(sp.Float)
+    if not floats:
+        return expr
+    return expr.xreplace({f: _number(f) for f in floats})
+
+
+_tidy_vec = np.frompyfunc(tidy, 1, 1)
+
+
+def _tidy_array(a) -> np.ndarray:
+    return np.asarray(_tidy_vec(np.asarray(a, dtype=object)), dtype=object).reshape(np.shape(a))
+
+
+def count_ops(exprs) -> int:
+    """Return the number of operations in ``exprs`` counted on the expression trees."""
+    return int(sum(sp.count_ops(e) for e in exprs if isinstance(e, sp.Basic)))
+
+
+@dataclass
+class Definition:
+    """``symbols = expr`` for one named array (e.g. s_t); ``display`` is the same right-hand side as
+    the lecture writes it (gates as σ(·), activations applied to their argument)."""
+
+    base: str
+    kind: str
+    t: int | None
+    symbols: np.ndarray
+    expr: np.ndarray
+    display: np.ndarray | None = None
+    node: object = None
+
+    def pairs(self):
+        """Yield (symbol, expression) for each element."""
+        for s, e in zip(self.symbols.flat, self.expr.flat):
+            yield s, e
+
+
+@dataclass
+class Program:
+    r"""A straight-line program over SymPy scalars: ``leaves`` {name: symbol array} are the inputs,
+    ``definitions`` are evaluated in order, ``outputs`` {name: expression array} are the results.
+    ``info`` {Symbol: SymInfo} names every symbol in lecture notation."""
+
+    leaves: dict
+    definitions: list
+    outputs: dict
+    info: dict = field(default_factory=dict)
+
+    def assignments(self) -> list:
+        """Return [(symbol, expression)] of every definition, in evaluation order."""
+        return [pair for d in self.definitions for pair in d.pairs()]
+
+    def size(self) -> int:
+        """Return the number of operations of the program: definitions plus outputs (its CSE size)."""
+        exprs = [e for _, e in self.assignments()]
+        exprs += [e for a in self.outputs.values() for e in np.asarray(a).flat]
+        return count_ops(exprs)
+
+    def leaf_symbols(self) -> list:
+        """Return every leaf symbol in a fixed order (the arguments of the numeric function)."""
+        return [s for a in self.leaves.values() for s in np.asarray(a).flat]
+
+    def lambdify(self, *, extra_cse: bool = False, keep=()):
+        r"""Return ``f(values) -> {output name: ndarray}``: the program compiled with ``lambdify``, the
+        definitions acting as the common subexpressions (``extra_cse`` runs SymPy's ``cse`` inside
+        each as well). ``values`` maps leaf names to arrays; ``keep`` names definition bases whose
+        values are returned too, as {(base, t): array}."""
+        args = self.leaf_symbols()
+        names = list(self.outputs)
+        flat, shapes = [], []
+        for n in names:
+            a = np.asarray(self.outputs[n], dtype=object)
+            shapes.append(a.shape)
+            flat.extend(a.flat)
+        kept = [d for d in self.definitions if d.base in keep or (d.base, d.t) in keep]
+        for d in kept:
+            flat.extend(d.symbols.flat)
+        assigns = self.assignments()
+        if extra_cse:
+            subs, reduced = sp.cse([e for _, e in assigns] + flat, symbols=sp.numbered_symbols("_c"))
+            n = len(assigns)
+            assigns = list(subs) + [(s, e) for (s, _), e in zip(assigns, reduced[:n])]
+            flat = reduced[n:]
+            assigns = _order(assigns)
+        fn = sp.lambdify(args, flat, modules=NUMERIC_MODULES, cse=lambda exprs: (assigns, exprs))
+        leaf_names = list(self.leaves)
+        leaf_shapes = {k: np.shape(v) for k, v in self.leaves.items()}
+
+        def f(values):
+            vec = []
+            for k in leaf_names:
+                if k not in values:
+                    raise ValueError(f"numeric program: missing value for {k!r} (shape {leaf_shapes[k]})")
+                v = np.asarray(values[k], dtype=np.float64)
+                if v.shape != leaf_shapes[k]:
+                    raise ValueError(f"numeric program: {k!r} has shape {v.shape}, expected {leaf_shapes[k]}")
+                vec.extend(v.flat)
+            out = fn(*vec)
+            res, i = {}, 0
+            for n, shp in zip(names, shapes):
+                size = int(np.prod(shp))
+                res[n] = np.asarray(out[i:i + size], dtype=np.float64).reshape(shp)
+                i += size
+            for d in kept:
+                size = d.symbols.size
+                res[(d.base, d.t)] = np.asarray(out[i:i + size], dtype=np.float64).reshape(d.symbols.shape)
+                i += size
+            return res
+
+        f.program = self
+        return f
+
+
+def _order(assigns):
+    """Topologically order assignments so that each symbol is defined before it is read."""
+    defined = {s for s, _ in assigns}
+    done, out, pending = set(), [], list(assigns)
+    while pending:
+        rest = []
+        for s, e in pending:
+            if all((u not in defined) or (u in done) for u in e.free_symbols):
+                out.append((s, e))
+                done.add(s)
+            else:
+                rest.append((s, e))
+        if len(rest) == len(pending):
+            raise ValueError("numeric program: the definitions are cyclic")
+        pending = rest
+    return out
+
+
+# -------------------------------------------------------------------------------- the replay
+@dataclass
+class SymbolicTrace:
+    r"""The symbolic replay of a graph: ``values`` {node: object array}, ``forward`` (the forward
+    :class:`Program`, whose output is the loss), ``leaf_arrays`` {leaf: symbol array},
+    ``named`` {node: Definition}."""
+
+    graph: object
+    values: dict
+    forward: Program
+    leaf_arrays: dict
+    named: dict
+    info: dict
+
+
+def trace(graph, leaves: dict, named: dict) -> SymbolicTrace:
+    r"""Replay ``graph`` on SymPy symbols and return a :class:`SymbolicTrace`.
+
+    ``leaves`` maps leaf nodes to ``(name, base, kind, time_major)``: the leaf becomes an array of
+    symbols; a time-major leaf (``xs`` of shape (T, D)) has its first axis read as t = 1..T. Other
+    leaves stay numbers (made exact where they are short binary fractions). ``named`` maps op nodes
+    to ``(base, kind, t)``: the node's value becomes an array of fresh symbols and its expression is
+    recorded as their definition.
+    """
+    xp = sympy_namespace()
+    info: dict = {}
+    leaf_arrays: dict = {}
+    leaf_by_name: dict = {}
+    vals: dict = {}
+    defs: list = []
+    named_defs: dict = {}
+    for node in graph.nodes:
+        if node.op is None:
+            if node in leaves:
+                name, base, kind, time_major, t0 = (tuple(leaves[node]) + (None,))[:5]
+                shape = tuple(node.shape)
+
+                def make(idx, base=base, kind=kind, time_major=time_major, shape=shape, t0=t0):
+                    if time_major:
+                        si = SymInfo(base, kind, idx[0] + 1, tuple(idx[1:]), shape[1:])
+                    else:
+                        si = SymInfo(base, kind, t0, tuple(idx), shape)
+                    s = si.symbol()
+                    info[s] = si
+                    return s
+
+                arr = obj_array(shape, make)
+                leaf_arrays[node] = arr
+                leaf_by_name[name] = arr
+                vals[node] = arr
+            else:
+                data = np.asarray(node.data)
+                vals[node] = obj_array(data.shape, lambda idx, d=data: _number(d[idx])) if data.dtype.kind in "fiub" \
+                    else np.asarray(data, dtype=object)
+            continue
+        inputs = [vals[p] for p in node.parents]
+        try:
+            v = xp.wrap(node.op.forward(*inputs, xp=xp, **node.attrs))
+        except (ValueError, TypeError, IndexError) as e:
+            raise ValueError(f"symbolic replay: {node.op.name} at {node.scope} failed: {e}") from None
+        if node in named:
+            base, kind, t = named[node]
+            shape = v.shape
+
+            def make(idx, base=base, kind=kind, t=t, shape=shape):
+                si = SymInfo(base, kind, t, tuple(idx), shape)
+                s = si.symbol()
+                info[s] = si
+                return s
+
+            syms = obj_array(shape, make)
+            display = None
+            f = _DISPLAY_FUNCS.get(node.op.name)
+            if f is not None:
+                display = _tidy_array(np.frompyfunc(f, 1, 1)(inputs[0]).reshape(shape))
+            d = Definition(base, kind, t, syms, _tidy_array(v), display, node)
+            defs.append(d)
+            named_defs[node] = d
+            v = syms
+        vals[node] = v
+    out = graph.outputs[0]
+    prog = Program(leaf_by_name, defs, {"E": _tidy_array(vals[out])}, info)
+    return SymbolicTrace(graph, vals, prog, leaf_arrays, named_defs, info)
+
+
+# ----------------------------------------------------------------- route (b): the op table
+def _sum_terms(terms, shape):
+    """Element-wise sum of a list of object arrays, building each SymPy Add once (linear, not quadratic)."""
+    if not terms:
+        return obj_array(shape, lambda idx: sp.Integer(0))
+    if len(terms) == 1:
+        return terms[0]
+    stacked = [np.asarray(t, dtype=object) for t in terms]
+    return obj_array(shape, lambda idx: sp.Add(*[t[idx] for t in stacked]))
+
+
+def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict):
+    r"""Route (b): reverse mode through the op table on the symbolic replay ``tr``.
+
+    ``wrt`` lists parameter leaves; ``adjoints`` maps op nodes to a base name (``"delta"``): when
+    such a node's adjoint is complete it becomes symbols (``δ_t``) defined by the accumulated
+    expression. Returns ``(definitions, grads)``: the adjoint definitions in evaluation order (last
+    step first) and {leaf: gradient expression array}.
+    """
+    xp = sympy_namespace()
+    graph = tr.graph
+    vals = tr.values
+    out = graph.outputs[0]
+    pending: dict = {out: [obj_array(vals[out].shape, lambda idx: sp.Integer(1))]}
+    targets = set(wrt)
+    defs: list = []
+    grads: dict = {}
+    for node in reversed(graph.nodes):
+        terms = pending.pop(node, None)
+        if terms is None or not node.requires_grad:
+            continue
+        shape = vals[node].shape
+        g = _sum_terms(terms, shape)
+        if node.op is None:
+            if node in targets:
+                grads[node] = _tidy_array(g)
+            continue
+        if node in adjoints:
+            base = adjoints[node]
+            nd = tr.named.get(node)
+            t = nd.t if nd is not None else node.scope.t
+
+            def make(idx, base=base, t=t, shape=shape):
+                si = SymInfo(base, "adjoint", t, tuple(idx), shape)
+                s = si.symbol()
+                tr.info[s] = si
+                return s
+
+            syms = obj_array(shape, make)
+            defs.append(Definition(base, "adjoint", t, syms, _tidy_array(g), None, node))
+            g = syms
+        inputs = [vals[p] for p in node.parents]
+        for i, p in enumerate(node.parents):
+            if not p.requires_grad:
+                continue
+            pg = node.op.input_vjp(i, g, vals[node], inputs, xp, node.attrs)
+            if pg is None:
+                continue
+            pg = xp.wrap(pg)
+            if pg.shape != inputs[i].shape:
+                pg = unbroadcast(xp, pg, inputs[i].shape)
+            pending.setdefault(p, []).append(pg)
+    for w in wrt:
+        grads.setdefault(w, obj_array(vals[w].shape, lambda idx: sp.Integer(0)))
+    return defs, grads
+
+
+# -------------------------------------------------------------------- route (a): SymPy diff
+def diff_reverse(tr: SymbolicTrace, wrt, adjoint_bases: dict):
+    r"""Route (a): SymPy's ``diff`` of every recorded forward definition, chained in reverse.
+
+    For each definition ``v = f(u, …)`` (in reverse order) the adjoint of every symbol ``u`` read by
+    f gains ``v̄ · ∂f/∂u``; ``∂f/∂u`` comes from ``sympy.diff``, not from the op table. Definitions of
+    kinds listed in ``adjoint_bases`` {node: base} get named adjoint symbols — the same names as
+    route (b), so the two programs can be compared definition by definition. Returns
+    ``(definitions, grads)`` like :func:`op_table_reverse`.
+    """
+    prog = tr.forward
+    terms: dict = {}
+    (E,) = np.asarray(prog.outputs["E"]).flat
+    wanted = {s for w in wrt for s in tr.leaf_arrays[w].flat}
+    defined = {s for d in prog.definitions for s in d.symbols.flat}
+
+    def push(expr, weight):
+        for u in expr.free_symbols:
+            if u in defined or u in wanted:
+                terms.setdefault(u, []).append(weight * sp.diff(expr, u))
+
+    push(E, sp.Integer(1))
+    defs = []
+    for d in reversed(prog.definitions):
+        bars = obj_array(d.symbols.shape, lambda idx: sp.Add(*terms.pop(d.symbols[idx], [])))
+        if d.node in adjoint_bases:
+            base = adjoint_bases[d.node]
+
+            def make(idx, base=base, d=d):
+                si = SymInfo(base, "adjoint", d.t, tuple(idx), d.symbols.shape)
+                s = si.symbol()
+                tr.info.setdefault(s, si)
+                return s
+
+            syms = obj_array(d.symbols.shape, make)
+            defs.append(Definition(base, "adjoint", d.t, syms, _tidy_array(bars), None, d.node))
+            bars = syms
+        for idx in np.ndindex(*d.symbols.shape):
+            if bars[idx] != 0:
+                push(d.expr[idx], bars[idx])
+    grads = {}
+    for w in wrt:
+        arr = tr.leaf_arrays[w]
+        grads[w] = _tidy_array(obj_array(arr.shape, lambda idx: sp.Add(*terms.get(arr[idx], []))))
+    return defs, grads
