@@ -4,8 +4,12 @@ from .cells import (CELLS, ElmanCell, FourGateLSTMCell, GRUCell, JordanCell, LST
                     RecurrentCell)
 from .unroll import Unrolled, unroll
 from .losses import LOSSES, mse, mse_half, sequence_loss, softmax_cross_entropy
+from .modes import EncoderDecoder, many_to_many, many_to_one, one_to_many
+from .analysis import gradient_norms, hidden_gradient_norms, hidden_gradients, step_contributions
 
 __all__ = ["Module", "Dense", "Tanh", "Sigmoid", "ReLU", "Identity", "Sequential", "make_rng", "ACTIVATIONS",
            "RecurrentCell", "ElmanCell", "JordanCell", "LSTMCell", "PeepholeLSTMCell", "GRUCell",
            "FourGateLSTMCell", "CELLS", "Unrolled", "unroll",
-           "mse_half", "mse", "softmax_cross_entropy", "sequence_loss", "LOSSES"]
+           "mse_half", "mse", "softmax_cross_entropy", "sequence_loss", "LOSSES",
+           "many_to_many", "many_to_one", "one_to_many", "EncoderDecoder",
+           "step_contributions", "hidden_gradients", "hidden_gradient_norms", "gradient_norms"]

@@ -191,17 +191,15 @@ class RecurrentCell(Module):
         return self.input_layer(x)
 
     def _recurrent_weights(self):
-        """The recurrent weights in the form ``_recur`` multiplies with: ``W_sᵀ``, made once per call."""
-        layer = self.recurrent_layer
-        with scope(layer.name):
-            return ops.transpose(layer.weight)
+        """Whatever ``_recur`` needs of the recurrent weights beyond the layers themselves, prepared once
+        per unrolling in the fused path and once per step in the literal one (None for most cells)."""
+        return None
 
-    def _recurrent(self, s, w, bias: bool = True):
-        """``W_s s (+ b_s)`` recorded in the recurrent layer's scope, given ``w = W_sᵀ``."""
+    def _recurrent(self, s, bias: bool = True):
+        """``W_s s (+ b_s)``: the recurrent layer applied to the previous state (one ``linear`` node)."""
         layer = self.recurrent_layer
         with scope(layer.name):
-            out = ops.matmul(s, w)
-            return ops.add(out, layer.bias) if bias and layer.bias is not None else out
+            return ops.linear(s, layer.weight, layer.bias if bias else None)
 
     def _recur(self, u, state, w):  # pragma: no cover - every cell overrides it
         raise NotImplementedError
@@ -246,7 +244,7 @@ class ElmanCell(RecurrentCell):
         self._finish_init()
 
     def _recur(self, u, s, w):
-        return ACTIVATIONS[self.activation](ops.add(u, self._recurrent(s, w)))
+        return ACTIVATIONS[self.activation](ops.add(u, self._recurrent(s)))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, activation={self.activation!r}"
@@ -286,7 +284,7 @@ class JordanCell(RecurrentCell):
 
     def _recur(self, u, state, w):
         _, y_prev = state
-        s = ACTIVATIONS[self.activation](ops.add(u, self._recurrent(y_prev, w)))
+        s = ACTIVATIONS[self.activation](ops.add(u, self._recurrent(y_prev)))
         return (s, self.output_layer(s))
 
     def emit(self, state) -> Tensor:
@@ -327,7 +325,7 @@ class LSTMCell(RecurrentCell):
         pass
 
     def _gates(self, u, s, w):
-        a = ops.add(u, self._recurrent(s, w))
+        a = ops.add(u, self._recurrent(s))
         return ops.chunk(a, 4, axis=-1)
 
     def _recur(self, u, state, w):
@@ -412,19 +410,25 @@ class GRUCell(RecurrentCell):
         H = self.hidden_size
         a_r, a_z, a_n = ops.chunk(u, 3, axis=-1)
         if self.reset == "after":
-            h_r, h_z, h_n = ops.chunk(self._recurrent(s, w), 3, axis=-1)
+            h_r, h_z, h_n = ops.chunk(self._recurrent(s), 3, axis=-1)
             r, z = ops.sigmoid(ops.add(a_r, h_r)), ops.sigmoid(ops.add(a_z, h_z))
             n = ops.tanh(ops.add(a_n, ops.mul(r, h_n)))
         else:
-            layer = self.recurrent_layer
-            with scope(layer.name):
-                h_rz = ops.add(ops.matmul(s, w[..., : 2 * H]), layer.bias[: 2 * H])
-                h_r, h_z = ops.chunk(h_rz, 2, axis=-1)
+            (w_rz, b_rz), (w_n, b_n) = w
+            with scope(self.recurrent_layer.name):
+                h_r, h_z = ops.chunk(ops.linear(s, w_rz, b_rz), 2, axis=-1)
             r, z = ops.sigmoid(ops.add(a_r, h_r)), ops.sigmoid(ops.add(a_z, h_z))
-            with scope(layer.name):
-                h_n = ops.add(ops.matmul(ops.mul(r, s), w[..., 2 * H:]), layer.bias[2 * H:])
+            with scope(self.recurrent_layer.name):
+                h_n = ops.linear(ops.mul(r, s), w_n, b_n)
             n = ops.tanh(ops.add(a_n, h_n))
         return ops.add(ops.mul(ops.sub(1.0, z), n), ops.mul(z, s))
+
+    def _recurrent_weights(self):
+        if self.reset == "after":
+            return None
+        H, layer = self.hidden_size, self.recurrent_layer
+        with scope(layer.name):  # the r, z rows and the n rows of W_s and b_s
+            return ((layer.weight[: 2 * H], layer.bias[: 2 * H]), (layer.weight[2 * H:], layer.bias[2 * H:]))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reset={self.reset!r}"
@@ -481,6 +485,8 @@ class FourGateLSTMCell(RecurrentCell):
         a_n, a_i, a_f, a_v = (layer(joined) for layer in self._layers())
         return self._gates(a_n, a_i, a_f, a_v, ltm, self.use_layer)
 
+    # The fused unrolling splits each [STM, E] product: the E-columns of W_n, W_i, W_f, W_v act on all
+    # inputs in one product before the loop, the STM-columns stay in it. Same function, other bracketing.
     def _gates(self, a_n, a_i, a_f, a_v, ltm, use):
         n, i, f = ops.tanh(a_n), ops.sigmoid(a_i), ops.sigmoid(a_f)
         kept = ops.mul(ltm, f)                       # forget gate: LTM_{t-1} · f_t
@@ -489,31 +495,21 @@ class FourGateLSTMCell(RecurrentCell):
         v = ops.sigmoid(a_v)
         return (ops.mul(u, v), ltm_new)
 
-    # fused unrolling: the E-columns of W_n, W_i, W_f, W_v act on all inputs in one product; the
-    # STM-columns stay in the loop. Same function, different bracketing.
     def _project(self, x):
         H = self.hidden_size
         layers = self._layers()
         w = ops.concat([layer.weight for layer in layers], axis=0)
         b = ops.concat([layer.bias for layer in layers], axis=0)
-        return ops.add(ops.matmul(x, ops.transpose(w[:, H:])), b)
+        return ops.linear(x, w[:, H:], b)
 
     def _recurrent_weights(self):
-        H = self.hidden_size
         w = ops.concat([layer.weight for layer in self._layers()], axis=0)
-        return ops.transpose(w[:, :H]), ops.transpose(self.use_layer.weight)
+        return w[:, : self.hidden_size]
 
     def _recur(self, u, state, w):
         stm, ltm = state
-        w_s, w_u = w
-        a_n, a_i, a_f, a_v = ops.chunk(ops.add(u, ops.matmul(stm, w_s)), 4, axis=-1)
-        use_layer = self.use_layer
-
-        def use(kept):
-            with scope(use_layer.name):
-                return ops.add(ops.matmul(kept, w_u), use_layer.bias)
-
-        return self._gates(a_n, a_i, a_f, a_v, ltm, use)
+        a_n, a_i, a_f, a_v = ops.chunk(ops.add(u, ops.linear(stm, w)), 4, axis=-1)
+        return self._gates(a_n, a_i, a_f, a_v, ltm, self.use_layer)
 
 
 CELLS = {"elman": ElmanCell, "jordan": JordanCell, "lstm": LSTMCell, "peephole": PeepholeLSTMCell,
