@@ -161,3 +161,65 @@ OP_CASES = {
     "exp": _unary(), "log": _unary(0.1, 5.0), "softmax": _softmax(), "log_softmax": _softmax(),
     "concat": _joined(False), "stack": _joined(True), "maximum": _maximum(), "where": _where(), "clip": _clip(),
 }
+
+
+# ==================================================================================================
+# RNN strategies (owned by the RNN layer: cells, sequences, weights). Sizes are kept small so that
+# finite differences and HIPS autograd replays stay fast.
+# ==================================================================================================
+CELL_KINDS = ("elman", "jordan", "lstm", "peephole", "gru", "fourgate")
+
+# the options each cell kind can be built with (one is drawn per example)
+CELL_OPTIONS = {
+    "elman": [{"activation": "tanh"}, {"activation": "identity"}, {"activation": "sigmoid"}],
+    "jordan": [{"activation": "tanh"}],
+    "lstm": [{}, {"forget_bias": 1.0}],
+    "peephole": [{}],
+    "gru": [{"reset": "after"}, {"reset": "before"}],
+    "fourgate": [{}],
+}
+
+
+@st.composite
+def rnn_configs(draw, kinds=CELL_KINDS, max_T=5, max_batch=3, max_size=4, output=None, learn_initial=None):
+    """An RNN configuration: dict(kind, options, T, B (None = unbatched), D, H, O, learn_initial_state, seed).
+
+    ``output`` True/False forces an output layer on/off (Jordan always has one); ``learn_initial``
+    likewise forces the learned initial state.
+    """
+    kind = draw(st.sampled_from(list(kinds)))
+    options = dict(draw(st.sampled_from(CELL_OPTIONS[kind])))
+    with_output = draw(st.booleans()) if output is None else output
+    O = draw(st.integers(1, max_size)) if (with_output or kind == "jordan") else None
+    return dict(kind=kind, options=options, T=draw(st.integers(1, max_T)),
+                B=draw(st.one_of(st.none(), st.integers(1, max_batch))),
+                D=draw(st.integers(1, max_size)), H=draw(st.integers(1, max_size)), O=O,
+                learn_initial_state=draw(st.booleans()) if learn_initial is None else learn_initial,
+                seed=draw(st.integers(0, 2**16)))
+
+
+def rnn_weights(cell, rng, scale=0.8):
+    """Give every parameter of ``cell`` fresh N(0, scale²) values from ``rng`` (learned initial states too)
+    and return {lecture name: array}: weights well away from the zero initialisations."""
+    out = {}
+    for name, p in cell.parameters_by_name().items():
+        p.data = rng.normal(0.0, scale, p.shape)
+        out[name] = p.data
+    return out
+
+
+def rnn_sequence(config, rng, scale=1.0):
+    """Inputs for ``config``: ``(T, B, D)``, or ``(T, D)`` when B is None."""
+    batch = () if config["B"] is None else (config["B"],)
+    return rng.normal(0.0, scale, (config["T"],) + batch + (config["D"],))
+
+
+def build_cell(config, name="cell"):
+    """The gradlab cell described by ``config`` (weights from its seed; see :func:`rnn_weights`)."""
+    from gradlab import nn
+
+    return nn.CELLS[config["kind"]](config["D"], config["H"], config["O"], name=name, rng=config["seed"],
+                                    learn_initial_state=config["learn_initial_state"], **config["options"])
+
+
+__all__ += ["CELL_KINDS", "CELL_OPTIONS", "rnn_configs", "rnn_weights", "rnn_sequence", "build_cell"]
