@@ -1,0 +1,20 @@
+r"""The gradient checker: hand-derived gradients against four references, with explanations.
+
+* :func:`check_gradient` — one check on one drawn (or given) model: per-parameter verdicts, the worst
+  element, the references' agreement, pitfalls, and where inside BPTT an error starts;
+* :func:`verify` — a Hypothesis search over sizes, sequence lengths, weights and inputs that shrinks a
+  failure to the smallest counterexample;
+* :func:`load_derivation` — a derivation file (``MODEL``, ``gradient(params, data)``, ``EXPECT``) as a
+  candidate, with file-and-line messages for every breach of the contract.
+
+The command line ``gradlab check PATH...`` lives in :mod:`gradlab.check.cli`.
+"""
+from .candidate import Candidate, DerivationError, as_candidate, find_derivations, load_derivation
+from .compare import Tolerance, rel_error, tolerance
+from .core import DEFAULT_REFERENCES, check_gradient
+from .report import CheckReport, Element, Finding, ParamResult, VerifyReport
+from .search import verify
+
+__all__ = ["check_gradient", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
+           "DerivationError", "CheckReport", "ParamResult", "Element", "Finding", "VerifyReport", "Tolerance",
+           "tolerance", "rel_error", "DEFAULT_REFERENCES"]

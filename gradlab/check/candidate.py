@@ -1,0 +1,283 @@
+r"""The derivation contract: loading a derivation file, calling its ``gradient(params, data)`` safely,
+and turning every way it can go wrong into a message with the file and line.
+
+A derivation module defines
+
+* ``MODEL`` — a spec from :mod:`gradlab.specs` (e.g. ``gradlab.specs.elman(loss="mse_half")``);
+* ``gradient(params, data)`` — returns {parameter name: array of that parameter's shape}, optionally
+  with intermediate adjoints such as ``delta_s`` (∂E/∂s_t for t = 1..T, an array (T, H));
+* optionally ``EXPECT = "wrong"`` and ``WRONG = ("W_x",)`` (or ``"all"``) for a deliberately wrong
+  derivation: it is as expected when the checker finds exactly those parameters wrong;
+* its derivation in lecture notation in the docstring, or in a Markdown file with the same stem.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import inspect
+import linecache
+import os
+import re
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+__all__ = ["DerivationError", "Candidate", "load_derivation", "as_candidate", "find_derivations"]
+
+
+class DerivationError(ValueError):
+    """A derivation file breaks the contract or raised an error; the message names the file and line."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None, hint: str | None = None):
+        self.path, self.line, self.hint, self.reason = path, line, hint, message
+        where = f"{_short(path)}:{line}: " if path and line else f"{_short(path)}: " if path else ""
+        text = where + message + (f"\n  hint: {hint}" if hint else "")
+        super().__init__(text)
+
+
+def _short(path):
+    if not path:
+        return path
+    try:
+        rel = os.path.relpath(path)
+        return rel if not rel.startswith("..") else path
+    except ValueError:
+        return path
+
+
+class _Lookup(dict):
+    """A dict whose missing keys raise a KeyError that lists the keys it has."""
+
+    what = "params"
+
+    def __missing__(self, key):
+        have = ", ".join(self)
+        close = difflib.get_close_matches(str(key), list(self), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise _NamedKeyError(f"{self.what} has no {key!r}; it has {have}{hint}")
+
+
+class _NamedKeyError(KeyError):
+    def __str__(self):
+        return str(self.args[0])
+
+
+class _Data(_Lookup):
+    what = "data"
+
+
+@dataclass
+class Candidate:
+    r"""A hand-derived gradient ready to be called: ``fn(params, data) -> dict`` plus what the file says
+    about itself (``spec``, ``expect`` ``"right"``/``"wrong"``, ``wrong`` parameter names, ``doc``)."""
+
+    fn: Callable
+    name: str
+    spec: object = None
+    expect: str = "right"
+    wrong: tuple = ()
+    path: str | None = None
+    doc: str = ""
+    module: object = None
+    calls: int = 0
+    warnings: list = field(default_factory=list)
+
+    @property
+    def def_line(self) -> int | None:
+        """The line of ``def gradient``."""
+        code = getattr(self.fn, "__code__", None)
+        return code.co_firstlineno if code is not None else None
+
+    @property
+    def source_file(self) -> str | None:
+        """The file the gradient function is written in."""
+        code = getattr(self.fn, "__code__", None)
+        return code.co_filename if code is not None else self.path
+
+    def line_of(self, text: str) -> int | None:
+        """Return the first line of the source file mentioning ``text`` as a quoted key (else the def line)."""
+        path = self.source_file
+        if path:
+            pattern = re.compile(r"""["']""" + re.escape(text) + r"""["']""")
+            for i, line in enumerate(linecache.getlines(path), 1):
+                if pattern.search(line):
+                    return i
+        return self.def_line
+
+    def error(self, message: str, line: int | None = None, hint: str | None = None) -> DerivationError:
+        """Return a :class:`DerivationError` located in the candidate's file (at ``line`` or the def line)."""
+        return DerivationError(message, self.source_file, line or self.def_line, hint)
+
+    def __call__(self, params: Mapping, data: Mapping) -> dict:
+        """Call the candidate on copies of ``params`` and ``data``; return its result as a dict of arrays.
+
+        Raises :class:`DerivationError` (file and line in the user's code) when it raises or returns
+        something that is not a dict."""
+        p = _Lookup({k: np.array(v, copy=True) for k, v in params.items()})
+        d = _Data({k: np.array(v, copy=True) for k, v in data.items()})
+        self.calls += 1
+        try:
+            with np.errstate(all="ignore"):
+                out = self.fn(p, d)
+        except Exception as exc:  # the user's code: report it at the user's line
+            raise self._located(exc) from None
+        if not isinstance(out, Mapping):
+            raise self.error(f"gradient(params, data) returned {type(out).__name__}, expected a dict "
+                             f"{{parameter name: array}}", hint="end the function with e.g. "
+                             "return {\"W_x\": dW_x, \"W_s\": dW_s, ...}")
+        return dict(out)
+
+    def _located(self, exc: BaseException) -> DerivationError:
+        tb = traceback.extract_tb(exc.__traceback__)
+        src = self.source_file
+        frames = [f for f in tb if src and os.path.abspath(f.filename) == os.path.abspath(src)]
+        frame = frames[-1] if frames else (tb[-1] if tb else None)
+        line = frame.lineno if frame else self.def_line
+        code = (frame.line or "").strip() if frame else ""
+        func = frame.name if frame else "gradient"
+        msg = f"{type(exc).__name__} in {func}(): {exc}"
+        if code:
+            msg += f"\n    {line} | {code}"
+        hint = None
+        if isinstance(exc, ValueError) and ("shapes" in str(exc) or "broadcast" in str(exc)):
+            hint = "check the shapes in lecture notation: W_x is (H, D), W_s is (H, H), x_t is (D,), s_t is (H,)"
+        path = frame.filename if frame else src
+        return DerivationError(msg, path, line, hint)
+
+
+def as_candidate(obj, spec=None, name: str | None = None) -> Candidate:
+    """Return a :class:`Candidate` for a function ``gradient(params, data)``, a module or object with a
+    ``gradient`` attribute (and ``MODEL``), or a Candidate."""
+    if isinstance(obj, Candidate):
+        if spec is not None and obj.spec is None:
+            obj.spec = spec
+        return obj
+    if callable(obj) and not hasattr(obj, "gradient"):
+        fn = obj
+        return Candidate(fn, name or getattr(fn, "__name__", "gradient"), spec=spec,
+                         path=getattr(getattr(fn, "__code__", None), "co_filename", None), doc=fn.__doc__ or "")
+    fn = getattr(obj, "gradient", None)
+    if fn is None or not callable(fn):
+        raise TypeError(f"expected a function gradient(params, data) or a module defining one, got {obj!r}")
+    return _from_namespace(obj, fn, spec, name)
+
+
+def _from_namespace(mod, fn, spec, name) -> Candidate:
+    path = getattr(mod, "__file__", None)
+    cand = Candidate(fn, name or (os.path.basename(path) if path else getattr(mod, "__name__", "gradient")),
+                     spec=spec if spec is not None else getattr(mod, "MODEL", None), path=path,
+                     doc=(getattr(mod, "__doc__", None) or ""), module=mod)
+    expect = getattr(mod, "EXPECT", "right")
+    if expect not in ("right", "wrong"):
+        raise cand.error(f"EXPECT must be \"right\" or \"wrong\", got {expect!r}", _assign_line(path, "EXPECT"))
+    cand.expect = expect
+    wrong = getattr(mod, "WRONG", ())
+    if isinstance(wrong, str):
+        wrong = (wrong,)
+    cand.wrong = tuple(wrong)
+    if expect == "wrong" and not cand.wrong:
+        raise cand.error("EXPECT = \"wrong\" needs WRONG, the parameters the checker must find wrong",
+                         _assign_line(path, "EXPECT"), hint='e.g. WRONG = ("W_x",) or WRONG = "all"')
+    return cand
+
+
+def _assign_line(path, name) -> int | None:
+    if not path:
+        return None
+    for i, line in enumerate(linecache.getlines(path), 1):
+        if re.match(rf"\s*{re.escape(name)}\s*=", line):
+            return i
+    return None
+
+
+def load_derivation(path: str) -> Candidate:
+    r"""Import the derivation file ``path`` and return its :class:`Candidate`, checked against the
+    contract (``MODEL`` a spec, ``gradient`` a function of two arguments, ``WRONG`` names real parameters).
+
+    Raises :class:`DerivationError` with the file and line for every breach and for errors raised
+    while importing it."""
+    from ..specs import Spec
+
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise DerivationError("no such file", path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    mod_name = f"gradlab_derivation_{re.sub(r'[^0-9A-Za-z_]', '_', stem)}_{abs(hash(path)) % 10**8}"
+    spec_ = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec_)
+    linecache.checkcache(path)
+    try:
+        sys.modules[mod_name] = module
+        spec_.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise DerivationError(f"SyntaxError: {exc.msg}", path, exc.lineno) from None
+    except Exception as exc:
+        tb = traceback.extract_tb(exc.__traceback__)
+        frames = [f for f in tb if os.path.abspath(f.filename) == path]
+        line = frames[-1].lineno if frames else None
+        code = (frames[-1].line or "").strip() if frames else ""
+        msg = f"{type(exc).__name__} while importing: {exc}" + (f"\n    {line} | {code}" if code else "")
+        hint = None
+        if isinstance(exc, AttributeError) and "gradlab.specs" in str(exc) or "specs" in str(exc):
+            from .. import specs
+
+            hint = f"the model specs are: {', '.join(specs.SPECS)}"
+        raise DerivationError(msg, path, line, hint) from None
+    finally:
+        sys.modules.pop(mod_name, None)
+    fn = getattr(module, "gradient", None)
+    if fn is None:
+        names = [n for n, v in vars(module).items() if inspect.isfunction(v) and v.__module__ == mod_name]
+        close = difflib.get_close_matches("gradient", names, n=1)
+        hint = (f"rename {close[0]}() to gradient()" if close else
+                "define def gradient(params, data): ... returning {\"W_x\": ..., ...}")
+        raise DerivationError("defines no function gradient(params, data)", path, None, hint)
+    if not inspect.isfunction(fn):
+        raise DerivationError(f"gradient must be a function, got {type(fn).__name__}", path, _assign_line(path, "gradient"))
+    n_req = [p for p in inspect.signature(fn).parameters.values()
+             if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(n_req) != 2:
+        raise DerivationError(f"gradient must take two arguments (params, data), it takes "
+                              f"{len(n_req)}: ({', '.join(p.name for p in n_req)})", path, fn.__code__.co_firstlineno)
+    model = getattr(module, "MODEL", None)
+    if model is None:
+        raise DerivationError("defines no MODEL: say which model the derivation is for", path, None,
+                              "e.g. MODEL = gradlab.specs.elman(loss=\"mse_half\")")
+    if not isinstance(model, Spec):
+        raise DerivationError(f"MODEL must be a spec from gradlab.specs, got {type(model).__name__}",
+                              path, _assign_line(path, "MODEL"), "e.g. MODEL = gradlab.specs.elman(loss=\"mse_half\")")
+    cand = _from_namespace(module, fn, model, os.path.basename(path))
+    cand.path = path
+    md = os.path.splitext(path)[0] + ".md"
+    if not (cand.doc or "").strip() and os.path.isfile(md):
+        with open(md, encoding="utf-8") as fh:
+            cand.doc = fh.read()
+    if cand.wrong and cand.wrong != ("all",):
+        try:
+            names = list(model.param_shapes())
+        except ValueError as exc:
+            raise DerivationError(str(exc), path, _assign_line(path, "MODEL")) from None
+        for w in cand.wrong:
+            if w not in names:
+                close = difflib.get_close_matches(w, names, n=1)
+                raise DerivationError(f"WRONG names {w!r}, which is not a parameter of {model.describe()}; "
+                                      f"its parameters are {', '.join(names)}", path, _assign_line(path, "WRONG"),
+                                      f"did you mean {close[0]!r}?" if close else None)
+    return cand
+
+
+def find_derivations(paths) -> list:
+    """Return the derivation files under ``paths`` (files as given; folders: their ``*.py`` files, sorted,
+    skipping ``_*.py``)."""
+    found = []
+    for p in paths:
+        if os.path.isdir(p):
+            for f in sorted(os.listdir(p)):
+                if f.endswith(".py") and not f.startswith("_"):
+                    found.append(os.path.join(p, f))
+        else:
+            found.append(p)
+    return found

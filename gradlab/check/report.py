@@ -1,0 +1,317 @@
+r"""What a check found, in numbers and in words: :class:`CheckReport`, one :class:`ParamResult` per
+parameter, :class:`Finding` for each pitfall or explanation, and :class:`VerifyReport` for a search.
+
+A report names the reference every number came from (``engine`` = gradlab's reverse mode,
+``autograd`` = HIPS autograd on a replay, ``fd`` = finite differences by the method it names,
+``sympy`` = exact symbolic derivatives) and counts what it evaluated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Finding", "Element", "ParamResult", "CheckReport", "VerifyReport", "fmt"]
+
+REFERENCE_NAMES = {
+    "engine": "gradlab reverse mode",
+    "autograd": "HIPS autograd",
+    "fd": "finite differences",
+    "sympy": "SymPy exact",
+}
+
+
+def fmt(x) -> str:
+    """Format a number compactly (5 significant digits)."""
+    if x is None:
+        return "-"
+    x = float(x)
+    if x != x:
+        return "nan"
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e5:
+        return f"{x:.5g}"
+    return f"{x:.3e}"
+
+
+def _e(x) -> str:
+    return "-" if x is None else f"{float(x):.1e}"
+
+
+@dataclass
+class Finding:
+    """A pitfall or an explanation: ``kind`` (a short tag), ``message`` (plain words), ``severity``
+    (``"error"`` counts against the candidate, ``"warning"`` and ``"note"`` do not)."""
+
+    kind: str
+    message: str
+    severity: str = "warning"
+    param: str | None = None
+    data: object = None
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict."""
+        return {"kind": self.kind, "message": self.message, "severity": self.severity, "param": self.param}
+
+
+@dataclass
+class Element:
+    """One element of a gradient: where it is, the candidate's value, the reference's, and the errors."""
+
+    index: tuple
+    candidate: float
+    reference: float
+    abs_err: float
+    rel_err: float
+    source: str
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict."""
+        return {"index": list(self.index), "candidate": self.candidate, "reference": self.reference,
+                "abs_err": self.abs_err, "rel_err": self.rel_err, "reference_source": self.source}
+
+
+@dataclass
+class ParamResult:
+    r"""The verdict for one parameter: ``"ok"``, ``"wrong"`` or ``"inconclusive"``; the worst element
+    against the primary reference; per-reference worst relative errors; counts."""
+
+    name: str
+    shape: tuple
+    verdict: str = "ok"
+    worst: Element | None = None
+    rtol: float | None = None
+    atol: float | None = None
+    n_checked: int = 0
+    n_bad: int = 0
+    n_kink: int = 0
+    per_reference: dict = field(default_factory=dict)      # reference -> worst rel error of candidate
+    projections: list = field(default_factory=list)         # (candidate ⟨g,u⟩, fd D_u E, rel, ok)
+    findings: list = field(default_factory=list)
+    formula: str = ""
+    n_checked_fd: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the candidate agrees with every reference for this parameter."""
+        return self.verdict == "ok"
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict."""
+        return {"name": self.name, "shape": list(self.shape), "verdict": self.verdict,
+                "worst": None if self.worst is None else self.worst.to_dict(), "rtol": self.rtol,
+                "atol": self.atol, "checked": self.n_checked, "bad": self.n_bad, "kinks": self.n_kink,
+                "per_reference": self.per_reference,
+                "projections": [list(p) for p in self.projections],
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+@dataclass
+class CheckReport:
+    r"""Everything one check found. ``verdict`` is ``"pass"``, ``"fail"`` or ``"inconclusive"``;
+    ``wrong`` lists the parameters whose gradient is wrong; ``explanation`` is the plain-words story."""
+
+    name: str
+    model: str
+    sizes: dict
+    seed: int
+    mode: str
+    method: str
+    references: tuple
+    params: list = field(default_factory=list)
+    agreement: dict = field(default_factory=dict)           # "engine ↔ autograd" -> max rel difference
+    references_agree: bool = True
+    counts: dict = field(default_factory=dict)
+    findings: list = field(default_factory=list)
+    localisation: list = field(default_factory=list)
+    sweep: list = field(default_factory=list)
+    verdict: str = "pass"
+    elapsed: float = 0.0
+    values: dict = field(default_factory=dict)              # the inputs, shown for small cases
+
+    # ----------------------------------------------------------------------------- summaries
+    @property
+    def ok(self) -> bool:
+        """True when the verdict is ``"pass"``."""
+        return self.verdict == "pass"
+
+    @property
+    def wrong(self) -> list:
+        """Names of the parameters whose gradient is wrong."""
+        return [p.name for p in self.params if p.verdict == "wrong"]
+
+    @property
+    def worst_rel(self) -> float:
+        """The largest relative error of the candidate against the primary reference, over all parameters."""
+        vals = [p.worst.rel_err for p in self.params if p.worst is not None and np.isfinite(p.worst.rel_err)]
+        return max(vals) if vals else float("nan")
+
+    def param(self, name: str) -> ParamResult:
+        """Return the result for parameter ``name``."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"no parameter named {name!r} in this report; it has {[p.name for p in self.params]}")
+
+    def explanation(self) -> str:
+        """Return the main plain-words explanation of a failure (empty when the check passed)."""
+        lines = [f.message for f in self.findings if f.severity == "error"]
+        for p in self.params:
+            lines += [f.message for f in p.findings if f.severity == "error"]
+        return "\n".join(dict.fromkeys(lines + self.localisation))
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict of the whole report."""
+        return {"name": self.name, "model": self.model, "sizes": self.sizes, "seed": self.seed, "mode": self.mode,
+                "method": self.method, "references": list(self.references), "verdict": self.verdict,
+                "wrong": self.wrong, "worst_rel_err": None if self.worst_rel != self.worst_rel else self.worst_rel,
+                "params": [p.to_dict() for p in self.params], "agreement": self.agreement,
+                "references_agree": self.references_agree, "counts": self.counts,
+                "findings": [f.to_dict() for f in self.findings], "localisation": self.localisation,
+                "sweep": [list(r) for r in self.sweep], "elapsed_s": round(self.elapsed, 4)}
+
+    # ---------------------------------------------------------------------------- formatting
+    def format(self, *, verbose: bool = False, indent: str = "") -> str:
+        r"""Return the report as text: a table of parameters, the references' agreement, the cost,
+        and, for a failure, the worst elements, where the error starts and the pitfalls found."""
+        out = []
+        add = out.append
+        add(f"{self.model}")
+        add(f"sizes {', '.join(f'{k}={v}' for k, v in self.sizes.items())}, seed {self.seed}; {self.mode} check; "
+            f"finite differences: {self.method}")
+        w_name = max([len(p.name) for p in self.params] + [9])
+        w_shape = max([len(str(p.shape)) for p in self.params] + [5])
+        refs = [r for r in ("engine", "autograd", "sympy", "fd") if any(r in p.per_reference for p in self.params)]
+        heads = {"engine": "engine", "autograd": "autograd", "sympy": "sympy", "fd": "finite diff."}
+        add(f"  {'parameter':<{w_name}}  {'shape':<{w_shape}}  verdict  "
+            + "  ".join(f"{heads[r]:<12}" for r in refs) + "  (worst relative error of yours against each reference)")
+        for p in self.params:
+            verdict = {"ok": "ok", "wrong": "WRONG", "inconclusive": "unsure"}.get(p.verdict, p.verdict)
+            cols = []
+            for r in refs:
+                v = p.per_reference.get(r)
+                txt = _e(v) if v is not None else "-"
+                if r == "fd" and v is not None and p.projections and not p.n_checked_fd:
+                    txt += " (proj)"
+                cols.append(f"{txt:<12}")
+            kinks = f"  ({p.n_kink} at a kink, not counted)" if p.n_kink else ""
+            shape_note = next((f"  returned shape {f.data}" for f in p.findings if f.kind == "shape"), "")
+            add(f"  {p.name:<{w_name}}  {str(p.shape):<{w_shape}}  {verdict:<7}  " + "  ".join(cols).rstrip()
+                + kinks + shape_note)
+        bad = [p for p in self.params if p.verdict != "ok"]
+        shared = _shared_findings(bad)
+        for p in bad:
+            if p.worst is not None and p.worst.index is not None and p.n_checked:
+                idx = ",".join(map(str, p.worst.index))
+                add(f"  {p.name}[{idx}]: yours {fmt(p.worst.candidate)}, reference {fmt(p.worst.reference)} "
+                    f"({p.worst.source}); abs err {_e(p.worst.abs_err)}, rel err {_e(p.worst.rel_err)} "
+                    f"(tolerance rtol {_e(p.rtol)}, atol {_e(p.atol)}); {p.n_bad} of {p.n_checked} elements wrong")
+            for f in p.findings:
+                if f.kind not in shared:
+                    add(_wrap(f"  - {f.message}"))
+        for kind, (names, msg) in shared.items():
+            add(_wrap(f"  - {msg}"))
+        if self.localisation:
+            for line in self.localisation:
+                add(_wrap(f"  where: {line}"))
+        for f in self.findings:
+            tag = {"error": "problem", "warning": "warning", "note": "note"}.get(f.severity, f.severity)
+            add(_wrap(f"  {tag}: {f.message}"))
+        if self.sweep:
+            add("  step sweep (central differences on the worst element):")
+            add("      h        estimate        rel err vs reference")
+            for h, est, err in self.sweep:
+                add(f"    {h:8.0e}  {fmt(est):>14}  {_e(err)}")
+        if verbose or not self.ok:
+            if self.agreement:
+                agree = ", ".join(f"{k} {_e(v)}" for k, v in self.agreement.items())
+                word = "references agree" if self.references_agree else "REFERENCES DISAGREE"
+                add(f"  {word} (max rel difference): {agree}")
+            add(f"  cost: {self._cost()}; {self.elapsed:.2f} s")
+            if self.values and not self.ok:
+                add("  the values of this case (reproduce with the sizes and seed above):")
+                for k, v in self.values.items():
+                    arr = np.array2string(np.asarray(v), precision=4, separator=", ", max_line_width=10**6)
+                add(_wrap(f"    {k} = {' '.join(arr.split())}", cont="      "))
+        return "\n".join(indent + line for line in out)
+
+    def _cost(self) -> str:
+        c = self.counts
+        parts = [f"{c.get('loss_evaluations', 0)} loss evaluations", f"{c.get('vjps', 0)} VJP"]
+        if c.get("autograd"):
+            parts.append(f"{c['autograd']} autograd gradient")
+        if c.get("projections"):
+            parts.append(f"{c['projections']} projections")
+        parts.append(f"{c.get('elements_checked', 0)} of {c.get('elements', 0)} elements checked by finite differences")
+        parts.append(f"{c.get('candidate_calls', 0)} calls of your gradient")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _shared_findings(params) -> dict:
+    """Findings of the same kind on several parameters, said once: {kind: (names, message)}."""
+    by_kind: dict = {}
+    for p in params:
+        for f in p.findings:
+            if f.kind in ("factor_2", "factor_half", "sign", "zeros"):
+                by_kind.setdefault(f.kind, []).append((p.name, f.message))
+    out = {}
+    for kind, items in by_kind.items():
+        if len(items) < 2:
+            continue
+        names = [n for n, _ in items]
+        first_name, msg = items[0]
+        who = ", ".join(f"∂E/∂{n}" for n in names)
+        msg = msg.replace(f"∂E/∂{first_name} is", f"{who} are", 1)
+        out[kind] = (names, msg)
+    return out
+
+
+def _wrap(text: str, width: int = 110, cont: str = "    ") -> str:
+    import textwrap
+
+    if len(text) <= width:
+        return text
+    lead = len(text) - len(text.lstrip())
+    return textwrap.fill(text, width=width, subsequent_indent=" " * lead + cont, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+@dataclass
+class VerifyReport:
+    r"""The outcome of a Hypothesis search: ``ok`` when no counterexample was found in ``examples``
+    draws; otherwise ``counterexample`` is the check report of the smallest failing case found."""
+
+    name: str
+    model: str
+    seed: int
+    examples: int
+    ok: bool
+    counterexample: CheckReport | None = None
+    first_failure: dict | None = None
+    elapsed: float = 0.0
+    findings: list = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """``"pass"`` or ``"fail"``."""
+        return "pass" if self.ok else "fail"
+
+    def format(self, indent: str = "") -> str:
+        """Return the search result as text, with the smallest counterexample when there is one."""
+        if self.ok:
+            return f"{indent}no counterexample in {self.examples} examples (seed {self.seed})"
+        ce = self.counterexample
+        sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
+        head = (f"{indent}smallest failing case found by the search (seed {self.seed}, {self.examples} examples): "
+                f"{sizes}")
+        return head + "\n" + ce.format(indent=indent)
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict."""
+        return {"name": self.name, "model": self.model, "seed": self.seed, "examples": self.examples,
+                "ok": self.ok, "counterexample": None if self.counterexample is None else self.counterexample.to_dict(),
+                "elapsed_s": round(self.elapsed, 4), "findings": [f.to_dict() for f in self.findings]}

@@ -1,0 +1,3 @@
+"""placeholder"""
+def verify(*a, **k):
+    raise NotImplementedError
