@@ -6,9 +6,10 @@ derivation printed in lecture notation (backward recursion, sum of paths, expand
 >>> d = gradlab.derive("elman", T=2)                 # doctest: +SKIP
 >>> print(d.markdown(form="recursion"))              # doctest: +SKIP
 """
+from .derivation import FORMS, Derivation, derive
 from .functions import sigma
 from .model import CELL_KINDS, SymbolicModel, symbolic_model
 from .program import Definition, Program, SymbolicTrace, diff_reverse, op_table_reverse, trace
 
-__all__ = ["sigma", "CELL_KINDS", "SymbolicModel", "symbolic_model", "Definition", "Program", "SymbolicTrace",
+__all__ = ["derive", "Derivation", "FORMS", "sigma", "CELL_KINDS", "SymbolicModel", "symbolic_model", "Definition", "Program", "SymbolicTrace",
            "diff_reverse", "op_table_reverse", "trace"]

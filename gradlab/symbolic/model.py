@@ -78,17 +78,24 @@ class SymbolicModel:
         return out
 
     # ------------------------------------------------------------------------------- routes
-    def recursion(self) -> tuple:
-        r"""Return ``(program, contributions)``: route (b), reverse mode through the op table. The
-        program's outputs are {parameter name: ∂E/∂W}; ``contributions`` {name: {t: array}} are the
-        per-step terms whose sum is the gradient."""
+    def recursion(self) -> Program:
+        r"""Return route (b), reverse mode through the op table, as a program whose outputs are
+        {parameter name: ∂E/∂W}; :meth:`contributions` gives the per-step terms."""
         if "recursion" not in self._cache:
             leaves = list(self.params.values())
-            defs, grads = op_table_reverse(self.trace, leaves, self.adjoints)
+            contrib: dict = {}
+            defs, grads = op_table_reverse(self.trace, leaves, self.adjoints, contrib)
+            self._cache["contributions"] = {n: {t: _tidy_array(_sum_arrays(v)) for t, v in contrib.get(p, {}).items()}
+                                            for n, p in self.params.items()}
             prog = Program(self.trace.forward.leaves, self.trace.forward.definitions + defs,
                            {n: grads[p] for n, p in self.params.items()}, self.trace.info)
             self._cache["recursion"] = prog
         return self._cache["recursion"]
+
+    def contributions(self) -> dict:
+        """Return {parameter name: {t: array}}: the per-step terms of route (b); they sum to ∂E/∂W."""
+        self.recursion()
+        return self._cache["contributions"]
 
     def diff_route(self) -> Program:
         r"""Return route (a): the gradient from SymPy ``diff`` of the forward definitions, chained in
@@ -113,6 +120,15 @@ class SymbolicModel:
         pset = {s for a in self.params.values() for s in self.trace.leaf_arrays[a].flat}
         out = {}
         terms = dict(self.loss_terms)
+        back = {}
+        for d in self.trace.forward.definitions:
+            if d.display is not None:
+                back.update({e: s for s, e in zip(d.symbols.flat, d.display.flat)})
+
+        def fold(e):
+            # write σ(a_t) as f_t and tanh(…) as s_t again: the local Jacobians in the lecture's symbols
+            return e.xreplace(back) if isinstance(e, sp.Basic) else e
+
         for t in range(1, self.T + 1):
             z_prev, z_now = self.state_symbols(t - 1), self.state_symbols(t)
             zp = set(z_prev)
@@ -121,7 +137,8 @@ class SymbolicModel:
             tot: dict = {}
             for d in self._step_defs(t):
                 after = d.kind in ("output", "loss") and not any(x in zn for x in d.symbols.flat)
-                for s, e in d.pairs():
+                rhs = d.display if d.display is not None else d.expr
+                for s, e in zip(d.symbols.flat, rhs.flat):
                     row: dict = {}
                     for u in e.free_symbols:
                         if u in zp or u in pset or (after and u in zn):
@@ -131,6 +148,7 @@ class SymbolicModel:
                             for v, dv in tot[u].items():
                                 row[v] = row.get(v, 0) + du * dv
                     tot[s] = row
+            tot = {v: {u: fold(e) for u, e in row.items()} for v, row in tot.items()}
             J = obj_array((len(z_now), len(z_prev)), lambda ij: tidy(tot[z_now[ij[0]]].get(z_prev[ij[1]], 0)))
             wplus = {}
             for p in pset:
@@ -250,6 +268,13 @@ class SymbolicModel:
         vals = dict(pb.params)
         vals.update(pb.data)
         return {k: np.asarray(v, dtype=np.float64) for k, v in vals.items() if k in self.trace.forward.leaves}
+
+
+def _sum_arrays(arrs):
+    out = np.asarray(arrs[0], dtype=object)
+    for a in arrs[1:]:
+        out = out + np.asarray(a, dtype=object)
+    return out
 
 
 def _through(row, tot, z, zn):

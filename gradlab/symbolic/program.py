@@ -285,13 +285,14 @@ def _sum_terms(terms, shape):
     return obj_array(shape, lambda idx: sp.Add(*[t[idx] for t in stacked]))
 
 
-def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict):
+def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict, contributions: dict | None = None):
     r"""Route (b): reverse mode through the op table on the symbolic replay ``tr``.
 
     ``wrt`` lists parameter leaves; ``adjoints`` maps op nodes to a base name (``"delta"``): when
     such a node's adjoint is complete it becomes symbols (``δ_t``) defined by the accumulated
     expression. Returns ``(definitions, grads)``: the adjoint definitions in evaluation order (last
-    step first) and {leaf: gradient expression array}.
+    step first) and {leaf: gradient expression array}. When ``contributions`` is a dict it is filled
+    with {leaf: {t: [terms]}}, the per-time-step parts of each gradient (they sum to it).
     """
     xp = sympy_namespace()
     graph = tr.graph
@@ -336,6 +337,8 @@ def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict):
             if pg.shape != inputs[i].shape:
                 pg = unbroadcast(xp, pg, inputs[i].shape)
             pending.setdefault(p, []).append(pg)
+            if contributions is not None and p in targets:
+                contributions.setdefault(p, {}).setdefault(node.scope.t, []).append(pg)
     for w in wrt:
         grads.setdefault(w, obj_array(vals[w].shape, lambda idx: sp.Integer(0)))
     return defs, grads
