@@ -149,8 +149,8 @@ def sequence_loss(outputs, targets, loss="mse_half", mask=None, **loss_kwargs) -
 
     if isinstance(outputs, Unrolled):
         times = outputs.output_times
-        if outputs._outputs is None:
-            seq = outputs.output_sequence
+        if outputs._output_sequence is not None and outputs.fused:
+            seq = outputs.output_sequence  # the fused path's (T, ..., O) tensor: one loss node, not T
         else:
             ys = outputs.outputs
     elif isinstance(outputs, Tensor):
