@@ -6,10 +6,15 @@ derivation printed in lecture notation (backward recursion, sum of paths, expand
 >>> d = gradlab.derive("elman", T=2)                 # doctest: +SKIP
 >>> print(d.markdown(form="recursion"))              # doctest: +SKIP
 """
+from .candidate import (ParamVerdict, SymbolicCheck, candidate_symbols, check_symbolic_candidate, parse_candidate,
+                        to_numeric)
 from .derivation import FORMS, Derivation, derive
 from .functions import sigma
 from .model import CELL_KINDS, SymbolicModel, symbolic_model
+from .parse import Vocabulary, parse, parse_latex, parse_text
 from .program import Definition, Program, SymbolicTrace, diff_reverse, op_table_reverse, trace
 
-__all__ = ["derive", "Derivation", "FORMS", "sigma", "CELL_KINDS", "SymbolicModel", "symbolic_model", "Definition", "Program", "SymbolicTrace",
+__all__ = ["derive", "Derivation", "FORMS", "sigma", "check_symbolic_candidate", "to_numeric", "parse_candidate",
+           "candidate_symbols", "SymbolicCheck", "ParamVerdict", "Vocabulary", "parse", "parse_text", "parse_latex",
+           "CELL_KINDS", "SymbolicModel", "symbolic_model", "Definition", "Program", "SymbolicTrace",
            "diff_reverse", "op_table_reverse", "trace"]
