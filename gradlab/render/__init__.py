@@ -1,0 +1,79 @@
+r"""Lecture figures drawn from the recorded graph: folded and unfolded networks, cell interiors, op-level
+graphs, gradient flow through time and the checker's findings.
+
+>>> import gradlab
+>>> fig = gradlab.to_dot("elman", T=3)           # a graphviz.Digraph; building needs no `dot`
+>>> fig.source.count("subgraph cluster_t") - 1   # one cluster per time step (+ the initial state)
+3
+
+``gradlab.render(obj, path, view=...)`` builds the same figure and writes it (SVG, PNG, PDF or DOT,
+from the suffix). Without the Graphviz ``dot`` program it says what to install and writes the DOT
+source instead. Views (``view=``):
+
+* ``"unfolded"``: time left to right, one cluster per step; ``detail="cell"`` (values and a box per
+  gated cell), ``"gates"`` (each step's interior) or ``"ops"`` (every primitive op);
+* ``"folded"``: the cell once, its recurrent edge through a black delay square;
+* ``"cell"``: one step's interior: layers as boxes, pointwise operations as circles;
+* ``"ops"``: the unfolded graph of primitive ops (the engine lessons);
+* ``"gradients"``: BPTT, each state annotated with ‖∂E/∂s_t‖ on a colour scale (``truncate=k`` shows
+  where truncated BPTT stops the gradient);
+* ``"check"``: see :func:`check_figure`.
+"""
+from __future__ import annotations
+
+from .checkview import check_figure, findings_from
+from .gradflow import gradient_flow, state_gradients
+from .interior import cell_interior
+from .opgraph import op_graph
+from .output import Figure, dot_available, write
+from .source import make_cell, unfolding_of
+from .structure import Unfolding
+from .unfolded import folded, unfolded
+
+__all__ = ["render", "to_dot", "write", "check_figure", "findings_from", "Figure", "Unfolding", "VIEWS",
+           "DETAILS", "dot_available", "unfolding_of", "state_gradients", "make_cell"]
+
+VIEWS = ("unfolded", "folded", "cell", "ops", "gradients", "check")
+DETAILS = ("cell", "gates", "ops")
+
+
+def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "cell", shared: str = "label",
+           elide: int | None = None, box: bool | None = None, truncate: int | None = None, findings=None,
+           title: str | None = None, rng=0, t: int | None = None) -> Figure:
+    r"""Return the figure of ``obj`` as a :class:`Figure` (a ``graphviz.Digraph``; no ``dot`` needed).
+
+    ``obj``: an output Tensor (e.g. the loss) or a :class:`gradlab.Graph` recorded with time-step scopes,
+    an unrolled network, a recurrent cell (unrolled over ``T`` steps on seeded data) or a cell name
+    (``"elman"``, ``"lstm"``, ``"gru"``, ...). ``view`` is one of :data:`VIEWS`; ``detail`` (unfolded
+    view) one of :data:`DETAILS`; ``shared`` ``"label"`` or ``"once"``; ``elide=k`` keeps the first and
+    last k steps of a long sequence; ``truncate=k`` (gradients view) cuts BPTT every k steps;
+    ``findings`` (check view) as in :func:`check_figure`; ``t`` the step the cell view shows.
+    """
+    if view not in VIEWS:
+        raise ValueError(f"render: unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+    if detail not in DETAILS:
+        raise ValueError(f"render: unknown detail {detail!r}; choose one of {', '.join(DETAILS)}")
+    u = unfolding_of(obj, T=T, rng=rng)
+    if view == "check":
+        return check_figure(findings if findings is not None else {}, u, shared=shared, elide=elide, box=box,
+                            title=title)
+    if view == "folded":
+        return folded(u, box=box, title=title)
+    if view == "cell":
+        return cell_interior(u, t=t, title=title)
+    if view == "ops" or (view == "unfolded" and detail == "ops"):
+        return op_graph(u, shared=shared, elide=elide, title=title)
+    if view == "unfolded" and detail == "gates":
+        return cell_interior(u, t="all", elide=elide, title=title)
+    if view == "gradients":
+        return gradient_flow(u, truncate=truncate, shared=shared, elide=elide, box=box, title=title)
+    return unfolded(u, shared=shared, elide=elide, box=box, title=title)
+
+
+def render(obj, path=None, *, view: str = "unfolded", **options) -> Figure:
+    r"""Return the figure of ``obj`` (as :func:`to_dot`) and, when ``path`` is given, write it there
+    (format from the suffix: .svg, .png, .pdf, .dot). In Jupyter the returned figure displays inline."""
+    fig = to_dot(obj, view, **options)
+    if path is not None:
+        write(fig, path)
+    return fig

@@ -1,0 +1,1 @@
+def op_graph(*a, **k): raise NotImplementedError

@@ -1,0 +1,102 @@
+"""What can be drawn: a recorded graph (an output Tensor or a :class:`gradlab.Graph`), an unrolled
+network, a cell, or a cell's name. Cells are unrolled here on a small seeded example so that the figure
+is drawn from the very graph the engine computes with.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph
+from ..tensor import Tensor
+from .structure import Unfolding
+
+__all__ = ["unfolding_of", "make_cell", "CELL_TITLES"]
+
+CELL_TITLES = {"ElmanCell": "Elman", "JordanCell": "Jordan", "LSTMCell": "LSTM", "PeepholeLSTMCell": "LSTM (peephole)",
+               "GRUCell": "GRU", "FourGateLSTMCell": "LSTM (four gates)"}
+
+
+def make_cell(name: str, *, input_size: int = 3, hidden_size: int = 4, output_size: int = 2, rng=0):
+    """Return a cell of the kind ``name`` (``"elman"``, ``"lstm"``, ``"gru"``, ... as in ``gradlab.nn.CELLS``)."""
+    from ..nn.cells import CELLS
+
+    key = str(name).lower().replace("-", "").replace("_", "")
+    if key not in CELLS:
+        raise ValueError(f"render: unknown cell {name!r}; choose one of {', '.join(sorted(CELLS))}")
+    return CELLS[key](input_size, hidden_size, output_size, rng=rng)
+
+
+def _is_cell(obj) -> bool:
+    return all(hasattr(obj, a) for a in ("step", "initial_state", "input_size", "state_names"))
+
+
+def _unroll_cell(cell, T: int, rng):
+    from .. import ops
+    from ..nn.losses import mse_half
+    from ..nn.unroll import unroll
+
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        raise ValueError(f"render: T must be a positive int (the number of time steps), got {T!r}")
+    rng = np.random.default_rng(rng)
+    xs = rng.normal(size=(T, cell.input_size))
+    net = unroll(cell, xs)
+    return net, _loss_of(net, rng, ops, mse_half)
+
+
+def _loss_of(net, rng, ops, mse_half):
+    losses = []
+    for y in net.outputs:
+        d = Tensor(rng.normal(size=y.shape), name="d")
+        losses.append(mse_half(y, d))
+    total = losses[0]
+    for e in losses[1:]:
+        total = ops.add(total, e)
+    return losses, total
+
+
+def _hints(net, losses) -> dict:
+    cell = net.cell
+    names, states, outputs, loss_map = {}, {}, {}, {}
+    unpack = cell._unpack if hasattr(cell, "_unpack") else (lambda s: s if isinstance(s, tuple) else (s,))
+    for t, st in zip(net.times, net.states):
+        parts = list(unpack(st))
+        states[t] = parts
+        for part, node in zip(getattr(cell, "state_names", ("s",)), parts):
+            names[node] = part
+    for t, y in zip(net.output_times, net.outputs):
+        if y not in {n for parts in states.values() for n in parts}:
+            outputs[t] = [y]
+            names[y] = "y"
+    for t, e in zip(net.output_times, losses):
+        loss_map[t] = [e]
+        names[e] = "E"
+    init = list(unpack(net.initial_state))
+    for part, node in zip(getattr(cell, "state_names", ("s",)), init):
+        names[node] = part
+    title = CELL_TITLES.get(type(cell).__name__, type(cell).__name__.removesuffix("Cell"))
+    return {"states": states, "outputs": outputs, "losses": loss_map, "names": names, "cell": title,
+            "initial": init}
+
+
+def unfolding_of(obj, *, T: int | None = None, rng=0, hints: dict | None = None) -> Unfolding:
+    """Return the :class:`Unfolding` of ``obj``: an output Tensor, a Graph, an ``Unrolled`` network, a
+    cell (unrolled over ``T`` steps, default 3, on seeded random data) or a cell's name."""
+    if isinstance(obj, str):
+        obj = make_cell(obj, rng=rng)
+    if isinstance(obj, Unfolding):
+        return obj
+    if isinstance(obj, Tensor):
+        return Unfolding(Graph(obj), hints)
+    if isinstance(obj, Graph):
+        return Unfolding(obj, hints)
+    if hasattr(obj, "states") and hasattr(obj, "cell") and hasattr(obj, "times"):  # an Unrolled network
+        from .. import ops
+        from ..nn.losses import mse_half
+
+        losses, total = _loss_of(obj, np.random.default_rng(rng), ops, mse_half)
+        return Unfolding(Graph(total), {**_hints(obj, losses), **(hints or {})})
+    if _is_cell(obj):
+        net, (losses, total) = _unroll_cell(obj, 3 if T is None else T, rng)
+        return Unfolding(Graph(total), {**_hints(net, losses), **(hints or {})})
+    raise TypeError(f"render: cannot draw {type(obj).__name__!r}; give an output Tensor (e.g. the loss), a "
+                    f"gradlab.Graph, an unrolled network, a recurrent cell or a cell name such as 'lstm'")
