@@ -16,12 +16,18 @@ import numpy as np
 
 from .. import ops
 from ..autodiff import contributions, reverse, toposort
+from ..backend import as_numpy, get_xp
 from ..tensor import Tensor
 from .cells import RecurrentCell
 from .losses import LOSSES
 from .unroll import Unrolled, unroll
 
 __all__ = ["step_contributions", "hidden_gradients", "hidden_gradient_norms", "gradient_norms"]
+
+
+def _raw(x):
+    """A Tensor's array, anything else as it is (note: a NumPy array's own ``.data`` is a memoryview)."""
+    return x.data if isinstance(x, Tensor) else x
 
 
 def step_contributions(loss: Tensor, param: Tensor) -> dict:
@@ -50,19 +56,20 @@ def hidden_gradients(loss: Tensor, unrolled: Unrolled) -> dict:
         raise ValueError("hidden_gradients: loss must be a one-element Tensor")
     hiddens = unrolled.hiddens
     if not loss.requires_grad:
-        return {t: np.zeros(h.shape) for t, h in zip(unrolled.times, hiddens)}
+        return {t: get_xp(h.data).zeros_like(h.data) for t, h in zip(unrolled.times, hiddens)}
     order = toposort([loss], follow=lambda n: n.requires_grad)
-    grads = reverse(order, {loss: np.ones_like(loss.data)}, keep=[h for h in hiddens if h.op is not None])
-    return {t: grads.get(h, np.zeros_like(h.data)) for t, h in zip(unrolled.times, hiddens)}
+    xp = get_xp(loss.data)
+    grads = reverse(order, {loss: xp.ones_like(loss.data)}, keep=[h for h in hiddens if h.op is not None], xp=xp)
+    return {t: grads.get(h, xp.zeros_like(h.data)) for t, h in zip(unrolled.times, hiddens)}
 
 
 def hidden_gradient_norms(loss: Tensor, unrolled: Unrolled) -> dict:
     r"""Return ``{t: ‖∂loss/∂s_t‖}`` (Frobenius norm over batch and features)."""
-    return {t: float(np.linalg.norm(np.asarray(g))) for t, g in hidden_gradients(loss, unrolled).items()}
+    return {t: float(np.linalg.norm(as_numpy(g))) for t, g in hidden_gradients(loss, unrolled).items()}
 
 
 def _final_target(targets, y_T: Tensor, T: int, integer: bool):
-    d = np.asarray(getattr(targets, "data", targets))
+    d = _raw(targets)
     want = y_T.ndim - (1 if integer else 0)
     if d.ndim == want + 1:
         if d.shape[0] != T:
@@ -93,7 +100,8 @@ def gradient_norms(cell: RecurrentCell, xs, targets=None, *, loss="mse_half", st
         fn = LOSSES.get(loss) if isinstance(loss, str) else loss
         if fn is None or not callable(fn):
             raise ValueError(f"gradient_norms: loss must be one of {sorted(LOSSES)} or a callable, got {loss!r}")
-        d = np.asarray(getattr(targets, "data", targets))
+        d = _raw(targets)
+        d = d if hasattr(d, "dtype") else np.asarray(d)
         integer = d.dtype.kind in "iu" and fn is LOSSES["softmax_cross_entropy"]
         E = fn(y_T, _final_target(d, y_T, len(r), integer))
     return hidden_gradient_norms(E, r)

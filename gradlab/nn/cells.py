@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..backend import get_xp
 from ..context import current, scope
 from ..tensor import Parameter, Tensor
 from .module import ACTIVATIONS, Dense, Module, make_rng
@@ -89,6 +90,20 @@ class RecurrentCell(Module):
         raise AttributeError(f"{type(self).__name__} has no attribute or parameter named {key!r}")
 
     # ------------------------------------------------------------------------------- protocol
+    @property
+    def xp(self):
+        """The array namespace of the cell's parameters (NumPy, or CuPy after ``to_device``)."""
+        params = self.parameters()
+        return get_xp(params[0].data) if params else np
+
+    def zeros(self, shape) -> Tensor:
+        """Return a constant Tensor of zeros of ``shape`` on the cell's device and dtype."""
+        return Tensor(self.xp.zeros(tuple(shape), dtype=self.dtype))
+
+    def as_array(self, value):
+        """Return ``value`` as an array of the cell's namespace and dtype."""
+        return self.xp.asarray(value, dtype=self.dtype)
+
     def state_sizes(self) -> tuple:
         """Return the last-axis size of each part of the state, in ``state_names`` order."""
         return (self.hidden_size,) * len(self.state_names)
@@ -109,12 +124,11 @@ class RecurrentCell(Module):
         parts = []
         with scope(self.name) if self.name else _null():
             for part, size in zip(self.state_names, self.state_sizes()):
-                zeros = np.zeros(batch_shape + (size,), dtype=self.dtype)
                 if not self._learned(part):
-                    parts.append(Tensor(zeros))
+                    parts.append(self.zeros(batch_shape + (size,)))
                     continue
                 p = self.__dict__[f"{part}_0"]
-                parts.append(p if not batch_shape else ops.add(Tensor(zeros), p))
+                parts.append(p if not batch_shape else ops.add(self.zeros(batch_shape + (size,)), p))
         return self._pack(parts)
 
     def check_state(self, state, batch_shape=None, *, where: str = "") -> object:
@@ -131,7 +145,7 @@ class RecurrentCell(Module):
             parts = tuple(state)
         out = []
         for part, size, value in zip(self.state_names, self.state_sizes(), parts):
-            t = value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=self.dtype))
+            t = value if isinstance(value, Tensor) else Tensor(self.as_array(value))
             if t.ndim == 0 or t.shape[-1] != size:
                 raise ValueError(f"{cls}{at}: state part {part!r} must have {size} features on its last axis, "
                                  f"got shape {t.shape}")
@@ -147,7 +161,7 @@ class RecurrentCell(Module):
 
     def check_input(self, x, t=None) -> Tensor:
         """Return ``x`` as a Tensor after checking its feature size (``ValueError`` naming cell and t)."""
-        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=self.dtype))
+        x = x if isinstance(x, Tensor) else Tensor(self.as_array(x))
         if x.ndim == 0 or x.shape[-1] != self.input_size:
             t = current().scope.t if t is None else t
             at = "" if t is None else f" at t={t}"
@@ -480,7 +494,7 @@ class FourGateLSTMCell(RecurrentCell):
     def _step(self, x, state):
         stm, ltm = state
         if stm.shape[:-1] != x.shape[:-1]:  # an unbatched learned STM_0 meets a batch of inputs
-            stm = ops.add(stm, Tensor(np.zeros(x.shape[:-1] + (self.hidden_size,), dtype=self.dtype)))
+            stm = ops.add(stm, self.zeros(x.shape[:-1] + (self.hidden_size,)))
         joined = ops.concat([stm, x], axis=-1)
         a_n, a_i, a_f, a_v = (layer(joined) for layer in self._layers())
         return self._gates(a_n, a_i, a_f, a_v, ltm, self.use_layer)

@@ -17,10 +17,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..backend import as_numpy, get_xp
 from ..context import scope
 from ..tensor import Tensor
 
 __all__ = ["mse_half", "mse", "softmax_cross_entropy", "sequence_loss", "LOSSES"]
+
+
+def _raw(x):
+    """A Tensor's array, anything else as it is (note: a NumPy array's own ``.data`` is a memoryview)."""
+    return x.data if isinstance(x, Tensor) else x
 
 
 def _as_output(y, who: str) -> Tensor:
@@ -30,7 +36,7 @@ def _as_output(y, who: str) -> Tensor:
 
 
 def _target(d, y: Tensor, who: str):
-    d = d if isinstance(d, Tensor) else Tensor(np.asarray(d, dtype=y.dtype))
+    d = d if isinstance(d, Tensor) else Tensor(get_xp(y.data).asarray(d, dtype=y.dtype))
     if tuple(d.shape) != tuple(y.shape):
         raise ValueError(f"{who}: targets have shape {tuple(d.shape)} but the outputs have shape {tuple(y.shape)}")
     return d
@@ -40,14 +46,14 @@ def _mask(mask, y: Tensor, who: str):
     """Return the mask as a float array shaped to broadcast against ``y`` (trailing axes of size 1)."""
     if mask is None:
         return None
-    m = np.asarray(getattr(mask, "data", mask))
+    m = as_numpy(_raw(mask))
     if m.dtype.kind not in "biuf":
         raise TypeError(f"{who}: the mask must hold numbers or booleans, got dtype {m.dtype}")
     lead_shape = tuple(y.shape[: m.ndim])
     if m.ndim > y.ndim or tuple(m.shape) != lead_shape:
         raise ValueError(f"{who}: mask of shape {tuple(m.shape)} does not match the outputs of shape "
                          f"{tuple(y.shape)} (expected the leading axes without the feature axis, e.g. (T, B))")
-    return m.astype(y.dtype).reshape(m.shape + (1,) * (y.ndim - m.ndim))
+    return get_xp(y.data).asarray(m.astype(y.dtype).reshape(m.shape + (1,) * (y.ndim - m.ndim)))
 
 
 def mse_half(y, d, mask=None) -> Tensor:
@@ -72,7 +78,7 @@ def mse(y, d, mask=None) -> Tensor:
     m = _mask(mask, y, "mse")
     if m is None:
         return ops.mean(sq)
-    count = float(np.broadcast_to(m, y.shape).sum())
+    count = float(m.sum()) * (y.size / m.size)
     if count == 0:
         raise ValueError("mse: the mask leaves no element to average over")
     return ops.mul(ops.sum(ops.mul(sq, m)), 1.0 / count)
@@ -93,8 +99,8 @@ def softmax_cross_entropy(logits, targets, mask=None, *, reduction: str = "sum")
     if z.ndim == 0:
         raise ValueError(f"{who}: logits need a class axis, got a scalar")
     C = z.shape[-1]
-    d = np.asarray(getattr(targets, "data", targets))
-    m = None if mask is None else np.asarray(getattr(mask, "data", mask)).astype(z.dtype)
+    d = as_numpy(_raw(targets))
+    m = None if mask is None else as_numpy(_raw(mask)).astype(z.dtype)
     pos_shape = tuple(z.shape[:-1])
     if m is not None and tuple(m.shape) != pos_shape[: m.ndim]:
         raise ValueError(f"{who}: mask of shape {tuple(m.shape)} does not match the logits of shape "
@@ -117,6 +123,7 @@ def softmax_cross_entropy(logits, targets, mask=None, *, reduction: str = "sum")
                          f"of shape {pos_shape} nor one-hot rows of shape {tuple(z.shape)}")
     if m is not None:
         weights = weights * m[..., None]
+    weights = get_xp(z.data).asarray(weights)
     total = ops.neg(ops.sum(ops.mul(ops.log_softmax(z, axis=-1), weights)))
     if reduction == "sum":
         return total
@@ -127,6 +134,11 @@ def softmax_cross_entropy(logits, targets, mask=None, *, reduction: str = "sum")
 
 
 softmax_cross_entropy.additive = True  # with reduction="sum"
+
+def _array(a):
+    """An array as it is (NumPy or CuPy); anything else (lists, numbers) through NumPy."""
+    return a if hasattr(a, "__array_namespace__") or hasattr(a, "__cuda_array_interface__") else np.asarray(a)
+
 
 LOSSES = {"mse_half": mse_half, "mse": mse, "softmax_cross_entropy": softmax_cross_entropy}
 
@@ -169,14 +181,14 @@ def sequence_loss(outputs, targets, loss="mse_half", mask=None, **loss_kwargs) -
         n_targets = len(targets)
         d_all = None
     else:
-        d_all = targets if isinstance(targets, Tensor) else np.asarray(targets)
+        d_all = targets if isinstance(targets, Tensor) else _array(targets)
         n_targets = d_all.shape[0] if d_all.ndim else 0
     if n_targets != T:
         shape = f"; targets shape {tuple(d_all.shape)}" if d_all is not None else ""
         raise ValueError(f"sequence_loss: {n_targets} targets for {T} outputs (time steps "
                          f"{times[0]}..{times[-1]}){shape}; give one target per output step")
     if mask is not None:
-        mask = np.asarray(getattr(mask, "data", mask))
+        mask = as_numpy(_raw(mask))
         if mask.ndim == 0 or mask.shape[0] != T:
             raise ValueError(f"sequence_loss: the mask has shape {tuple(mask.shape)}, expected ({T}, ...): "
                              f"one row per output step")
@@ -193,5 +205,5 @@ def sequence_loss(outputs, targets, loss="mse_half", mask=None, **loss_kwargs) -
         seq = ops.stack(ys, axis=0)
     if d_all is None:
         d_all = ops.stack(targets, axis=0) if any(isinstance(d, Tensor) for d in targets) else np.stack(
-            [np.asarray(d) for d in targets], axis=0)
+            [as_numpy(_array(d)) for d in targets], axis=0)
     return fn(seq, d_all, mask=mask, **loss_kwargs)

@@ -35,7 +35,7 @@ def many_to_one(cell: RecurrentCell, xs, state=None, *, fused: bool = False) -> 
 
 
 def _vector(x, cell: RecurrentCell, who: str) -> Tensor:
-    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=cell.dtype))
+    x = x if isinstance(x, Tensor) else Tensor(cell.as_array(x))
     if x.ndim == 0 or x.shape[-1] != cell.input_size:
         raise ValueError(f"{who} {cell.describe()}: expected an input with {cell.input_size} features "
                          f"(input_size), got shape {x.shape}")
@@ -52,7 +52,7 @@ def _check_feedback(cell: RecurrentCell, who: str) -> None:
 
 def _generate(cell, first, steps, state, feedback, start):
     """Run ``steps`` steps from input ``first``; later inputs are zeros or the previous output."""
-    zeros = Tensor(np.zeros(first.shape, dtype=cell.dtype))
+    zeros = cell.zeros(first.shape)
     states, ys, x = [], [], first
     times = list(range(start, start + steps))
     for t in times:
@@ -145,8 +145,7 @@ class EncoderDecoder(Module):
                                  f"use cells with the same state, or bridge=True") from None
         with scope(dec.name) if dec.name else _nullcontext():
             s0 = ops.tanh(self.bridge(self.encoder.hidden(final)))
-        parts = [s0] + [Tensor(np.zeros(tuple(batch_shape) + (size,), dtype=dec.dtype))
-                        for size in dec.state_sizes()[1:]]
+        parts = [s0] + [dec.zeros(tuple(batch_shape) + (size,)) for size in dec.state_sizes()[1:]]
         return dec._pack(parts)
 
     def forward(self, xs, decoder_inputs=None, *, steps: int | None = None, start=None, state=None,
@@ -169,7 +168,7 @@ class EncoderDecoder(Module):
                 raise ValueError(f"EncoderDecoder: without decoder_inputs, steps must be a positive int "
                                  f"(the output length), got {steps!r}")
             _check_feedback(self.decoder, "EncoderDecoder")
-            first = (Tensor(np.zeros(tuple(batch_shape) + (self.decoder.input_size,), dtype=self.decoder.dtype))
+            first = (self.decoder.zeros(tuple(batch_shape) + (self.decoder.input_size,))
                      if start is None else _vector(start, self.decoder, "EncoderDecoder start"))
             states, ys, times = _generate(self.decoder, first, int(steps), s0, "output", first_t)
             out = Unrolled(self.decoder, states, s0, times=times, outputs=ys)

@@ -114,17 +114,17 @@ def as_sequence(xs, cell: RecurrentCell, *, what: str = "xs"):
     if isinstance(xs, (list, tuple)):
         if len(xs) == 0:
             raise ValueError(f"unroll {cls}: empty sequence: {what} has no time steps; give at least one x_t")
-        steps = [x if isinstance(x, Tensor) else np.asarray(x, dtype=cell.dtype) for x in xs]
+        steps = [x if isinstance(x, Tensor) else cell.as_array(x) for x in xs]
         for t, x in enumerate(steps, start=1):
             cell.check_input(x, t=t)
         shapes = {tuple(x.shape[:-1]) for x in steps}
         if len(shapes) > 1:
             raise ValueError(f"unroll {cls}: the inputs x_t have different batch shapes {sorted(shapes)}")
         if not any(isinstance(x, Tensor) for x in steps):
-            whole = Tensor(np.stack(steps, axis=0), name=what)
+            whole = Tensor(cell.xp.stack(steps, axis=0), name=what)
             return None, tuple(shapes.pop()), whole
         return steps, tuple(shapes.pop()), None
-    whole = xs if isinstance(xs, Tensor) else Tensor(np.asarray(xs, dtype=cell.dtype), name=what)
+    whole = xs if isinstance(xs, Tensor) else Tensor(cell.as_array(xs), name=what)
     if whole.ndim < 2:
         raise ValueError(f"unroll {cls}: {what} must have shape (T, B, D) or (T, D), got {whole.shape}")
     if whole.shape[0] == 0:
