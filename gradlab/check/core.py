@@ -243,6 +243,8 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
         if pr.verdict == "wrong":
             pr.findings.extend(pitfalls.wrong_param_findings(n, c, eng[n], pr.formula))
 
+    _filter_factor_findings(report.params)
+
     # ---- do the references agree among themselves?
     agreement = {}
     for r in order:
@@ -323,6 +325,20 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
         again.elapsed += report.elapsed
         return again
     return report
+
+
+def _filter_factor_findings(params):
+    """A constant factor on a single element proves nothing, unless several parameters share it."""
+    kinds = ("factor_2", "factor_half", "sign", "scale")
+    count: dict = {}
+    for p in params:
+        for f in p.findings:
+            if f.kind in kinds:
+                count[f.kind] = count.get(f.kind, 0) + 1
+    for p in params:
+        if int(np.prod(p.shape)) >= 2:
+            continue
+        p.findings = [f for f in p.findings if f.kind not in kinds or (f.kind != "scale" and count[f.kind] >= 2)]
 
 
 def _kink_excuse(E, name, cand, ref, excused, scale):

@@ -49,8 +49,10 @@ class LossFunction:
 
     def __init__(self, recording, base: dict, dtype=np.float64):
         self.graph = recording.graph
-        self.leaves = dict(recording.params)
-        self.base = {k: np.asarray(v, dtype=dtype) for k, v in base.items()}
+        present = set(self.graph.leaves)
+        # a parameter the loss does not depend on (e.g. the four-gate LSTM's W_n when T = 1) is not in the graph
+        self.leaves = {k: v for k, v in recording.params.items() if v in present}
+        self.base = {k: np.asarray(v, dtype=dtype) for k, v in base.items() if k in self.leaves}
         self.dtype = np.dtype(dtype)
         self.evaluations = 0
         self._kink_nodes = [n for n in self.graph.nodes if n.op is not None and n.op.kink is not None]
@@ -59,14 +61,14 @@ class LossFunction:
         """Return E at θ = base updated with ``values`` (or every node's value with ``all_values``)."""
         self.evaluations += 1
         theta = dict(self.base)
-        theta.update(values or {})
+        theta.update({k: v for k, v in (values or {}).items() if k in self.leaves})
         feed = {self.leaves[k]: v for k, v in theta.items()}
         out = self.graph.replay(feed, all_values=all_values)
         return out if all_values else out[()] if hasattr(out, "shape") else out
 
     def along(self, direction: dict, t, *, all_values: bool = False):
         """Return E(θ + t·u) for the direction u = ``direction`` ({name: array}, missing names are 0)."""
-        values = {k: self.base[k] + t * np.asarray(u) for k, u in direction.items()}
+        values = {k: self.base[k] + t * np.asarray(u) for k, u in direction.items() if k in self.base}
         return self(values, all_values=all_values)
 
     @property

@@ -37,12 +37,15 @@ def autograd_gradient(rec, values: dict | None = None) -> dict:
     import autograd
     import autograd.numpy as anp
 
-    names = list(rec.params)
+    present = set(rec.graph.leaves)
+    names = [n for n in rec.params if rec.params[n] in present]
     leaves = [rec.params[n] for n in names]
     f = rec.graph.function(leaves, xp=anp)
     arrays = [np.asarray((values or {}).get(n, rec.params[n].data), dtype=float) for n in names]
     grads = autograd.grad(lambda ps: f(*ps))(arrays)
-    return {n: np.asarray(g, dtype=float) for n, g in zip(names, grads)}
+    out = {n: np.zeros(rec.params[n].shape) for n in rec.params}   # absent from the graph: E does not depend on it
+    out.update({n: np.asarray(g, dtype=float) for n, g in zip(names, grads)})
+    return out
 
 
 def sympy_gradient(rec, max_elements: int = SYMPY_MAX_ELEMENTS, digits: int = 30) -> dict | None:
@@ -57,7 +60,11 @@ def sympy_gradient(rec, max_elements: int = SYMPY_MAX_ELEMENTS, digits: int = 30
     from ..backend import sympy_namespace
 
     symbols, subs, feed = {}, {}, {}
+    present = set(rec.graph.leaves)
     for name, leaf in rec.params.items():
+        if leaf not in present:
+            symbols[name] = []
+            continue
         arr = np.empty(leaf.shape, dtype=object)
         for idx in np.ndindex(*leaf.shape):
             s = sympy.Symbol(f"{name}[{','.join(map(str, idx))}]", real=True)

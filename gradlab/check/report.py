@@ -230,10 +230,10 @@ class CheckReport:
                 add(f"  {word} (max rel difference): {agree}")
             add(f"  cost: {self._cost()}; {self.elapsed:.2f} s")
             if self.values and not self.ok:
-                add("  the values of this case (reproduce with the sizes and seed above):")
+                add(f"  the values of this case (gradlab.verify(..., seed={self.seed}) finds it again):")
                 for k, v in self.values.items():
                     arr = np.array2string(np.asarray(v), precision=4, separator=", ", max_line_width=10**6)
-                add(_wrap(f"    {k} = {' '.join(arr.split())}", cont="      "))
+                    add(_wrap(f"    {k} = {' '.join(arr.split())}", cont="      "))
         return "\n".join(indent + line for line in out)
 
     def _cost(self) -> str:

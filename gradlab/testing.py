@@ -1,0 +1,99 @@
+r"""Gradient checks for a course's own pytest suite: an assertion and the Hypothesis strategies.
+
+>>> import gradlab.testing as gt                                     # doctest: +SKIP
+>>> gt.assert_gradient_matches(my_gradient, gradlab.specs.elman())   # raises AssertionError with the report
+
+Strategies (all draw from well-conditioned ranges: weights ±(0.1 … 0.9)/√fan_in, inputs ±(0.1 … 0.9),
+never exactly zero, so a check is never vacuous; they shrink towards short sequences, small sizes and
+simple values):
+
+* :func:`sizes` — {T, D, H, O} for a spec;
+* :func:`sequences` — input sequences ``xs`` of shape (T, D);
+* :func:`weights` — one weight array of a given shape;
+* :func:`problems` — whole concrete models (a :class:`gradlab.specs.Problem`) for one spec;
+* :func:`rnn_configs` — a spec (cell kind, activation, loss, mode) and a problem for it.
+
+The deterministic CI profile and the wider ``explore`` profile are registered in the project's
+``tests/conftest.py``; select one with ``pytest --hypothesis-profile=explore``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+__all__ = ["assert_gradient_matches", "sizes", "sequences", "weights", "problems", "rnn_configs", "values"]
+
+
+def values(scale: float = 1.0):
+    """Strategy for one value ±(0.1 … 0.9)·scale in steps of 0.1·scale (never 0; shrinks to 0.1·scale)."""
+    return st.builds(lambda sign, k: sign * k * scale / 10, st.sampled_from([1.0, -1.0]), st.integers(1, 9))
+
+
+def weights(shape, scale: float | None = None, dtype=np.float64):
+    """Strategy for a weight array of ``shape``: entries ±(0.1 … 0.9)/√fan_in (fan_in = last axis)."""
+    shape = tuple(shape)
+    if scale is None:
+        scale = 1.0 / math.sqrt(shape[-1]) if len(shape) == 2 else 0.5
+    return hnp.arrays(dtype, shape, elements=values(scale))
+
+
+def sizes(spec=None, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_O: int = 2):
+    """Strategy for {T, D, H, O} (no T for a feedforward spec); shrinks to 1 each."""
+    parts = {"D": st.integers(1, max_D), "H": st.integers(1, max_H), "O": st.integers(1, max_O)}
+    if spec is None or spec.recurrent:
+        parts = {"T": st.integers(1, max_T), **parts}
+    return st.fixed_dictionaries(parts)
+
+
+def sequences(T: int, D: int, dtype=np.float64):
+    """Strategy for an input sequence xs of shape (T, D), entries ±(0.1 … 0.9)."""
+    return hnp.arrays(dtype, (T, D), elements=values(1.0))
+
+
+@st.composite
+def problems(draw, spec, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_O: int = 2, dtype=np.float64):
+    """Strategy for a concrete :class:`~gradlab.specs.Problem` of ``spec``: sizes, weights, inputs,
+    targets and initial states, all drawn by Hypothesis (so a failure shrinks to simple values)."""
+    sz = draw(sizes(spec, max_T=max_T, max_D=max_D, max_H=max_H, max_O=max_O))
+    base = spec.draw(sz, seed=0, dtype=dtype)
+    params = {k: draw(weights(v.shape, dtype=dtype)) for k, v in base.params.items()}
+    data = {}
+    for k, v in base.data.items():
+        if k in ("d", "ds") and spec.loss == "softmax_cross_entropy":
+            raw = draw(hnp.arrays(dtype, v.shape, elements=st.integers(1, 9).map(float)))
+            data[k] = (raw / raw.sum(axis=-1, keepdims=True)).astype(dtype)
+        else:
+            data[k] = draw(hnp.arrays(dtype, v.shape, elements=values(1.0 if k in ("xs", "x", "d", "ds") else 0.5)))
+    return base.copy(params, data)
+
+
+@st.composite
+def rnn_configs(draw, kinds=("elman", "jordan", "lstm", "peephole_lstm", "four_gate_lstm", "gru"), *, max_T: int = 3,
+                max_size: int = 3):
+    """Strategy for (spec, problem): a cell kind, activation (Elman/Jordan), loss and mode, and a model."""
+    from . import specs
+
+    kind = draw(st.sampled_from(list(kinds)))
+    loss = draw(st.sampled_from(["mse_half", "mse", "softmax_cross_entropy"]))
+    mode = draw(st.sampled_from(["many_to_many", "many_to_one"]))
+    if kind in ("elman", "jordan"):
+        spec = specs.SPECS[kind](loss=loss, activation=draw(st.sampled_from(["tanh", "sigmoid", "relu"])), mode=mode)
+    else:
+        spec = specs.SPECS[kind](loss=loss, mode=mode)
+    problem = draw(problems(spec, max_T=max_T, max_D=max_size, max_H=max_size, max_O=max_size))
+    return spec, problem
+
+
+def assert_gradient_matches(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str = "fast",
+                            problem=None, **kwargs):
+    r"""Run :func:`gradlab.check_gradient` and return its report; raise ``AssertionError`` carrying the
+    full report (worst element, where BPTT goes wrong, pitfalls) when the verdict is not ``"pass"``."""
+    from .check import check_gradient
+
+    report = check_gradient(candidate, spec, sizes=sizes, seed=seed, mode=mode, problem=problem, **kwargs)
+    if report.verdict != "pass":
+        raise AssertionError(f"gradient check {report.verdict}:\n{report.format()}")
+    return report
