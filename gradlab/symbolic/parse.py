@@ -27,7 +27,7 @@ from .functions import sigma
 __all__ = ["Vocabulary", "parse_text", "parse_latex", "parse", "MAX_LENGTH", "MAX_DEPTH"]
 
 MAX_LENGTH = 200_000
-MAX_DEPTH = 200
+MAX_DEPTH = 60     # nesting levels; each costs about seven Python frames
 FUNCTIONS = {"tanh": sp.tanh, "sigma": sigma, "sigmoid": sigma, "exp": sp.exp, "log": sp.log, "ln": sp.log}
 _LATEX_FUNCS = {r"\tanh": sp.tanh, r"\sigma": sigma, r"\exp": sp.exp, r"\log": sp.log, r"\ln": sp.log}
 _LATEX_LETTERS = {r"\delta", r"\varepsilon", r"\gamma", r"\mathrm"}
@@ -401,16 +401,23 @@ def _check_source(src) -> str:
     return src
 
 
+def _run(src, toks):
+    try:
+        return _Parser(src, toks).parse()
+    except RecursionError:
+        raise ValueError(f"formula: nested too deeply (more than {MAX_DEPTH} levels)") from None
+
+
 def parse_text(src: str, vocab: Vocabulary):
     """Return the SymPy expression of a plain-text formula (``W_s[1,2]*(1 - s_2[1]^2)``) over ``vocab``."""
     src = _check_source(src).translate(_UNICODE)
-    return _Parser(src, _tokens_text(src, vocab)).parse()
+    return _run(src, _tokens_text(src, vocab))
 
 
 def parse_latex(src: str, vocab: Vocabulary):
     r"""Return the SymPy expression of a LaTeX formula (``\frac{1}{2} W^{s}_{12} \left(1 - s_{2,1}^{2}\right)``)."""
     src = _check_source(src).strip().strip("$").strip()
-    return _Parser(src, _tokens_latex(src, vocab)).parse()
+    return _run(src, _tokens_latex(src, vocab))
 
 
 def parse(src: str, vocab: Vocabulary, syntax: str = "auto"):
