@@ -225,6 +225,15 @@ class RecurrentCell(Module):
         return f"{type(self).__name__}(name={self.name!r}, {self.extra_repr()})"
 
 
+def _cols(x, lo: int, hi: int):
+    """Features lo..hi-1 of x (the rows of one gate, in stacked-gate layout)."""
+    return ops.getitem(x, (Ellipsis, slice(lo, hi)))
+
+
+def _split2(x, H: int):
+    return _cols(x, 0, H), _cols(x, H, 2 * H)
+
+
 class _null:
     def __enter__(self):
         return None
@@ -422,16 +431,16 @@ class GRUCell(RecurrentCell):
 
     def _recur(self, u, s, w):
         H = self.hidden_size
-        a_r, a_z, a_n = ops.chunk(u, 3, axis=-1)
+        a_rz, a_n = _cols(u, 0, 2 * H), _cols(u, 2 * H, 3 * H)
         if self.reset == "after":
-            h_r, h_z, h_n = ops.chunk(self._recurrent(s), 3, axis=-1)
-            r, z = ops.sigmoid(ops.add(a_r, h_r)), ops.sigmoid(ops.add(a_z, h_z))
-            n = ops.tanh(ops.add(a_n, ops.mul(r, h_n)))
+            h = self._recurrent(s)                                   # [h_r; h_z; h_n] = W_s s + b_s
+            r, z = _split2(ops.sigmoid(_cols(ops.add(u, h), 0, 2 * H)), H)
+            n = ops.tanh(ops.add(a_n, ops.mul(r, _cols(h, 2 * H, 3 * H))))
         else:
             (w_rz, b_rz), (w_n, b_n) = w
             with scope(self.recurrent_layer.name):
-                h_r, h_z = ops.chunk(ops.linear(s, w_rz, b_rz), 2, axis=-1)
-            r, z = ops.sigmoid(ops.add(a_r, h_r)), ops.sigmoid(ops.add(a_z, h_z))
+                h_rz = ops.linear(s, w_rz, b_rz)
+            r, z = _split2(ops.sigmoid(ops.add(a_rz, h_rz)), H)
             with scope(self.recurrent_layer.name):
                 h_n = ops.linear(ops.mul(r, s), w_n, b_n)
             n = ops.tanh(ops.add(a_n, h_n))
