@@ -18,6 +18,8 @@ the gates in the order written once in each cell's docstring.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .. import ops
@@ -114,15 +116,12 @@ class RecurrentCell(Module):
     def _pack(self, parts):
         return parts[0] if len(self.state_names) == 1 else tuple(parts)
 
-    def _unpack(self, state) -> tuple:
-        return (state,) if len(self.state_names) == 1 else tuple(state)
-
     def initial_state(self, batch_shape=()):
         r"""Return the state before the first input: zeros of shape ``batch_shape + (H,)`` per part, or the
         learned initial state (Parameters ``s_0``, ``c_0``, ...) broadcast over ``batch_shape``."""
         batch_shape = tuple(batch_shape)
         parts = []
-        with scope(self.name) if self.name else _null():
+        with scope(self.name) if self.name else contextlib.nullcontext():
             for part, size in zip(self.state_names, self.state_sizes()):
                 if not self._learned(part):
                     parts.append(self.zeros(batch_shape + (size,)))
@@ -173,7 +172,7 @@ class RecurrentCell(Module):
     def step(self, x, state):
         """Return the new state after reading input ``x`` (one time step, the literal equations)."""
         x = self.check_input(x)
-        with scope(self.name) if self.name else _null():
+        with scope(self.name) if self.name else contextlib.nullcontext():
             return self._step(x, state)
 
     def forward(self, x, state):
@@ -189,7 +188,8 @@ class RecurrentCell(Module):
         layer = self.__dict__.get("output_layer")
         if layer is None:
             return s
-        with scope(self.name) if self.name and current().scope.path[-1:] != (self.name,) else _null():
+        inside = not self.name or current().scope.path[-1:] == (self.name,)
+        with contextlib.nullcontext() if inside else scope(self.name):
             return layer(s)
 
     def emit(self, state) -> Tensor:
@@ -209,11 +209,11 @@ class RecurrentCell(Module):
         per unrolling in the fused path and once per step in the literal one (None for most cells)."""
         return None
 
-    def _recurrent(self, s, bias: bool = True):
+    def _recurrent(self, s):
         """``W_s s (+ b_s)``: the recurrent layer applied to the previous state (one ``linear`` node)."""
         layer = self.recurrent_layer
         with scope(layer.name):
-            return ops.linear(s, layer.weight, layer.bias if bias else None)
+            return ops.linear(s, layer.weight, layer.bias)
 
     def _recur(self, u, state, w):  # pragma: no cover - every cell overrides it
         raise NotImplementedError
@@ -232,14 +232,6 @@ def _cols(x, lo: int, hi: int):
 
 def _split2(x, H: int):
     return _cols(x, 0, H), _cols(x, H, 2 * H)
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 # ------------------------------------------------------------------------------------ Elman

@@ -12,6 +12,8 @@ analysis functions work on each.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .. import ops
@@ -143,7 +145,7 @@ class EncoderDecoder(Module):
             except (TypeError, ValueError) as e:
                 raise ValueError(f"EncoderDecoder: the encoder's final state does not fit the decoder ({e}); "
                                  f"use cells with the same state, or bridge=True") from None
-        with scope(dec.name) if dec.name else _nullcontext():
+        with scope(dec.name) if dec.name else contextlib.nullcontext():
             s0 = ops.tanh(self.bridge(self.encoder.hidden(final)))
         parts = [s0] + [dec.zeros(tuple(batch_shape) + (size,)) for size in dec.state_sizes()[1:]]
         return dec._pack(parts)
@@ -174,11 +176,3 @@ class EncoderDecoder(Module):
             out = Unrolled(self.decoder, states, s0, times=times, outputs=ys)
         out.encoder = enc
         return out
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
