@@ -337,3 +337,29 @@ def test_elman_gradient_norms_shrink_backwards_in_time_with_small_recurrent_weig
     values = list(norms.values())
     assert all(a < b for a, b in zip(values, values[1:]))
     assert values[0] < 1e-6 * values[-1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_relu_elman_gradients_agree_with_autograd_away_from_the_kink(seed):
+    config = dict(kind="elman", options={"activation": "relu"}, T=4, B=2, D=3, H=4, O=2,
+                  learn_initial_state=True, seed=seed)
+    cell, xs, d, r, E = build(config)
+    G = gradlab.Graph(E)
+    assert min(dist for _, dist in G.kinks()) > 1e-6
+    mine, theirs = engine_gradients(cell, E), autograd_gradients(cell, E)
+    for name in mine:
+        np.testing.assert_allclose(mine[name], theirs[name], rtol=1e-7, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", CELL_KINDS)
+def test_many_to_one_gradients_are_the_same_fused_or_literal(kind):
+    rng = np.random.default_rng(5)
+    cell = nn.CELLS[kind](3, 4, 2, rng=0)
+    rnn_weights(cell, rng)
+    xs, labels = rng.normal(size=(4, 2, 3)), np.array([1, 0])
+    grads = []
+    for fused in (False, True):
+        out = nn.many_to_one(cell, xs, fused=fused)
+        grads.append(engine_gradients(cell, nn.softmax_cross_entropy(out.output, labels)))
+    for name in grads[0]:
+        np.testing.assert_allclose(grads[1][name], grads[0][name], rtol=1e-10, atol=1e-13, err_msg=name)
