@@ -363,3 +363,18 @@ def test_many_to_one_gradients_are_the_same_fused_or_literal(kind):
         grads.append(engine_gradients(cell, nn.softmax_cross_entropy(out.output, labels)))
     for name in grads[0]:
         np.testing.assert_allclose(grads[1][name], grads[0][name], rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", CELL_KINDS)
+def test_inputs_that_require_a_gradient_get_the_same_one_fused_or_literal(kind):
+    rng = np.random.default_rng(6)
+    cell = nn.CELLS[kind](3, 4, 2, rng=0)
+    rnn_weights(cell, rng)
+    data, d = rng.normal(size=(4, 2, 3)), rng.normal(size=(4, 2, 2))
+    grads = []
+    for fused in (False, True):
+        xs = gradlab.tensor(data, requires_grad=True)
+        nn.sequence_loss(nn.unroll(cell, xs, fused=fused), d).backward()
+        grads.append(xs.grad)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-13)
+    assert np.all(np.abs(grads[0]).sum(axis=-1) > 0)
