@@ -21,7 +21,7 @@ source instead. Views (``view=``):
 """
 from __future__ import annotations
 
-from .checkview import check_figure, findings_from
+from .checkview import check_figure, failure_figure, findings_from
 from .gradflow import gradient_flow, state_gradients
 from .interior import cell_interior
 from .opgraph import op_graph
@@ -30,7 +30,7 @@ from .source import make_cell, unfolding_of
 from .structure import Unfolding
 from .unfolded import folded, unfolded
 
-__all__ = ["render", "to_dot", "write", "check_figure", "findings_from", "Figure", "Unfolding", "VIEWS",
+__all__ = ["render", "to_dot", "write", "check_figure", "failure_figure", "findings_from", "Figure", "Unfolding", "VIEWS",
            "DETAILS", "dot_available", "unfolding_of", "state_gradients", "make_cell"]
 
 VIEWS = ("unfolded", "folded", "cell", "ops", "gradients", "check")

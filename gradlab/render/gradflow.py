@@ -1,2 +1,117 @@
-def gradient_flow(*a, **k): raise NotImplementedError
-def state_gradients(*a, **k): raise NotImplementedError
+r"""Gradient flow through time: the unfolded figure with its arrows pointing back in time (the direction
+BPTT runs), each state annotated with the norm of the gradient of the loss with respect to it,
+
+.. math::
+    \Big\lVert \frac{\partial E}{\partial s_t} \Big\rVert_F ,
+
+and coloured on a logarithmic scale from pale (vanishing) to dark red (exploding), so that the decay or
+growth of the gradient along the sequence is seen rather than read. With truncated BPTT (``truncate=k``:
+the state is detached every k steps, as in training with chunks of k steps) the recurrent edges where
+the gradient stops are drawn dashed and marked "stop", and the norms are those truncated BPTT computes.
+
+The norms come from one reverse sweep over the recorded graph through the op table's VJPs (the same
+rules the engine uses), skipping the cut edges; no model code is re-run.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import as_numpy, unbroadcast
+from . import style
+from .structure import Unfolding
+from .unfolded import unfolded
+
+__all__ = ["state_gradients", "gradient_flow", "cut_edges"]
+
+
+def cut_edges(u: Unfolding, truncate: int | None) -> set:
+    """Return the (state of step t, node of step t+1) graph edges that truncated BPTT with chunks of
+    ``truncate`` steps cuts: those leaving the last step of each chunk."""
+    if truncate is None:
+        return set()
+    if not isinstance(truncate, int) or isinstance(truncate, bool) or truncate < 1:
+        raise ValueError(f"render: truncate must be a positive int (steps per BPTT chunk), got {truncate!r}")
+    cut = set()
+    first = u.times[0]
+    for t in u.times:
+        if (t - first + 1) % truncate or t + 1 not in u.steps:
+            continue
+        for s in u.steps[t].states:
+            for c in u.children[s]:
+                if c.op is not None and c.scope.t is not None and c.scope.t > t:
+                    cut.add((s, c))
+    return cut
+
+
+def state_gradients(u: Unfolding, *, truncate: int | None = None) -> dict:
+    r"""Return {shown node: ‖∂E/∂node‖_F} for the states (and outputs) of ``u``, by one reverse sweep
+    through the op table's VJPs; with ``truncate=k`` the gradient does not cross the chunk boundaries."""
+    cut = cut_edges(u, truncate)
+    out = u.graph.outputs[0]
+    want = set(u.shown)
+    grads = {out: np.ones_like(as_numpy(out.data))}
+    norms = {}
+    for node in reversed(u.graph.nodes):
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        if node in want:
+            norms[node] = float(np.sqrt(np.sum(np.abs(g) ** 2)))
+        if node.op is None:
+            continue
+        inputs = [as_numpy(p.data) for p in node.parents]
+        for i, p in enumerate(node.parents):
+            if not p.requires_grad or (p, node) in cut:
+                continue
+            pg = node.op.input_vjp(i, g, as_numpy(node.data), inputs, np, node.attrs)
+            if pg is None:
+                continue
+            pg = np.asarray(pg)
+            if pg.shape != inputs[i].shape:
+                pg = unbroadcast(np, pg, inputs[i].shape)
+            grads[p] = grads[p] + pg if p in grads else pg
+    for n in want:
+        norms.setdefault(n, 0.0)
+    return norms
+
+
+def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "label", elide: int | None = None,
+                  box: bool | None = None, title: str | None = None, name: str = "gradients"):
+    r"""Return the gradient-flow figure of ``u``: arrows back in time, each state labelled and coloured by
+    ‖∂E/∂s_t‖ (log scale, legend included); ``truncate=k`` marks where truncated BPTT stops."""
+    norms = state_gradients(u, truncate=truncate)
+    states = [n for n, (role, t) in u.shown.items() if role in ("s", "c") and t is not None]
+    values = [norms[n] for n in states if norms[n] > 0 and math.isfinite(norms[n])]
+    lo, hi = (min(values), max(values)) if values else (1.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo / 10, hi * 10
+    annotate = {}
+    for n in states:
+        nm, _ = u.label(n)
+        annotate[n] = ([style.fmt_number(norms[n])], style.norm_colour(norms[n], lo, hi))
+    cut = set()
+    for tail, child in cut_edges(u, truncate):
+        for e in u.edges():
+            if e.tail is tail and u.shown[e.head][1] == child.scope.t:
+                cut.add((e.tail, e.head))
+
+    def colour(tail, head):
+        # the gradient that flows back along tail -> head leaves head: colour it by ‖∂E/∂head‖
+        if head not in annotate or u.shown.get(tail, ("x",))[0] not in ("s", "c", "s0"):
+            return None
+        v = norms.get(head, 0.0)
+        if not v > 0:
+            return ("#cccccc", "1")
+        u_ = 0.0 if hi <= lo else (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+        return (style.norm_colour(v, lo, hi), f"{1 + 2.5 * min(max(u_, 0), 1):.2f}")
+
+    if title is None:
+        title = "Backpropagation through time: ‖∂E/∂s<SUB>t</SUB>‖"
+        if truncate:
+            title += f" (truncated every {truncate} steps)"
+    g = unfolded(u, shared=shared, elide=elide, box=box, title=title, annotate=annotate, backward=True,
+                 edge_colour=colour, cut=cut, name=name)
+    g.node("legend", style.scale_legend(lo, hi, "‖∂E/∂s‖ (log scale)"), shape="plaintext", fontsize="10")
+    return g

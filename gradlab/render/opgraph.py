@@ -1,1 +1,203 @@
-def op_graph(*a, **k): raise NotImplementedError
+r"""The op-level view: every primitive op node of the recorded graph, one cluster per time step.
+
+This is the computational-graph figure of the engine lessons (each node one op of the table, each
+edge one input), with the unfolded structure kept readable: the op nodes of step t sit in the column
+of step t, in the same order in every column, inputs at the bottom, the loss on top. The state handed from step t to step t+1 is drawn as a
+reversed edge (``dir=back``), so it keeps the columns aligned instead of stacking each step above the
+previous one. No ``rank=same`` rows across the steps and no ``newrank``: with ~1 500 nodes (LSTM,
+T = 50) each doubles dot's layout time, and the reversed state edges already align the columns.
+"""
+from __future__ import annotations
+
+from . import style
+from .output import Figure
+from .structure import Unfolding
+
+__all__ = ["op_graph", "op_symbol"]
+
+_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "−", "matmul": "@", "transpose": "ᵀ",
+            "sigmoid": "σ", "tanh": "tanh", "relu": "relu", "exp": "exp", "log": "log", "sum": "Σ", "mean": "mean",
+            "linear": "W·+b", "softmax": "softmax", "log_softmax": "log softmax", "concat": "concat",
+            "stack": "stack", "reshape": "reshape", "maximum": "max", "where": "where", "clip": "clip"}
+
+
+def op_symbol(n) -> str:
+    """Return the short label of an op node: ``+``, ``×``, ``σ``, ``tanh``, ``[0:4]`` for a slice, ``x²``."""
+    name = n.op.name
+    if name == "getitem":
+        key = n.attrs.get("key")
+        parts = key if isinstance(key, tuple) else (key,)
+        shown = []
+        for k in parts:
+            if isinstance(k, slice):
+                if k == slice(None):
+                    shown.append(":")
+                else:
+                    shown.append(f"{'' if k.start is None else k.start}:{'' if k.stop is None else k.stop}")
+            elif k is Ellipsis:
+                shown.append("…")
+            else:
+                shown.append(str(k))
+        return "[" + ",".join(shown) + "]"
+    if name == "power":
+        p = n.attrs.get("p")
+        return "x²" if p == 2 else f"x^{p}"
+    if name == "linear":
+        return "linear"
+    return _SYMBOLS.get(name, name)
+
+
+def op_graph(u: Unfolding, *, shared: str = "label", elide: int | None = None, title: str | None = None,
+             name: str = "ops") -> Figure:
+    r"""Return the op-level unfolded figure of ``u``: every op node, parameters as boxes (a copy per step
+    with ``shared="label"``, once with coloured edges with ``shared="once"``), one cluster per step."""
+    if shared not in ("label", "once"):
+        raise ValueError(f"render: shared must be 'label' or 'once', got {shared!r}")
+    times = u.times
+    hidden = set(times[elide:-elide]) if elide and len(times) > 2 * elide + 1 else set()
+    g = Figure(name, graph_attr={"rankdir": "BT", "nodesep": "0.15", "ranksep": "0.25",
+                                 "fontname": style.FONT, "fontsize": "12"},
+               node_attr={"fontname": style.FONT, "fontsize": "11", "shape": "ellipse", "height": "0.3",
+                          "margin": "0.04,0.02"},
+               edge_attr={"arrowsize": "0.5", "penwidth": "0.8"})
+    ids: dict = {}
+    place: dict = {}          # node -> step it is drawn in (None: outside the steps)
+    for t in times:
+        step = u.steps[t]
+        for n in step.nodes + step.post:
+            place[n] = t
+    state_of = {n: u.label(n) for n in u.shown}
+
+    def nid(n) -> str:
+        if n not in ids:
+            ids[n] = f"n{u.index[n]}"
+        return ids[n]
+
+    def label_of(n):
+        sym = style.html_label(_esc(op_symbol(n)))
+        if n in state_of and u.shown[n][0] != "x":
+            nm, t = state_of[n]
+            sym = style.html_label(_esc(op_symbol(n)), f'<FONT POINT-SIZE="10">= {style.math_label(nm, t)}</FONT>')
+        return sym
+
+    def op_node(cont, n):
+        role = u.shown.get(n, (None,))[0]
+        fill = style.ROLE_FILL.get(role, "#ffffff") if role else "#ffffff"
+        line = style.ROLE_LINE.get(role, "#555555") if role else "#777777"
+        if role == "x":
+            nm, t = state_of[n]
+            cont.node(nid(n), style.html_label(style.math_label(nm, t)), shape="circle", style="filled",
+                      fillcolor=fill, color=line, width="0.35")
+            return
+        cont.node(nid(n), label_of(n), style="filled", fillcolor=fill, color=line)
+
+    param_rows: dict = {}
+    leaf_consumers: dict = {}
+    for n in u.graph.nodes:
+        for p in n.parents:
+            if p.op is None:
+                leaf_consumers.setdefault(p, []).append(n)
+    # initial states
+    if u.initial:
+        with g.subgraph(name="cluster_t0") as c:
+            c.attr(style="invis")
+            for n, _ in u.initial:
+                nm, t = u.label(n)
+                c.node(nid(n), style.html_label(style.math_label(nm, t)), shape="circle", style="filled",
+                       fillcolor=style.ROLE_FILL["s0"], color=style.ROLE_LINE["s0"], width="0.35")
+    gap = False
+    for t in times:
+        if t in hidden:
+            if not gap:
+                h = sorted(hidden)
+                with g.subgraph(name="cluster_gap") as c:
+                    c.attr(label=f"t = {h[0]} … {h[-1]}", style="dashed,rounded", color="#bbbbbb")
+                    c.node("gap", "⋯", shape="plaintext", fontsize="28")
+                gap = True
+            continue
+        step = u.steps[t]
+        with g.subgraph(name=f"cluster_t{t}") as c:
+            c.attr(label=f"t = {t}", style="rounded", color="#c8c8c8", fontcolor="#555555", labelloc="b")
+            for n in step.nodes + step.post:
+                op_node(c, n)
+                for i, p in enumerate(n.parents):
+                    if p.op is not None:
+                        continue
+                    if p.requires_grad:
+                        if shared == "label":
+                            pid = f"{u.param_names[p]}_t{t}"
+                            if (p, t) not in ids:
+                                ids[(p, t)] = pid
+                                c.node(pid, style.html_label(style.math_label(u.param_names[p])), shape="box",
+                                       style="filled", fillcolor=style.ROLE_FILL["param"],
+                                       color=style.ROLE_LINE["param"], height="0.25", fontsize="11")
+                                param_rows.setdefault(u.param_names[p], []).append(pid)
+                        continue
+                    if p in u.shown or any(q is p for q, _ in u.initial):
+                        continue
+                    users = {place.get(m) for m in leaf_consumers.get(p, ())}
+                    if len(users) > 1:
+                        continue  # a leaf read by several steps (the whole sequence xs): not drawn
+                    if p not in ids:
+                        lbl = (f"{float(p.data):.3g}" if p.ndim == 0 else
+                               (f"<{style.math_label('d', t)}>" if p.name == "d" else (p.name or "const")))
+                        c.node(nid(p), lbl, shape="plaintext" if p.ndim == 0 else "circle", fontsize="10",
+                               **({} if p.ndim == 0 else {"style": "filled", "fillcolor": "#f4f4f4",
+                                                          "width": "0.3", "color": "#999999"}))
+    for n in u.final:
+        g.node(nid(n), label_of(n) if n not in u.final_out else style.html_label(style.math_label("E")),
+               style="filled", fillcolor=style.ROLE_FILL["E"] if n in u.final_out else "#ffffff",
+               color=style.ROLE_LINE["E"] if n in u.final_out else "#777777")
+
+    # edges
+    drawn_gap = set()
+    order = {t: k for k, t in enumerate(times)}
+    for n in u.graph.nodes:
+        if n.op is None or n not in ids and place.get(n) in hidden:
+            continue
+        tn = place.get(n)
+        if tn in hidden:
+            continue
+        for p in dict.fromkeys(n.parents):
+            if p.op is None and p.requires_grad:
+                if shared == "label":
+                    g.edge(ids[(p, tn)], nid(n), color=style.ROLE_LINE["param"])
+                continue
+            tp = place.get(p) if p.op is not None else None
+            if p not in ids:
+                if tp in hidden and ("gap", nid(n)) not in drawn_gap:
+                    drawn_gap.add(("gap", nid(n)))
+                    g.edge("gap", nid(n), style="dotted")
+                continue
+            if tp is not None and tn is not None and order[tp] < order[tn]:
+                # the state handed to the next step: reversed, so the columns stay aligned
+                g.edge(nid(n), nid(p), dir="back", color=style.ROLE_LINE["s"], penwidth="1.2")
+            else:
+                g.edge(nid(p), nid(n))
+    # states that feed an elided step
+    for t in times:
+        if t in hidden or t + 1 not in hidden:
+            continue
+        for s in u.steps[t].states:
+            g.edge(nid(s), "gap", style="dotted")
+    if shared == "once":
+        params = [p for p in u.params]
+        with g.subgraph() as row:
+            row.attr(rank="source")
+            for k, p in enumerate(params):
+                row.node(f"param_{u.param_names[p]}", style.html_label(style.math_label(u.param_names[p])),
+                         shape="box", style="filled", fillcolor=style.ROLE_FILL["param"],
+                         color=style.PALETTE[k % len(style.PALETTE)], penwidth="1.6")
+        for k, p in enumerate(params):
+            for m in leaf_consumers.get(p, ()):
+                if m in ids:
+                    g.edge(f"param_{u.param_names[p]}", nid(m), color=style.PALETTE[k % len(style.PALETTE)],
+                           constraint="false")
+    style.set_title(g, title)
+    return g
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(text)

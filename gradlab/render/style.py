@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import math
 
-__all__ = ["math_label", "html_label", "param_text", "ROLE_FILL", "ROLE_LINE", "PALETTE", "HIGHLIGHT", "FONT",
+__all__ = ["set_title", "math_label", "html_label", "param_text", "ROLE_FILL", "ROLE_LINE", "PALETTE", "HIGHLIGHT", "FONT",
            "norm_colour", "scale_legend", "fmt_number"]
 
 FONT = "Helvetica"
@@ -112,3 +112,10 @@ def scale_legend(lo: float, hi: float, title: str) -> str:
             f'<TR>{"".join(cells)}</TR>'
             f'<TR><TD COLSPAN="3" ALIGN="LEFT">{fmt_number(lo)}</TD><TD></TD>'
             f'<TD COLSPAN="3" ALIGN="RIGHT">{fmt_number(hi)}</TD></TR></TABLE>>')
+
+
+def set_title(g, title: str | None, fontsize: str = "15") -> None:
+    """Give figure ``g`` a bold title at the bottom. Call it after the subgraphs: a graph attribute set
+    before them in DOT is inherited by them (an unlabelled cluster would carry the title)."""
+    if title:
+        g.attr(label=f"<<B>{title}</B>>", labelloc="b", fontsize=fontsize)

@@ -61,8 +61,6 @@ def _fig(name: str, title: str | None, rankdir: str = "BT") -> Figure:
                                  "fontname": style.FONT, "fontsize": "14", "compound": "true"},
                node_attr={"fontname": style.FONT, "fontsize": "14"},
                edge_attr={"fontname": style.FONT, "fontsize": "12", "arrowsize": "0.7"})
-    if title:
-        g.attr(label=f"<<B>{title}</B>>", labelloc="t" if rankdir != "BT" else "b", fontsize="16")
     return g
 
 
@@ -158,7 +156,7 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                 gap_done = True
             continue
         step = u.steps[t]
-        bad = any(t in steps or steps is None for steps in highlight.values())
+        bad = any(steps is not None and t in steps for steps in highlight.values())
         with g.subgraph(name=f"cluster_t{t}") as c:
             c.attr(label=f"t = {t}", style="rounded", color=style.HIGHLIGHT if bad else "#c8c8c8",
                    penwidth="2.2" if bad else "1", fontcolor=style.HIGHLIGHT if bad else "#555555", labelloc="b")
@@ -180,7 +178,7 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                 hl = {p for p in highlight if highlight[p] is None or t in highlight[p]}
                 lines = [f"<B>{u.cell_name}</B>"]
                 if shared == "label" and params:
-                    lines.append(style.param_text([u.param_names[p] for p in params], highlight=hl, per_line=3))
+                    lines.append(style.param_text([u.param_names[p] for p in params], highlight=hl, per_line=2))
                 c.node(bid, style.html_label(*lines), shape="box", style="rounded,filled",
                        fillcolor=style.ROLE_FILL["cell"], color=style.HIGHLIGHT if hl else style.ROLE_LINE["cell"],
                        penwidth="2.2" if hl else "1.3", margin="0.12,0.06")
@@ -304,10 +302,12 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                 for i in ids:
                     row.node(i)
     if rows.get("notes"):
+        # the notes stand on the input row, next to the step they point at
         with g.subgraph() as row:
-            row.attr(rank="sink")
-            for i in rows["notes"]:
+            row.attr(rank="same")
+            for i in rows["x"][-1:] + rows["notes"]:
                 row.node(i)
+    style.set_title(g, title)
     return g
 
 
@@ -379,4 +379,5 @@ def folded(u: Unfolding, *, box: bool | None = None, title: str | None = None, n
                 row.attr(rank="same")
                 for i in members:
                     row.node(i)
+    style.set_title(g, title)
     return g
