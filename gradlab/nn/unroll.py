@@ -66,7 +66,8 @@ class Unrolled:
 
     @property
     def outputs(self) -> list:
-        """``[y_t for t in output_times]`` (each ``(..., O)``)."""
+        """``[y_t for t in output_times]`` (each ``(..., O)``); after a fused unrolling they are read
+        lazily out of ``output_sequence`` (one indexing node per step, tagged with its t)."""
         if self._outputs is None:
             seq = self._output_sequence
             outs = []
@@ -208,4 +209,6 @@ def unroll(cell: RecurrentCell, xs, state=None, *, fused: bool = False, start: i
     y = cell.output(hs if n is None else ops.reshape(hs, (T * n, H)))
     if n is not None:
         y = ops.reshape(y, (T,) + batch_shape + (y.shape[-1],))
-    return Unrolled(cell, states, initial, times=times, output_sequence=y, output_times=out_times, fused=True)
+    result = Unrolled(cell, states, initial, times=times, output_sequence=y, output_times=out_times, fused=True)
+    result._hidden_sequence = hs
+    return result
