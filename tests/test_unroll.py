@@ -378,3 +378,18 @@ def test_inputs_that_require_a_gradient_get_the_same_one_fused_or_literal(kind):
         grads.append(xs.grad)
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-13)
     assert np.all(np.abs(grads[0]).sum(axis=-1) > 0)
+
+
+@pytest.mark.parametrize("bridge", [False, True])
+def test_encoder_decoder_gradients_agree_with_autograd(bridge):
+    rng = np.random.default_rng(8)
+    model = nn.EncoderDecoder(nn.GRUCell(3, 4, rng=0), nn.GRUCell(2, 4, 2, rng=1), bridge=bridge, rng=2)
+    for p in model.parameters():
+        p.data = rng.normal(0.0, 0.8, p.shape)
+    E = nn.sequence_loss(model(rng.normal(size=(3, 2, 3)), rng.normal(size=(2, 2, 2))), rng.normal(size=(2, 2, 2)))
+    E.backward()
+    names, params = zip(*model.parameters_by_name().items())
+    f = gradlab.Graph(E).function(list(params), xp=anp)
+    theirs = autograd.grad(lambda *a: f(*a), argnum=list(range(len(params))))(*[p.data for p in params])
+    for name, p, g in zip(names, params, theirs):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-7, atol=1e-12, err_msg=name)

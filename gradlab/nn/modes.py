@@ -97,7 +97,9 @@ class EncoderDecoder(Module):
     state, :math:`s^{dec}_0 = \tanh(W_c s^{enc}_{T_{in}} + b_c)` (other state parts start at zero).
     The decoder reads either given inputs (teacher forcing) or, when none are given, its own previous
     output (``start`` at its first step, zeros by default). Time steps continue across the two: the
-    decoder's first step is ``t = T_in + 1``, and the cells are scoped ``encoder`` and ``decoder``.
+    decoder's first step is ``t = T_in + 1``, and the cells are scoped ``encoder`` and ``decoder`` (a cell
+    still carrying the default name ``"cell"`` is renamed to its role). ``parameters_by_name()`` prefixes
+    each cell's lecture names with the cell's name (``"encoder.W_s"``).
     """
 
     def __init__(self, encoder: RecurrentCell, decoder: RecurrentCell, *, bridge: bool = False, rng=None,
