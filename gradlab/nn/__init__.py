@@ -13,3 +13,9 @@ __all__ = ["Module", "Dense", "Tanh", "Sigmoid", "ReLU", "Identity", "Sequential
            "mse_half", "mse", "softmax_cross_entropy", "sequence_loss", "LOSSES",
            "many_to_many", "many_to_one", "one_to_many", "EncoderDecoder",
            "step_contributions", "hidden_gradients", "hidden_gradient_norms", "gradient_norms"]
+from .optim import SGD, Adagrad, Adam, Momentum, Optimizer
+from .clip import clip_grad_norm, clip_grad_value, grad_norm
+from .train import History, ProgressBar, TBPTTResult, detach_state, fit, train_step, truncated_bptt
+
+__all__ += ["Optimizer", "SGD", "Momentum", "Adagrad", "Adam", "clip_grad_norm", "clip_grad_value", "grad_norm",
+            "fit", "train_step", "truncated_bptt", "TBPTTResult", "History", "ProgressBar", "detach_state"]
