@@ -92,7 +92,7 @@ class Derivation:
     def forward_rows(self) -> list:
         r"""Return the forward equations at a generic step t as LaTeX rows ``lhs & = rhs``."""
         m = self.model
-        k = min(2, m.T)
+        k = max(1, m.T - 1)       # a step whose every definition is in the graph (the last may be cut short)
         names = self._names(k)
         rows = []
         if len(self._state_names()) > 1:
@@ -209,7 +209,7 @@ class Derivation:
             for t in tex[1:]:
                 rows.append(f"&\\quad + {t}")
         jac = m.local_jacobians()
-        k = min(2, m.T)
+        k = max(1, m.T - 1)
         J, wplus, g, eplus, z_now, z_prev = jac[k]
         names = self._names(k, "k")
         for a, za in enumerate(z_now):

@@ -186,7 +186,7 @@ class SymbolicModel:
         defs = []
         Jsym = {}
         for t, (J, *_rest) in jac.items():
-            syms = obj_array(J.shape, lambda ij, t=t: sp.Symbol(f"J__{t}__{ij[0]}_{ij[1]}", real=True))
+            syms = obj_array(J.shape, lambda ij, t=t: sp.Symbol(f"J__{t}__{ij[0]}_{ij[1]}"))
             defs.append(Definition("J", "aux", t, syms, J))
             Jsym[t] = syms
         acc = {s: [] for a in self.params.values() for s in self.trace.leaf_arrays[a].flat}
@@ -197,7 +197,7 @@ class SymbolicModel:
                 acc[p].append(v)
             P = np.array(g, dtype=object)
             for i in range(N, 0, -1):
-                syms = obj_array(P.shape, lambda j, i=i, N=N: sp.Symbol(f"P__{i}__{N}__{j[0]}", real=True))
+                syms = obj_array(P.shape, lambda j, i=i, N=N: sp.Symbol(f"P__{i}__{N}__{j[0]}"))
                 defs.append(Definition("P", "aux", i, syms, _tidy_array(P)))
                 wplus = jac[i][1]
                 for p, col in wplus.items():
@@ -286,10 +286,12 @@ def _direct(row, tot, p, zn):
 
 
 def _gate_label(node, t, kind, H, named):
-    """Find the gate name of an activation node: the chunk it was cut from, or its layer's weight name."""
+    """Find the gate name(s) of an activation node: from the chunk of the stacked pre-activations it
+    was cut from (a tuple when it spans several gates), else from its layer's weight name (``W_f``)."""
     gates = GATES.get(kind)
     seen, stack = set(), list(node.parents)
     layer_label = None
+    blocks = max(1, node.shape[-1] // H) if node.shape else 1
     while stack:
         n = stack.pop(0)
         if n in seen or n.op is None or n in named or n.scope.t != t:
@@ -299,16 +301,16 @@ def _gate_label(node, t, kind, H, named):
             key = n.attrs.get("key")
             key = key if isinstance(key, tuple) else (key,)
             sl = key[-1]
-            if isinstance(sl, slice) and sl.start is not None and len(n.parents[0].shape) and \
-                    n.parents[0].shape[-1] == len(gates) * H:
-                return gates[sl.start // H]
-            if isinstance(sl, slice) and sl.start is None and n.parents[0].shape[-1] == len(gates) * H:
-                return gates[0]
+            if isinstance(sl, slice) and len(n.parents[0].shape) and n.parents[0].shape[-1] == len(gates) * H:
+                g0 = (sl.start or 0) // H
+                labels = tuple(gates[g0:g0 + blocks])
+                if len(labels) == blocks:
+                    return labels[0] if blocks == 1 else labels
         m = re.fullmatch(r"W_(\w+)", n.scope.path[-1]) if n.scope.path else None
         if m and m.group(1) not in ("x", "s", "y") and layer_label is None:
             layer_label = m.group(1)
         stack.extend(n.parents)
-    return layer_label
+    return layer_label if blocks == 1 else None
 
 
 def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outputs: int = 1,

@@ -99,5 +99,6 @@ class SymInfo:
         return f"{letter}{sup}_{{{sub}}}"
 
     def symbol(self) -> sp.Symbol:
-        """A fresh real SymPy symbol named by :attr:`ident`."""
-        return sp.Symbol(self.ident, real=True)
+        """The SymPy symbol named by :attr:`ident` (no assumptions: SymPy's assumption queries on sums of
+        real symbols dominate the replay time otherwise)."""
+        return sp.Symbol(self.ident)

@@ -35,6 +35,26 @@ __all__ = ["Definition", "Program", "SymbolicTrace", "trace", "op_table_reverse"
 _DISPLAY_FUNCS = {"tanh": sp.tanh, "sigmoid": sigma, "exp": sp.exp, "log": sp.log}
 
 
+class _Namespace:
+    r"""gradlab's SymPy namespace with tanh, exp and log built unevaluated: SymPy's automatic
+    simplification of ``tanh(a)`` asks the assumption system about the sign of ``a`` and costs
+    milliseconds per element, which dominated the replay; there is nothing to simplify here."""
+
+    def __init__(self):
+        self._ns = sympy_namespace()
+        for name, f in (("tanh", sp.tanh), ("exp", sp.exp), ("log", sp.log)):
+            vec = np.frompyfunc(lambda x, f=f: f(x, evaluate=False), 1, 1)
+            setattr(self, name, lambda x, vec=vec: self._ns.wrap(vec(x)))
+
+    def __getattr__(self, name):
+        return getattr(self._ns, name)
+
+
+def symbolic_namespace():
+    """Return the array namespace of the symbolic replay (gradlab's SymPy namespace, unevaluated functions)."""
+    return _Namespace()
+
+
 def obj_array(shape, fill) -> np.ndarray:
     """Return an object array of ``shape`` with ``fill(index)`` at every index."""
     a = np.empty(shape, dtype=object)
@@ -213,7 +233,7 @@ def trace(graph, leaves: dict, named: dict) -> SymbolicTrace:
     to ``(base, kind, t)``: the node's value becomes an array of fresh symbols and its expression is
     recorded as their definition.
     """
-    xp = sympy_namespace()
+    xp = symbolic_namespace()
     info: dict = {}
     leaf_arrays: dict = {}
     leaf_by_name: dict = {}
@@ -252,9 +272,17 @@ def trace(graph, leaves: dict, named: dict) -> SymbolicTrace:
         if node in named:
             base, kind, t = named[node]
             shape = v.shape
+            # a tuple of bases names consecutive blocks of the last axis (one activation computing
+            # two gates at once, e.g. σ([a_r; a_z]) gives r_t and z_t)
+            bases = base if isinstance(base, tuple) else (base,)
+            block = shape[-1] // len(bases) if shape else 1
 
-            def make(idx, base=base, kind=kind, t=t, shape=shape):
-                si = SymInfo(base, kind, t, tuple(idx), shape)
+            def make(idx, bases=bases, kind=kind, t=t, shape=shape, block=block):
+                if len(bases) == 1:
+                    si = SymInfo(bases[0], kind, t, tuple(idx), shape)
+                else:
+                    j = idx[-1]
+                    si = SymInfo(bases[j // block], kind, t, tuple(idx[:-1]) + (j % block,), shape[:-1] + (block,))
                 s = si.symbol()
                 info[s] = si
                 return s
@@ -264,9 +292,12 @@ def trace(graph, leaves: dict, named: dict) -> SymbolicTrace:
             f = _DISPLAY_FUNCS.get(node.op.name)
             if f is not None:
                 display = _tidy_array(np.frompyfunc(f, 1, 1)(inputs[0]).reshape(shape))
-            d = Definition(base, kind, t, syms, _tidy_array(v), display, node)
-            defs.append(d)
-            named_defs[node] = d
+            expr = _tidy_array(v)
+            for b, name in enumerate(bases):
+                cut = (Ellipsis, slice(b * block, (b + 1) * block)) if len(bases) > 1 else Ellipsis
+                d = Definition(name, kind, t, syms[cut], expr[cut], None if display is None else display[cut], node)
+                defs.append(d)
+                named_defs.setdefault(node, d)
             v = syms
         vals[node] = v
     out = graph.outputs[0]
@@ -294,7 +325,7 @@ def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict, contributions: dict
     step first) and {leaf: gradient expression array}. When ``contributions`` is a dict it is filled
     with {leaf: {t: [terms]}}, the per-time-step parts of each gradient (they sum to it).
     """
-    xp = sympy_namespace()
+    xp = symbolic_namespace()
     graph = tr.graph
     vals = tr.values
     out = graph.outputs[0]
