@@ -21,6 +21,7 @@ Modes (``mode=``): ``"many_to_many"`` E = Σ_{t=1}^{T} E_t, a target d_t at ever
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -148,8 +149,8 @@ class Spec:
 
     def param_shapes(self, sizes=None) -> dict:
         """Return {lecture name: shape} for ``sizes``, in the module's order."""
-        module = self.build_module(sizes)
-        return {name: tuple(p.shape) for name, p in module.parameters_by_name().items()}
+        sizes = self._sizes(sizes)
+        return dict(_shapes(self, tuple(sorted(sizes.items()))))
 
     def shape_formula(self, name: str) -> str:
         """Return a parameter's shape written with size letters, e.g. ``"(H, D)"`` or ``"(4H, H)"``."""
@@ -199,6 +200,12 @@ class Spec:
             for name, n in zip(self._state_names(), module.state_sizes()):
                 data[name] = (0.5 * away((n,))).astype(dtype)
         return Problem(self, sizes, seed, params, data, module)
+
+
+@functools.lru_cache(maxsize=256)
+def _shapes(spec, sizes) -> tuple:
+    module = spec.build_module(dict(sizes))
+    return tuple((name, tuple(p.shape)) for name, p in module.parameters_by_name().items())
 
 
 def _letters(n: int, probe: dict) -> str:

@@ -98,13 +98,24 @@ class Candidate:
         return code.co_filename if code is not None else self.path
 
     def line_of(self, text: str) -> int | None:
-        """Return the first line of the source file mentioning ``text`` as a quoted key (else the def line)."""
-        path = self.source_file
-        if path:
-            pattern = re.compile(r"""["']""" + re.escape(text) + r"""["']""")
-            for i, line in enumerate(linecache.getlines(path), 1):
+        """Return the line inside the gradient function where the key ``text`` is set (a dict entry
+        ``"W_x": …`` or an assignment ``grads["W_x"] = …``), else where it is mentioned, else the def line."""
+        import inspect as _inspect
+
+        try:
+            lines, start = _inspect.getsourcelines(self.fn)
+        except (OSError, TypeError):
+            return self.def_line
+        q = r"""["']""" + re.escape(text) + r"""["']"""
+        setting = re.compile(q + r"\s*:|\[" + q + r"\]\s*[-+*/]?=(?!=)")
+        mention = re.compile(q)
+        for pattern in (setting, mention):
+            for i, line in enumerate(lines):
                 if pattern.search(line):
-                    return i
+                    return start + i
+        for i in range(len(lines) - 1, -1, -1):
+            if lines[i].strip().startswith("return"):
+                return start + i
         return self.def_line
 
     def error(self, message: str, line: int | None = None, hint: str | None = None) -> DerivationError:
@@ -142,7 +153,7 @@ class Candidate:
         if code:
             msg += f"\n    {line} | {code}"
         hint = None
-        if isinstance(exc, ValueError) and ("shapes" in str(exc) or "broadcast" in str(exc)):
+        if isinstance(exc, ValueError) and any(w in str(exc) for w in ("shapes", "broadcast", "core dimension", "aligned")):
             hint = "check the shapes in lecture notation: W_x is (H, D), W_s is (H, H), x_t is (D,), s_t is (H,)"
         path = frame.filename if frame else src
         return DerivationError(msg, path, line, hint)

@@ -140,6 +140,8 @@ def _summary_line(res: dict, width: int) -> str:
                 f"found {', '.join(found)} wrong, planted {', '.join(res['expected_wrong'])}")
     worst = rep.worst_rel
     worst_txt = f"worst rel err {_e(worst)}" if worst == worst else ""
+    if any(f.kind == "shape" for p in rep.params for f in p.findings):
+        worst_txt = "wrong shape"
     return f"  {status:<7} {name:<{width}}  {what:<34} {worst_txt:<22} {method:<13} {t:>7}"
 
 

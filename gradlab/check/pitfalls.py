@@ -140,13 +140,18 @@ def saturation(graph, threshold: float = 0.99, fraction: float = 0.5):
 
 def float32_finding(dtype, sweep_rows) -> Finding:
     """Return the float32 warning with the step sweep's lesson in words."""
-    best = min(sweep_rows, key=lambda r: r[2]) if sweep_rows else None
     eps = float(np.finfo(dtype).eps)
-    txt = (f"the check ran with {np.dtype(dtype).name} values. In {np.dtype(dtype).name} a number has only "
-           f"~{int(-np.log10(eps))} significant digits (machine epsilon {eps:.1e}), so a finite difference "
-           f"(E(θ + h) − E(θ − h)) / 2h loses digits to rounding as h shrinks and to truncation as h grows")
-    if best is not None:
-        txt += f": the best step reaches only a relative error of {best[2]:.0e} (see the sweep)"
-    txt += (". Your gradient was compared with float64 references under float32 tolerances; "
-            "check in float64 (numpy.float64 arrays) for a sharp verdict.")
+    name = np.dtype(dtype).name
+    txt = (f"the check ran with {name} values. A {name} number carries only ~{int(-np.log10(eps))} significant "
+           f"digits (machine epsilon {eps:.1e}), so a finite difference (E(θ + h) − E(θ − h)) / 2h loses "
+           f"digits to rounding as h shrinks (the difference of two nearly equal numbers) and to truncation "
+           f"as h grows")
+    if sweep_rows:
+        best = min(sweep_rows, key=lambda r: r[2])
+        ruined = [h for h, _, err in sweep_rows if err > 1e-2 and h < best[0]]
+        txt += f"; in the sweep below the best step is h = {best[0]:.0e}"
+        if ruined:
+            txt += f", and from h = {max(ruined):.0e} down the estimate is mostly rounding noise"
+    txt += (". Your gradient was compared with float64 references under float32 tolerances (rtol 2e-3), "
+            "which can hide small errors: check in float64 (numpy.float64 arrays) for a sharp verdict.")
     return Finding("float32", txt, "warning")
