@@ -189,3 +189,12 @@ def test_clip_rejects_non_positive_limits():
         clip_grad_norm(ps, 0.0)
     with pytest.raises(ValueError, match="clip_value"):
         clip_grad_value(ps, -1.0)
+
+
+def test_optimiser_takes_a_modules_parameters_once_each():
+    from gradlab.nn.cells import ElmanCell
+
+    cell = ElmanCell(2, 3, 1)
+    opt = Adam(cell, lr=0.1)
+    assert {id(p) for p in opt.params} == {id(p) for p in cell.parameters()}
+    assert len(opt.params) == len(cell.parameters()) == 5
