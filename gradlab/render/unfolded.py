@@ -137,12 +137,14 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
     boxes = {}
 
     # -- nodes, one cluster per drawn step (initial states in an unlabelled cluster at the left)
-    if u.initial:
-        with g.subgraph(name="cluster_t0") as c:
-            c.attr(style="invis")
-            for n, _ in u.initial:
-                _value_node(c, u, n, annotate=annotate)
-                rows[row_of[n]].append(node_id(u, n))
+    with g.subgraph(name="cluster_t0") as c:
+        c.attr(style="invis")
+        for n, _ in u.initial:
+            _value_node(c, u, n, annotate=annotate)
+            rows[row_of[n]].append(node_id(u, n))
+        # an invisible point on the input row, left of every step: the start of the input spine
+        c.node("start", "", shape="point", style="invis", width="0")
+        rows["x"].append("start")
     gap_done = False
     for t in u.times:
         if t in plan.hidden:
@@ -186,6 +188,12 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
     final = [n for n in u.final_out]
     for n in final:
         _value_node(g, u, n, annotate=annotate)
+
+    # -- an invisible flat spine along the inputs, first among the edges: dot's initial order follows
+    # the edge list, and this puts x_t left of x_{t+1} even where no drawn edge is flat (Jordan)
+    xs = list(rows["x"])
+    for a, b in zip(xs, xs[1:]):
+        g.edge(a, b, style="invis")
 
     # -- edges
     drawn = set()
@@ -242,6 +250,8 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                  colour=edge_colour(e.head, e.head) if edge_colour else None)
             continue
         if not plan.visible(e.tail):
+            if u.shown[e.tail][0] not in ("s", "c"):
+                continue  # only the state is carried through the elided steps
             tail_id = "gap"
         if not plan.visible(e.head):
             if u.shown[e.head][0] in ("s", "c"):
@@ -272,7 +282,7 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                 uses.append((p, target))
         order = sorted(dict.fromkeys(p for p, _ in uses), key=u.index.__getitem__)
         with g.subgraph() as row:
-            row.attr(rank="source")
+            row.attr(rank="same")
             for k, p in enumerate(order):
                 colour = style.PALETTE[k % len(style.PALETTE)]
                 name = u.param_names[p]
@@ -280,6 +290,11 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                 row.node(f"param_{name}", style.html_label(style.math_label(
                     name, colour=style.HIGHLIGHT if hl else None, bold=hl)),
                     shape="box", style="filled", fillcolor=style.ROLE_FILL["param"], color=colour, penwidth="1.6")
+        # a row of their own under the inputs: invisible edges to an invisible point on the input row,
+        # left of the first step, put them there (edges to an input itself would pull the steps apart)
+        if rows["x"]:
+            for p in order:
+                g.edge(f"param_{u.param_names[p]}", "start", style="invis")
         for p, target in dict.fromkeys(uses):
             k = order.index(p)
             g.edge(f"param_{u.param_names[p]}", target, color=style.PALETTE[k % len(style.PALETTE)],
