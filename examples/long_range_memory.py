@@ -10,12 +10,17 @@ class, v_2 … v_{L+1} are uniform noise in [−1, 1] in the *same* channel. The
 steps and its last output y_{L+1} (two logits) must name the sign of v_1 (many-to-one, cross-entropy).
 Chance is 50 %; a run *succeeds* when it classifies ≥ 90 % of 500 fresh sequences.
 
-Every run: H = 8, Adam (lr 0.03; ``--optimizer sgd`` for SGD with momentum), global-norm clipping at 5, batches of 32, at most ``--max-batches``
+Every run: H = 8, SGD with momentum 0.9 (lr 0.1), global-norm clipping at 5, batches of 32, at most ``--max-batches``
 batches with early stopping after 5 batches in a row at ≥ 97 % accuracy. The gated cells start with
 their memory gates biased towards keeping (LSTM forget-gate bias and GRU update-gate bias
 ``--gate-bias``, 3 by default), the usual initialisation for long lags; the Elman cell has no gate.
 
-Run:  python examples/long_range_memory.py [--seed 0] [--seeds 3] [--lags 5 10 20 40] [--optimizer sgd]
+The claim is about networks trained by gradient descent, so that is the default. ``--optimizer adam``
+repeats the experiment with Adam (lr 0.03), whose per-parameter step sizes undo much of the shrinking
+*scale* of a vanishing gradient: there the tanh RNN's limit moves to longer lags, at the price of many
+more batches than the gated cells need (``--lags 5 10 20 40`` shows it).
+
+Run:  python examples/long_range_memory.py [--seed 0] [--seeds 3] [--lags 5 10 20] [--optimizer adam]
 """
 from __future__ import annotations
 
@@ -83,7 +88,7 @@ OPTIMIZERS = {
 
 
 def train_one(kind: str, lag: int, seed: int, *, hidden: int = 8, max_batches: int = 250, gate_bias: float = 3.0,
-              optimizer: str = "adam", lr: float | None = None, batch: int = 32):
+              optimizer: str = "sgd", lr: float | None = None, batch: int = 32):
     """Train one cell on lag ``lag``; return (cell, test accuracy, batches used)."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"long_range_memory: optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
@@ -108,8 +113,8 @@ def train_one(kind: str, lag: int, seed: int, *, hidden: int = 8, max_batches: i
 def success_table(lags, seeds, *, kinds=KINDS, out=print, **kwargs):
     """Train every kind at every lag with every seed, print the success table; return (table, trained cells).
 
-    ``table[kind][lag]`` is a list of (test accuracy, batches) per seed; ``trained[kind]`` is the cell of
-    the first seed at the longest lag.
+    ``table[kind][lag]`` is a list of (test accuracy, batches) per seed; ``trained[kind]`` is (cell, test
+    accuracy) of the best seed at the longest lag.
     """
     table = {k: {} for k in kinds}
     trained = {}
@@ -121,8 +126,8 @@ def success_table(lags, seeds, *, kinds=KINDS, out=print, **kwargs):
             for seed in seeds:
                 cell, acc, n = train_one(kind, lag, seed, **kwargs)
                 runs.append((acc, n))
-                if lag == max(lags) and seed == seeds[0]:
-                    trained[kind] = cell
+                if lag == max(lags) and (kind not in trained or acc > trained[kind][1]):
+                    trained[kind] = (cell, acc)
             table[kind][lag] = runs
             wins = sum(acc >= 0.9 for acc, _ in runs)
             batches = np.mean([n for _, n in runs])
@@ -133,7 +138,10 @@ def success_table(lags, seeds, *, kinds=KINDS, out=print, **kwargs):
 
 
 def gradient_table(cells: dict, lag: int, title: str, *, seed: int = 0, out=print) -> dict:
-    r"""Print ‖∂E_T/∂s_{T−k}‖ / ‖∂E_T/∂s_T‖ for k steps back, one row per cell; return {kind: {t: norm}}."""
+    r"""Print ‖∂E_T/∂s_{T−k}‖ / ‖∂E_T/∂s_T‖ for k steps back, one row per cell; return {kind: {t: norm}}.
+
+    ``cells`` maps a kind to a cell, or to (cell, row label).
+    """
     xs, labels = make_batch(np.random.default_rng(seed + 7), lag, 64)
     T = lag + 1
     backs = [k for k in (0, 1, 2, 5, 10, 20, 40, 60, 80, 120, 160) if k < T]
@@ -142,16 +150,17 @@ def gradient_table(cells: dict, lag: int, title: str, *, seed: int = 0, out=prin
     out(f"{title}: ||dE_T/ds_(T-k)|| / ||dE_T/ds_T|| on lag-{lag} sequences (T = {T}; k = T-1 is s_1)")
     out(f"{'k steps back':>13} " + " ".join(f"{k:>8d}" for k in backs))
     curves = {}
-    for kind, cell in cells.items():
+    for kind, entry in cells.items():
+        cell, label = entry if isinstance(entry, tuple) else (entry, kind)
         norms = gradient_norms(cell, xs, labels, loss="softmax_cross_entropy")
         curves[kind] = norms
         top = norms[T] if norms[T] > 0 else 1.0
-        out(f"{kind:>13} " + " ".join(f"{norms[T - k] / top:8.1e}" for k in backs))
+        out(f"{label:>13} " + " ".join(f"{norms[T - k] / top:8.1e}" for k in backs))
     return curves
 
 
-def run(seed: int = 0, seeds: int = 3, lags=(5, 10, 20, 40), hidden: int = 8, max_batches: int = 250,
-        gate_bias: float = 3.0, optimizer: str = "adam", lr: float | None = None, out=print) -> dict:
+def run(seed: int = 0, seeds: int = 3, lags=(5, 10, 20), hidden: int = 8, max_batches: int = 250,
+        gate_bias: float = 3.0, optimizer: str = "sgd", lr: float | None = None, out=print) -> dict:
     """Run the experiment and print both tables; return {"table", "init_norms", "trained_norms", "seconds"}."""
     t0 = time.perf_counter()
     seed_list = list(range(seed, seed + seeds))
@@ -164,11 +173,13 @@ def run(seed: int = 0, seeds: int = 3, lags=(5, 10, 20, 40), hidden: int = 8, ma
     fresh = {k: build(k, hidden, seed, gate_bias) for k in KINDS}
     init_norms = gradient_table(fresh, max(lags), "at initialisation", seed=seed, out=out)
     out("")
-    trained_norms = gradient_table(trained, max(lags), f"after training at L={max(lags)} (seed {seed})",
+    best = {k: (cell, f"{k} {acc * 100:3.0f}%") for k, (cell, acc) in trained.items()}
+    trained_norms = gradient_table(best, max(lags), f"after training at L={max(lags)} (best seed, its test acc.)",
                                    seed=seed, out=out)
     out("(for the LSTM, s_t is the hidden output o_t * tanh(c_t); its memory c_t is not in this table)")
     seconds = time.perf_counter() - t0
-    out(f"\n({seconds:.1f} s)")
+    other = "adam" if optimizer == "sgd" else "sgd"
+    out(f"\n({seconds:.1f} s; rerun with --optimizer {other} to compare the optimiser's part in the limit)")
     return {"table": table, "init_norms": init_norms, "trained_norms": trained_norms, "seconds": seconds}
 
 
@@ -177,12 +188,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per cell and lag (default 3)")
-    ap.add_argument("--lags", type=int, nargs="+", default=[5, 10, 20, 40], help="lags L (default 5 10 20 40)")
+    ap.add_argument("--lags", type=int, nargs="+", default=[5, 10, 20], help="lags L (default 5 10 20)")
     ap.add_argument("--hidden", type=int, default=8, help="hidden units (default 8)")
     ap.add_argument("--max-batches", type=int, default=250, help="training budget per run (default 250)")
     ap.add_argument("--gate-bias", type=float, default=3.0, help="LSTM forget / GRU update gate bias (default 3)")
-    ap.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                    help="adam (lr 0.03, default) or sgd (momentum 0.9, lr 0.1: the setting of the classic claim)")
+    ap.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd",
+                    help="sgd (momentum 0.9, lr 0.1; default: the setting of the classic claim) or adam (lr 0.03)")
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default: per optimizer)")
     args = ap.parse_args(argv)
     run(seed=args.seed, seeds=args.seeds, lags=args.lags, hidden=args.hidden, max_batches=args.max_batches,
