@@ -18,18 +18,29 @@ The deterministic CI profile and the wider ``explore`` profile are registered in
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 __all__ = ["assert_gradient_matches", "sizes", "sequences", "weights", "problems", "rnn_configs", "values"]
 
 
+@functools.lru_cache(maxsize=64)
 def values(scale: float = 1.0):
     """Strategy for one value ±(0.1 … 0.9)·scale in steps of 0.1·scale (never 0; shrinks to 0.1·scale)."""
     return st.builds(lambda sign, k: sign * k * scale / 10, st.sampled_from([1.0, -1.0]), st.integers(1, 9))
+
+
+@functools.lru_cache(maxsize=256)
+def _flat(scale: float, size: int):
+    return st.lists(values(scale), min_size=size, max_size=size)
+
+
+def _array(draw, shape, scale, dtype=np.float64):
+    shape = tuple(shape)
+    return np.asarray(draw(_flat(float(scale), int(np.prod(shape, dtype=int)))), dtype=dtype).reshape(shape)
 
 
 def weights(shape, scale: float | None = None, dtype=np.float64):
@@ -37,7 +48,7 @@ def weights(shape, scale: float | None = None, dtype=np.float64):
     shape = tuple(shape)
     if scale is None:
         scale = 1.0 / math.sqrt(shape[-1]) if len(shape) == 2 else 0.5
-    return hnp.arrays(dtype, shape, elements=values(scale))
+    return _flat(float(scale), int(np.prod(shape, dtype=int))).map(lambda v: np.asarray(v, dtype=dtype).reshape(shape))
 
 
 def sizes(spec=None, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_O: int = 2):
@@ -50,7 +61,12 @@ def sizes(spec=None, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_O: i
 
 def sequences(T: int, D: int, dtype=np.float64):
     """Strategy for an input sequence xs of shape (T, D), entries ±(0.1 … 0.9)."""
-    return hnp.arrays(dtype, (T, D), elements=values(1.0))
+    return weights((T, D), 1.0, dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _base(spec, sizes: tuple, dtype: str):
+    return spec.draw(dict(sizes), seed=0, dtype=np.dtype(dtype))
 
 
 @st.composite
@@ -58,15 +74,18 @@ def problems(draw, spec, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_
     """Strategy for a concrete :class:`~gradlab.specs.Problem` of ``spec``: sizes, weights, inputs,
     targets and initial states, all drawn by Hypothesis (so a failure shrinks to simple values)."""
     sz = draw(sizes(spec, max_T=max_T, max_D=max_D, max_H=max_H, max_O=max_O))
-    base = spec.draw(sz, seed=0, dtype=dtype)
-    params = {k: draw(weights(v.shape, dtype=dtype)) for k, v in base.params.items()}
+    base = _base(spec, tuple(sorted(sz.items())), np.dtype(dtype).str)
+    params = {}
+    for k, v in base.params.items():
+        scale = 1.0 / math.sqrt(v.shape[-1]) if v.ndim == 2 else 0.5
+        params[k] = _array(draw, v.shape, scale, dtype)
     data = {}
     for k, v in base.data.items():
         if k in ("d", "ds") and spec.loss == "softmax_cross_entropy":
-            raw = draw(hnp.arrays(dtype, v.shape, elements=st.integers(1, 9).map(float)))
+            raw = np.abs(_array(draw, v.shape, 10.0, dtype))
             data[k] = (raw / raw.sum(axis=-1, keepdims=True)).astype(dtype)
         else:
-            data[k] = draw(hnp.arrays(dtype, v.shape, elements=values(1.0 if k in ("xs", "x", "d", "ds") else 0.5)))
+            data[k] = _array(draw, v.shape, 1.0 if k in ("xs", "x", "d", "ds") else 0.5, dtype)
     return base.copy(params, data)
 
 

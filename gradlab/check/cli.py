@@ -84,7 +84,7 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
         report = check_gradient(cand, mode=mode, seed=seed, references=refs, sweep=sweep)
         result["report"] = report
         search = None
-        if examples > 0 and (report.verdict == "pass" or cand.expect == "wrong"):
+        if examples > 0:
             if progress:
                 progress(f"{os.path.basename(path)}: searching {examples} Hypothesis examples")
             search = verify(cand, max_examples=examples, seed=seed)
@@ -142,7 +142,7 @@ def _summary_line(res: dict, width: int) -> str:
     worst_txt = f"worst rel err {_e(worst)}" if worst == worst else ""
     if any(f.kind == "shape" for p in rep.params for f in p.findings):
         worst_txt = "wrong shape"
-    return f"  {status:<7} {name:<{width}}  {what:<34} {worst_txt:<22} {method:<13} {t:>7}"
+    return f"  {status:<7} {name:<{width}}  {what:<36} {worst_txt:<22} {method:<13} {t:>7}"
 
 
 def _teaching_lines(res: dict, indent: str) -> list:
@@ -194,9 +194,10 @@ def run(args) -> int:
     width = max(len(os.path.basename(f)) for f in files) + 3
     if not args.json:
         where = ", ".join(args.paths)
-        print(f"gradlab check {where}: {len(files)} derivation{'s' if len(files) != 1 else ''}; each checked "
-              f"against gradlab's reverse mode, HIPS autograd and finite differences{' and SymPy' if args.sympy else ''}"
-              f" ({args.mode} check, seed {args.seed}), then in {args.examples} Hypothesis examples")
+        refs = "gradlab's reverse mode, HIPS autograd, finite differences" + (" and SymPy" if args.sympy else "")
+        search = f"; then {args.examples} Hypothesis examples each" if args.examples > 0 else ""
+        print(f"gradlab check {where}: {len(files)} derivation{'s' if len(files) != 1 else ''}")
+        print(f"  references: {refs}; {args.mode} check at the default sizes, seed {args.seed}{search}")
         print()
     for i, f in enumerate(files, 1):
         def show(text, i=i):
@@ -215,8 +216,8 @@ def run(args) -> int:
                 print(res["report"].format(verbose=True, indent=" " * 10))
     elapsed = time.perf_counter() - t0
     bad = [r for r in results if r["status"] not in ("ok", "caught")]
-    if args.figure and bad:
-        _figures(bad, args.figure)
+    if args.figure:
+        _figures([r for r in results if r["report"] is not None and r["report"].wrong], args.figure)
     if args.json:
         print(json.dumps({"files": [_jsonable(r) for r in results], "ok": not bad, "seed": args.seed,
                           "mode": args.mode, "examples": args.examples, "elapsed_s": round(elapsed, 3)}, indent=2))
@@ -233,14 +234,16 @@ def run(args) -> int:
                   f"but the checker found {tuple(res.get('found_wrong') or ()) or 'nothing wrong'}.")
         if rep.verdict != "pass" or search is None or search.ok:
             print(rep.format(verbose=True, indent="  "))
-        if search is not None and not search.ok:
+            if search is not None and not search.ok:
+                print(search.format(indent="  ", compact=True))
+        elif search is not None and not search.ok:
+            print(f"  right at the default sizes, but the search found a case where it is wrong:")
             print(search.format(indent="  "))
-            for f in search.findings:
-                print("  " + f.message)
     n_ok = sum(r["status"] == "ok" for r in results)
     n_caught = sum(r["status"] == "caught" for r in results)
     print()
-    parts = [f"{n_ok} correct"] + ([f"{n_caught} planted error{'s' if n_caught != 1 else ''} caught"] if n_caught else [])
+    parts = ([f"{n_ok} correct"] if n_ok else []) + \
+        ([f"{n_caught} planted error{'s' if n_caught != 1 else ''} caught"] if n_caught else [])
     if bad:
         parts.append(f"{len(bad)} NOT as expected ({', '.join(os.path.basename(r['file']) for r in bad)})")
         print(f"{len(results)} derivation{'s' if len(results) != 1 else ''}: {', '.join(parts)}. ({elapsed:.1f} s)")
@@ -267,8 +270,8 @@ def _figures(bad, folder) -> None:
         try:
             out = figure(res["report"], os.path.join(folder, stem))
             print(f"gradlab check: wrote {out}", file=sys.stderr)
-        except Exception as exc:  # noqa: BLE001
-            print(f"gradlab check: --figure: could not draw {stem}: {exc}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - a figure is a bonus; the check's verdict stands
+            print(f"gradlab check: --figure: no figure for {stem}: {exc}", file=sys.stderr)
 
 
 def _jsonable(res: dict) -> dict:

@@ -299,6 +299,8 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
             sentence = localise.prefix_sentence(first, p64.sizes["T"], wrong, part)
             if sentence:
                 report.localisation.insert(0, sentence)
+            if first is not None:
+                report.steps = {n: list(range(first, p64.sizes["T"] + 1)) for n in wrong}
 
     # ---- verdict
     if any(f.severity == "error" and f.kind in ("nondeterministic",) for f in report.findings) or wrong:

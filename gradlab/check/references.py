@@ -84,6 +84,6 @@ def sympy_gradient(rec, max_elements: int = SYMPY_MAX_ELEMENTS, digits: int = 30
     for name, leaf in rec.params.items():
         g = np.zeros(leaf.shape)
         for idx, s in symbols[name]:
-            g[idx] = float(sympy.diff(E, s).evalf(digits, subs=subs))
+            g[idx] = float(sympy.diff(E, s).xreplace(subs).evalf(digits))
         grads[name] = g
     return grads

@@ -129,6 +129,7 @@ class CheckReport:
     verdict: str = "pass"
     elapsed: float = 0.0
     values: dict = field(default_factory=dict)              # the inputs, shown for small cases
+    steps: dict = field(default_factory=dict)               # wrong parameter -> time steps whose terms are wrong
 
     # ----------------------------------------------------------------------------- summaries
     @property
@@ -169,7 +170,7 @@ class CheckReport:
                 "params": [p.to_dict() for p in self.params], "agreement": self.agreement,
                 "references_agree": self.references_agree, "counts": self.counts,
                 "findings": [f.to_dict() for f in self.findings], "localisation": self.localisation,
-                "sweep": [list(r) for r in self.sweep], "elapsed_s": round(self.elapsed, 4)}
+                "sweep": [list(r) for r in self.sweep], "steps": self.steps, "elapsed_s": round(self.elapsed, 4)}
 
     # ---------------------------------------------------------------------------- formatting
     def format(self, *, verbose: bool = False, indent: str = "") -> str:
@@ -300,11 +301,22 @@ class VerifyReport:
         """``"pass"`` or ``"fail"``."""
         return "pass" if self.ok else "fail"
 
-    def format(self, indent: str = "") -> str:
-        """Return the search result as text, with the smallest counterexample when there is one."""
+    def format(self, indent: str = "", *, compact: bool = False) -> str:
+        """Return the search result as text, with the smallest counterexample when there is one
+        (``compact``: its sizes, wrong parameters and values only)."""
         if self.ok:
             return f"{indent}no counterexample in {self.examples} examples (seed {self.seed})"
         ce = self.counterexample
+        if ce is None:
+            return "\n".join(indent + f.message for f in self.findings)
+        if compact:
+            sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
+            lines = [f"{indent}smallest failing case found by the search (gradlab.verify, seed {self.seed}, "
+                     f"{self.examples} examples): {sizes}; wrong: {', '.join(ce.wrong) or ce.verdict}"]
+            for k, v in ce.values.items():
+                arr = np.array2string(np.asarray(v), precision=4, separator=", ", max_line_width=10**6)
+                lines.append(_wrap(f"{indent}  {k} = {' '.join(arr.split())}", cont="    "))
+            return "\n".join(lines)
         sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
         head = (f"{indent}smallest failing case found by the search (seed {self.seed}, {self.examples} examples): "
                 f"{sizes}")
