@@ -26,8 +26,8 @@ def add_arguments(parser) -> None:
     """Add ``gradlab check``'s arguments to ``parser``."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="derivation files or folders of them")
     parser.add_argument("--json", action="store_true", help="print machine-readable results (one JSON document)")
-    parser.add_argument("--examples", type=int, default=10, metavar="N",
-                        help="Hypothesis examples searched per derivation after the main check (default 10; 0: none)")
+    parser.add_argument("--examples", type=int, default=20, metavar="N",
+                        help="Hypothesis examples searched per derivation after the main check (default 20; 0: none)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the drawn values and of the search")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--fast", dest="mode", action="store_const", const="fast",
@@ -61,7 +61,7 @@ class _Progress:
             self.width = 0
 
 
-def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 10, sympy: bool = False,
+def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 20, sympy: bool = False,
                sweep: bool = False, progress=None) -> dict:
     r"""Check one derivation file; return a dict with ``status`` (ok / caught / FAIL / MISSED / ERROR),
     ``report`` (:class:`CheckReport` or None), ``search`` (:class:`VerifyReport` or None), ``error``."""
@@ -121,7 +121,7 @@ def _summary_line(res: dict, width: int) -> str:
         return f"  {status:<7} {name + where:<{width}}  {err.reason.splitlines()[0]}"
     rep = res["report"]
     search = res["search"]
-    method = rep.method.split(" (")[0]
+    method = "central+Richardson" if rep.method.startswith("central (h") and "Richardson" in rep.method else rep.method.split(" (")[0]
     if status == "ok":
         what = "correct"
         if search is not None:
@@ -142,7 +142,7 @@ def _summary_line(res: dict, width: int) -> str:
     worst_txt = f"worst rel err {_e(worst)}" if worst == worst else ""
     if any(f.kind == "shape" for p in rep.params for f in p.findings):
         worst_txt = "wrong shape"
-    return f"  {status:<7} {name:<{width}}  {what:<36} {worst_txt:<22} {method:<13} {t:>7}"
+    return f"  {status:<7} {name:<{width}}  {what:<37} {worst_txt:<22} {method:<18} {t:>7}"
 
 
 def _teaching_lines(res: dict, indent: str) -> list:
