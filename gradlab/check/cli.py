@@ -161,7 +161,7 @@ def _teaching_lines(res: dict, indent: str) -> list:
                 msgs.append(f.message)
                 kinds.add(f.kind)
                 break
-    msgs = msgs[:1] + rep.localisation[:1]
+    msgs = msgs[:1] + [line for line in rep.localisation if "downstream" not in line][:2]
     search = res.get("search")
     if search is not None and not search.ok and search.counterexample is not None:
         ce = search.counterexample

@@ -295,8 +295,8 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
         report.localisation.extend(localise.by_adjoints(adjoints, eng_adj, p64))
         if spec.recurrent and p64.sizes["T"] > 1:
             first, _ = localise.by_prefix(cand, p64, wrong, ref_tol["engine"] if "engine" in refs else tolerance("exact"))
-            part = spec.adjoint_names()[0][len("delta_"):]
-            sentence = localise.prefix_sentence(first, p64.sizes["T"], wrong, part)
+            parts = tuple(a[len("delta_"):] for a in spec.adjoint_names())
+            sentence = localise.prefix_sentence(first, p64.sizes["T"], wrong, parts)
             if sentence:
                 report.localisation.insert(0, sentence)
             if first is not None:

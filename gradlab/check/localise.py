@@ -44,27 +44,34 @@ def by_prefix(candidate, problem, names, tol=None):
     return None, seen
 
 
-def prefix_sentence(first: int | None, T: int, names, state: str = "s") -> str | None:
-    """Return the plain-words reading of a prefix search."""
+def prefix_sentence(first: int | None, T: int, names, parts=("s",)) -> str | None:
+    """Return the plain-words reading of a prefix search (``parts``: the state's parts, e.g. s and c)."""
     who = ", ".join(f"∂E/∂{n}" for n in names)
     if first is None:
         return None
+    if len(parts) == 1:
+        p = parts[0]
+        into = f"from {p}_t into {p}_{{t−1}}"
+        term = f"(the recurrent term of ∂E/∂{p}_{{t−1}})"
+    else:
+        into = "from step t into step t−1"
+        term = "(through " + " or ".join(f"{p}_{{t−1}}" for p in parts) + ")"
     if first == 1:
         return (f"{who} is wrong already for T = 1, a single step with no recurrence: the error is in the "
-                f"step's own derivative (the local term ∂{state}_1/∂W, the activation's derivative or the "
+                f"step's own derivative (the local term ∂{parts[0]}_1/∂W, an activation's derivative or the "
                 f"output layer), not in the flow through time.")
     if first == 2:
-        return (f"{who}: correct for T = 1, wrong from T = 2: the gradient that flows back from {state}_t into "
-                f"{state}_{{t−1}} is missing or wrong (the recurrent term of ∂E/∂{state}_{{t−1}}).")
+        return (f"{who}: correct for T = 1, wrong from T = 2: the gradient that flows back {into} is missing "
+                f"or wrong {term}.")
     return (f"{who}: correct for T = 1 … {first - 1}, wrong from T = {first}: the terms that reach back "
-            f"{first - 1} or more steps are missing or wrong (a product of Jacobians ∂{state}_t/∂{state}_{{t−1}} "
-            f"cut short after {first - 2}?).")
+            f"{first - 1} or more steps are missing or wrong (a product of step-to-step Jacobians cut short "
+            f"after {first - 2}?).")
 
 
 def by_adjoints(cand_adj: dict, ref_adj: dict, problem, tol=None) -> list:
     """Return sentences locating the first (latest) time step whose adjoint ∂E/∂s_t diverges."""
     tol = tol or tolerance("exact")
-    out = []
+    out, agreeing, diverging = [], [], []
     for key, ref in ref_adj.items():
         c = cand_adj.get(key)
         if c is None:
@@ -86,18 +93,26 @@ def by_adjoints(cand_adj: dict, ref_adj: dict, problem, tol=None) -> list:
         T = ref.shape[0]
         bad_t = [t for t in range(T, 0, -1) if compare(c[t - 1], ref[t - 1], tol, scale=float(np.max(np.abs(ref)))).n_bad]
         if not bad_t:
-            out.append(f"your ∂E/∂{part}_t agree with the reference at every step t = 1 … {T}, so the error is in "
-                       f"turning them into the weight gradients (the local factor ∂{part}_t/∂W at each step, "
-                       f"or the sum over t).")
+            agreeing.append(part)
             continue
-        t0 = bad_t[0]
+        diverging.append((bad_t[0], part, T))
+    if diverging:
+        diverging.sort(key=lambda x: -x[0])
+        t0, part, T = diverging[0]
         if t0 == T:
-            out.append(f"∂E/∂{part}_t is wrong already at the last step t = T = {T}, where it is fed only by the "
-                       f"output: check ∂E_T/∂y_T and the output layer's Jacobian (W_yᵀ).")
+            out.append(f"going back from t = T = {T}, ∂E/∂{part}_t is wrong already at the last step, where it is "
+                       f"fed only by the output: check ∂E_T/∂y_T and the output layer's Jacobian (W_yᵀ).")
         else:
             agree = f"at the last step t = {T}" if t0 + 1 == T else f"for t = {T} … {t0 + 1}"
-            out.append(f"∂E/∂{part}_t agrees {agree} and diverges at t = {t0}: the step from "
-                       f"∂E/∂{part}_{t0 + 1} back to ∂E/∂{part}_{t0} is missing or wrong — the recurrent term "
-                       f"(∂{part}_{t0 + 1}/∂{part}_{t0})ᵀ ∂E/∂{part}_{t0 + 1} through W_s and the activation's "
-                       f"derivative.")
+            how = (" (W_sᵀ and the activation's derivative at step " + str(t0 + 1) + ")"
+                   if part == "s" and len(ref_adj) == 1 else "")
+            out.append(f"going back from t = T, the first adjoint to go wrong is ∂E/∂{part}_t: it agrees {agree} "
+                       f"and diverges at t = {t0}, so the part of ∂E/∂{part}_{t0} that comes back from step "
+                       f"{t0 + 1} is missing or wrong{how}.")
+        for t1, other, _ in diverging[1:]:
+            out.append(f"∂E/∂{other}_t diverges from t = {t1} on, downstream of that error.")
+    if agreeing and not diverging:
+        out.append(f"your ∂E/∂{agreeing[0]}_t agree with the reference at every step, so the error is in "
+                   f"turning them into the weight gradients (the local factor ∂{agreeing[0]}_t/∂W at each step, "
+                   f"or the sum over t).")
     return out
