@@ -86,7 +86,7 @@ def op_graph(u: Unfolding, *, shared: str = "label", elide: int | None = None, t
         line = style.ROLE_LINE.get(role, "#555555") if role else "#777777"
         if role == "x":
             nm, t = state_of[n]
-            cont.node(nid(n), style.html_label(style.math_label(nm, t)), shape="circle", style="filled",
+            g.node(nid(n), style.html_label(style.math_label(nm, t)), shape="circle", style="filled",
                       fillcolor=fill, color=line, width="0.35")
             return
         cont.node(nid(n), label_of(n), style="filled", fillcolor=fill, color=line)
@@ -144,16 +144,25 @@ def op_graph(u: Unfolding, *, shared: str = "label", elide: int | None = None, t
                         c.node(nid(p), lbl, shape="plaintext" if p.ndim == 0 else "circle", fontsize="10",
                                **({} if p.ndim == 0 else {"style": "filled", "fillcolor": "#f4f4f4",
                                                           "width": "0.3", "color": "#999999"}))
-    for n in u.final:
-        g.node(nid(n), label_of(n) if n not in u.final_out else style.html_label(style.math_label("E")),
-               style="filled", fillcolor=style.ROLE_FILL["E"] if n in u.final_out else "#ffffff",
-               color=style.ROLE_LINE["E"] if n in u.final_out else "#777777")
+    # The total loss is drawn as one node E = Σ_t E_t: the left-fold sum ((E_1+E_2)+E_3)+… as op nodes
+    # would lift each column one rank above the previous one.
+    for n in u.final_out:
+        g.node(nid(n), style.html_label(style.math_label("E") + " = Σ<SUB>t</SUB> " + style.math_label("E", "t")),
+               style="filled", fillcolor=style.ROLE_FILL["E"], color=style.ROLE_LINE["E"])
 
     # edges
     drawn_gap = set()
+    final = set(u.final)
     order = {t: k for k, t in enumerate(times)}
+    spine = ["start"] + [nid(u.steps[t].inputs[0]) for t in times if t not in hidden and u.steps[t].inputs]
+    for a, b in zip(spine, spine[1:]):
+        g.edge(a, b, style="invis")
+    for t in times:
+        for n in u.steps[t].losses:
+            for o in u.final_out:
+                g.edge(nid(n), nid(o), **({"style": "dotted"} if t in hidden else {}))
     for n in u.graph.nodes:
-        if n.op is None or n not in ids and place.get(n) in hidden:
+        if n.op is None or n in final or n not in ids and place.get(n) in hidden:
             continue
         tn = place.get(n)
         if tn in hidden:
@@ -172,6 +181,9 @@ def op_graph(u: Unfolding, *, shared: str = "label", elide: int | None = None, t
             if tp is not None and tn is not None and order[tp] < order[tn]:
                 # the state handed to the next step: reversed, so the columns stay aligned
                 g.edge(nid(n), nid(p), dir="back", color=style.ROLE_LINE["s"], penwidth="1.2")
+            elif u.shown.get(p, ("",))[0] == "x":
+                # an input stands a row below its column (outside the cluster, see the spine below)
+                g.edge(nid(p), nid(n), minlen="2", weight="8")
             else:
                 g.edge(nid(p), nid(n))
     # states that feed an elided step
@@ -193,6 +205,17 @@ def op_graph(u: Unfolding, *, shared: str = "label", elide: int | None = None, t
                 if m in ids:
                     g.edge(f"param_{u.param_names[p]}", nid(m), color=style.PALETTE[k % len(style.PALETTE)],
                            constraint="false")
+    # The inputs on one row with an invisible spine from a start point, the first edges of the graph:
+    # that fixes the order dot starts from, and the columns stay in time order and start level
+    # (measured over all cells, T = 1..10; newrank, which would keep them inside their clusters,
+    # triples dot's time here and loses the order). So the inputs are drawn under their columns.
+    with g.subgraph(name="cluster_t0") as c:
+        c.attr(style="invis")
+        c.node("start", "", shape="point", style="invis", width="0")
+    with g.subgraph() as row:
+        row.attr(rank="same")
+        for i in spine:
+            row.node(i)
     style.set_title(g, title)
     return g
 

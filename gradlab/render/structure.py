@@ -155,8 +155,10 @@ class Unfolding:
         self.final_out = [o for o in self.graph.outputs if o in set(self.final)]
 
     def _aligned(self, t) -> bool:
+        """Steps t and t+1 record the same ops in the same order (one may end with extra ops, e.g. the
+        output layer of the only step whose output the loss reads)."""
         a, b = self.steps.get(t), self.steps.get(t + 1)
-        if a is None or b is None or len(a.nodes) != len(b.nodes):
+        if a is None or b is None or not a.nodes or not b.nodes:
             return False
         return all(x.op is y.op and x.scope.path == y.scope.path for x, y in zip(a.nodes, b.nodes))
 

@@ -1,0 +1,364 @@
+"""Lecture figures: the DOT source says what a teacher would check on the slide (one column per time
+step, the shared weights on every copy, one recurrent edge through the delay, the failing parameter in
+red), the numbers drawn equal the engine's, and a missing `dot` program is a message, not a traceback.
+Tests that run `dot` carry the graphviz_exe marker."""
+import json
+import re
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gradlab
+from gradlab.nn.losses import mse_half
+from gradlab.nn.unroll import unroll
+from gradlab.render import check_figure, failure_figure, render, state_gradients, to_dot, unfolding_of, write
+from gradlab.render.cli import add_arguments, run
+from gradlab.render.source import make_cell
+
+CELLS = ["elman", "jordan", "lstm", "gru", "peephole", "fourgate"]
+HIGHLIGHT = "#d62728"
+
+
+# ----------------------------------------------------------------------------------- helpers
+def plain(markup: str) -> str:
+    """Text of an HTML-like label: <I>W</I><SUB>s</SUB> -> W_s."""
+    text = re.sub(r"<SUB>", "_", markup)
+    text = re.sub(r"<BR[^>]*>", " ", text)
+    return re.sub(r"<[^>]+>", "", text)
+
+
+def clusters(src: str) -> list:
+    return [int(t) for t in re.findall(r"subgraph cluster_t(\d+) \{", src)]
+
+
+def edges(src: str) -> list:
+    """(tail, head, attribute text) of every edge statement."""
+    return re.findall(r"^\s*(\S+) -> (\S+)(?: \[(.*)\])?$", src, re.M)
+
+
+def edge_labels(src: str) -> list:
+    out = []
+    for tail, head, attrs in edges(src):
+        m = re.search(r"label=<(.*)>", attrs or "")
+        out.append((tail, head, plain(m.group(1)) if m else ""))
+    return out
+
+
+def positions(fig) -> dict:
+    js = json.loads(fig.pipe(format="json"))
+    return {o["name"]: tuple(float(v) for v in o["pos"].split(",")) for o in js["objects"] if "pos" in o}
+
+
+# ------------------------------------------------------------------------- unfolded structure
+@settings(max_examples=12)
+@given(cell=st.sampled_from(CELLS), T=st.integers(1, 9))
+def test_unfolded_view_has_one_cluster_per_time_step(cell, T):
+    src = to_dot(cell, T=T).source
+    assert sorted(t for t in clusters(src) if t > 0) == list(range(1, T + 1))
+
+
+@pytest.mark.parametrize("T", [1, 3, 6])
+def test_elman_shared_weights_carry_their_label_on_every_copy(T):
+    labels = edge_labels(to_dot("elman", T=T).source)
+    for name, head in (("W_x", "s_t"), ("W_s", "s_t"), ("W_y", "y_t")):
+        carrying = [(tail, h) for tail, h, text in labels if text == name]
+        assert len(carrying) == T, (name, carrying)
+        assert sorted(h for _, h in carrying) == sorted(f"{head}{t}" for t in range(1, T + 1))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "fourgate"])
+def test_gated_cell_box_lists_its_shared_parameters_on_every_copy(cell):
+    T = 4
+    src = to_dot(cell, T=T).source
+    boxes = {n: plain(lbl) for n, lbl in re.findall(r"(cell_t\d+) \[label=<(.*?)> ", src)}
+    assert sorted(boxes) == sorted(f"cell_t{t}" for t in range(1, T + 1))
+    names = set(make_cell(cell).parameters_by_name()) - {"W_y", "b_y"}
+    for box, label in boxes.items():
+        shown = set(re.findall(r"[A-Za-z]+_[A-Za-z]+", label))
+        if box == f"cell_t{T}":
+            assert shown <= names     # the last step's unread state parts (LTM_T) record no ops
+        else:
+            assert shown == names, (label, names)
+
+
+@pytest.mark.parametrize("cell", ["elman", "lstm"])
+def test_shared_once_draws_each_parameter_once_with_one_edge_per_step(cell):
+    T = 5
+    src = to_dot(cell, T=T, shared="once").source
+    params = make_cell(cell).parameters_by_name()
+    for name in params:
+        assert len(re.findall(rf"^\s*param_{name} \[", src, re.M)) == 1, name
+        fan = [h for t, h, a in edges(src) if t == f"param_{name}" and "invis" not in (a or "")]
+        assert len(fan) == T, (name, fan)
+    assert not [lbl for _, _, lbl in edge_labels(src) if lbl in params]  # no per-copy labels in this mode
+
+
+def test_source_is_deterministic_for_the_same_model_and_seed():
+    a = to_dot(make_cell("lstm", rng=3), T=4).source
+    b = to_dot(make_cell("lstm", rng=3), T=4).source
+    assert a == b
+    assert to_dot("gru", "ops", T=3).source == to_dot("gru", "ops", T=3).source
+
+
+def test_elide_keeps_the_first_and_last_steps_and_one_gap():
+    src = to_dot("elman", T=20, elide=2).source
+    assert sorted(t for t in clusters(src) if t > 0) == [1, 2, 19, 20]
+    assert src.count("subgraph cluster_gap") == 1
+    assert ("s_t2", "gap") in [(t, h) for t, h, _ in edges(src)]
+    assert ("gap", "s_t19") in [(t, h) for t, h, _ in edges(src)]
+
+
+def test_raw_loss_graph_without_hints_is_read_off_the_scopes():
+    cell = make_cell("elman")
+    rng = np.random.default_rng(1)
+    net = unroll(cell, rng.normal(size=(4, 3)))
+    loss = mse_half(net.outputs[0], rng.normal(size=2))
+    for y in net.outputs[1:]:
+        loss = loss + mse_half(y, rng.normal(size=2))
+    u = unfolding_of(loss)
+    assert [len(u.steps[t].states) for t in u.times] == [1, 1, 1, 1]
+    assert len(u.initial) == 1
+    labels = edge_labels(to_dot(loss).source)
+    assert sum(text == "W_s" for _, _, text in labels) == 4
+
+
+# ------------------------------------------------------------------------------------ folded
+def test_folded_elman_has_exactly_one_recurrent_edge_through_the_delay():
+    src = to_dot("elman", "folded", T=3).source
+    delays = re.findall(r"^\s*(delay_\S+) \[", src, re.M)
+    assert delays == ["delay_s"]
+    es = [(t, h) for t, h, _ in edges(src)]
+    assert [e for e in es if "delay_s" in e] == [("s", "delay_s"), ("delay_s", "s")]
+    assert [lbl for t, h, lbl in edge_labels(src) if t == "delay_s"] == ["W_s"]
+
+
+@pytest.mark.parametrize("cell,carried", [("lstm", {"s", "c"}), ("gru", {"s"}), ("jordan", {"y"})])
+def test_folded_view_has_one_delay_per_carried_state_each_one_edge_in_one_out(cell, carried):
+    src = to_dot(cell, "folded", T=3).source
+    delays = set(re.findall(r"^\s*delay_(\S+) \[", src, re.M))
+    assert delays == carried
+    for d in delays:
+        ins = [t for t, h, _ in edges(src) if h == f"delay_{d}"]
+        outs = [h for t, h, _ in edges(src) if t == f"delay_{d}"]
+        assert ins == [d] and len(outs) == 1
+
+
+# ---------------------------------------------------------------------------- check view
+def test_check_view_highlights_exactly_the_failing_parameter():
+    findings = {"W_s": {"steps": [2, 3], "index": (0, 1), "candidate": 0.12, "reference": 0.23, "rel_err": 0.47},
+                "W_x": {"ok": True}, "W_y": {"ok": True}}
+    src = check_figure(findings, "elman", T=4).source
+    red = re.findall(rf'<FONT COLOR="{HIGHLIGHT}"><B>(.*?)</B></FONT>', src)
+    assert {plain(r) for r in red} == {"W_s"}
+    red_edges = [(t, h) for t, h, a in edges(src) if f'color="{HIGHLIGHT}"' in (a or "") and "label=" in a]
+    assert sorted(red_edges) == [("s_t1", "s_t2"), ("s_t2", "s_t3")]
+    framed = re.findall(rf"subgraph cluster_t(\d+) \{{\n\t\tcolor=\"{HIGHLIGHT}\"", src)
+    assert sorted(map(int, framed)) == [2, 3]
+    assert "0.47" in src and "[0, 1]" in src
+
+
+def test_check_view_on_a_gated_cell_marks_the_parameter_in_the_failing_boxes_only():
+    src = check_figure({"W_x": {"steps": [3]}}, "lstm", T=4).source
+    boxes = dict(re.findall(r"(cell_t\d+) \[label=<(.*?)> ", src))
+    hot = [b for b, lbl in boxes.items() if HIGHLIGHT in lbl]
+    assert hot == ["cell_t3"]
+    assert plain(re.search(rf'<FONT COLOR="{HIGHLIGHT}"><B>(.*?)</B>', boxes["cell_t3"]).group(1)) == "W_x"
+
+
+def test_check_view_rejects_an_unknown_parameter():
+    with pytest.raises(ValueError, match="no parameter 'W_q'"):
+        check_figure({"W_q": {"steps": [1]}}, "elman", T=2)
+
+
+def test_failure_figure_reads_a_checker_report(tmp_path):
+    class Worst:
+        index, candidate, reference, rel_err = (1, 0), 0.5, 0.25, 1.0
+
+    class Param:
+        def __init__(self, name, verdict):
+            self.name, self.verdict, self.worst = name, verdict, Worst()
+
+    class Report:
+        name, model, sizes = "wrong_ws", "Elman RNN (tanh), E = Σ_t E_t, E_t = ½‖y_t − d_t‖²", {"T": 3, "D": 2, "H": 3, "O": 2}
+        params = [Param("W_x", "ok"), Param("W_s", "wrong")]
+
+    out = failure_figure(Report(), tmp_path / "wrong_ws", fmt="dot")
+    src = out.read_text()
+    assert out.name == "wrong_ws.dot"
+    assert {plain(r) for r in re.findall(rf'<FONT COLOR="{HIGHLIGHT}"><B>(.*?)</B></FONT>', src)} == {"W_s"}
+
+
+# ------------------------------------------------------------------------------- gradients
+def test_gradient_norms_drawn_equal_the_engine_adjoints():
+    cell = make_cell("elman", rng=2)
+    rng = np.random.default_rng(5)
+    net = unroll(cell, rng.normal(size=(5, 3)))
+    for s in net.states:
+        s.retain_grad()
+    loss = mse_half(net.outputs[-1], rng.normal(size=2))
+    loss.backward()
+    norms = state_gradients(unfolding_of(loss))
+    for s in net.states:
+        assert norms[s] == pytest.approx(float(np.linalg.norm(s.grad)), rel=1e-12)
+
+
+def test_truncation_every_step_leaves_only_the_local_gradient():
+    cell = make_cell("elman", rng=4)
+    rng = np.random.default_rng(6)
+    net = unroll(cell, rng.normal(size=(4, 3)))
+    targets = rng.normal(size=(4, 2))
+    terms = [mse_half(y, d) for y, d in zip(net.outputs, targets)]
+    total = terms[0]
+    for e in terms[1:]:
+        total = total + e
+    norms = state_gradients(unfolding_of(total), truncate=1)
+    for s, e in zip(net.states, terms):
+        s.grad = None
+        s.retain_grad()
+        e.backward()
+        assert norms[s] == pytest.approx(float(np.linalg.norm(s.grad)), rel=1e-12)
+        s.retains_grad = False
+
+
+def test_gradient_view_marks_each_truncation_boundary_and_points_back_in_time():
+    src = to_dot("elman", "gradients", T=7, truncate=3).source
+    assert src.count(">stop<") == 2            # after steps 3 and 6
+    recurrent = [a for t, h, a in edges(src) if re.fullmatch(r"s_t\d", t) and re.fullmatch(r"s_t\d", h)]
+    assert recurrent and all("dir=back" in a for a in recurrent)
+
+
+# ---------------------------------------------------------------------------- other views
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_op_view_draws_every_recorded_op_of_the_steps(cell):
+    u = unfolding_of(cell, T=3)
+    src = to_dot(cell, "ops", T=3).source
+    for t in u.times:
+        for n in u.steps[t].nodes:
+            assert re.search(rf"^\s*n{u.index[n]} \[", src, re.M), (t, n)
+
+
+def test_cell_interior_keeps_the_lstm_cell_state_line_on_one_rank():
+    src = to_dot("lstm", "cell", T=3).source
+    rows = re.findall(r"\{\n\t\trank=same\n((?:\t\t[^\n]*\n)+)\t\}", src)
+    assert len(rows) == 1
+    belt = rows[0].split()
+    assert belt[0].startswith("in_") and belt[-1] == "out_c" and len(belt) == 4   # c_{t-1} -> × -> + -> c_t
+
+
+def test_unknown_view_and_graph_without_time_steps_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown view 'sideways'"):
+        to_dot("elman", "sideways")
+    w = gradlab.Parameter(np.ones(2), name="w")
+    with pytest.raises(ValueError, match="no time steps"):
+        to_dot((w * w).sum())
+    with pytest.raises(ValueError, match="unknown cell 'tree'"):
+        to_dot("tree")
+
+
+# ---------------------------------------------------------------------------- without dot
+def test_without_dot_rendering_says_what_to_install_and_writes_the_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    fig = to_dot("gru", T=2)                       # building needs no dot
+    with pytest.warns(RuntimeWarning, match="apt-get install graphviz"):
+        out = write(fig, tmp_path / "gru.png")
+    assert out == tmp_path / "gru.png.dot" and out.read_text() == fig.source
+    bundle = fig._repr_mimebundle_()
+    assert list(bundle) == ["text/plain"] and "not installed" in bundle["text/plain"]
+
+
+def test_cli_without_dot_exits_cleanly_with_the_install_hint(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    status = run(parser.parse_args(["lstm", "--T", "2", "-o", str(tmp_path / "f.svg")]))
+    err = capsys.readouterr().err
+    assert status == 0 and "Traceback" not in err and "install graphviz" in err
+    assert (tmp_path / "f.svg.dot").exists()
+    assert run(parser.parse_args(["lstm", "-o", str(tmp_path / "f.bmp2")])) == 2
+    assert "cannot tell the format" in capsys.readouterr().err
+
+
+def test_cli_writes_dot_source_for_every_view(tmp_path):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    for view in ("unfolded", "folded", "cell", "ops", "gradients"):
+        out = tmp_path / f"{view}.dot"
+        assert run(parser.parse_args(["gru", "--T", "3", "--view", view, "-o", str(out)])) == 0
+        assert out.read_text().startswith("digraph")
+
+
+# ------------------------------------------------------------------------------ with dot
+def x_order(fig, names):
+    pos = positions(fig)
+    return [n for n in sorted(names, key=lambda n: pos[n][0])]
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("cell", ["elman", "jordan", "lstm", "gru"])
+@pytest.mark.parametrize("kwargs", [{}, {"shared": "once"}, {"view": "gradients", "truncate": 2}])
+def test_time_runs_left_to_right_in_the_rendered_layout(cell, kwargs):
+    for T in (2, 5, 9):
+        fig = to_dot(cell, T=T, **kwargs)
+        xs = [f"x_t{t}" for t in range(1, T + 1)]
+        assert x_order(fig, xs) == xs, (cell, T, kwargs)
+
+
+@pytest.mark.graphviz_exe
+def test_time_runs_left_to_right_in_the_op_level_and_gate_level_layouts():
+    u = unfolding_of("lstm", T=5)
+    fig = to_dot(u, "ops")
+    xs = [f"n{u.index[u.steps[t].inputs[0]]}" for t in u.times]
+    assert x_order(fig, xs) == xs
+    gates = to_dot(u, "unfolded", detail="gates")
+    pos = positions(gates)
+    belt = [f"t{t}_out_c" for t in u.times[:-1]]
+    assert x_order(gates, belt) == belt
+    assert len({round(pos[n][1]) for n in belt}) == 1        # the cell-state line is straight
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
+def test_rows_inputs_bottom_states_middle_losses_top(cell):
+    fig = to_dot(cell, T=3)
+    pos = positions(fig)
+    for t in (1, 2, 3):
+        assert pos[f"x_t{t}"][1] < pos[f"s_t{t}"][1] < pos[f"y_t{t}"][1] < pos[f"E_t{t}"][1]
+
+
+@pytest.mark.graphviz_exe
+def test_no_edge_is_drawn_twice():
+    # dot 2.4x doubles a flat edge between clusters when its tail has a flat edge inside its own cluster
+    for cell in ("lstm", "gru"):
+        for view in ("unfolded", "folded", "cell", "gradients"):
+            svg = to_dot(cell, view, T=3).pipe(format="svg").decode()
+            groups = re.findall(r'<g id="edge\d+" class="edge">(.*?)</g>', svg, re.S)
+            assert groups and all(g.count("<path") == 1 for g in groups), (cell, view)
+
+
+@pytest.mark.graphviz_exe
+def test_render_writes_svg_png_pdf_by_suffix(tmp_path):
+    magic = {".svg": b"<?xml", ".png": b"\x89PNG", ".pdf": b"%PDF"}
+    for suffix, head in magic.items():
+        out = tmp_path / f"lstm{suffix}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            render("lstm", out, view="folded", T=2)
+        assert out.read_bytes().startswith(head)
+
+
+@pytest.mark.graphviz_exe
+def test_render_cli_end_to_end(tmp_path):
+    out = tmp_path / "gru.svg"
+    proc = subprocess.run([sys.executable, "-m", "gradlab.cli", "render", "gru", "--T", "3", "--view", "gradients",
+                           "-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "<svg" in out.read_text()
