@@ -125,3 +125,18 @@ def test_many_to_one_loss_uses_the_last_step_only():
     d = derive("elman", 3, mode="many_to_one")
     worst = d.check(forms=("recursion", "diff", "sum-of-paths"), seeds=(0,))
     assert max(worst.values()) < 1e-10
+
+
+def test_optional_symengine_backend_gives_the_engine_gradient():
+    pytest.importorskip("symengine")
+    m = symbolic_model("lstm", 3, hidden=2, backend="symengine")
+    vals = m.random_values(2)
+    got = m.recursion().lambdify()(vals)
+    ref = m.engine_gradient(vals)
+    for n in ref:
+        assert _close(got[n], ref[n]), n
+
+
+def test_unknown_backend_is_a_valueerror():
+    with pytest.raises(ValueError, match="backend"):
+        symbolic_model("elman", 2, backend="maple")

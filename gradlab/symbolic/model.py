@@ -314,10 +314,13 @@ def _gate_label(node, t, kind, H, named):
 
 
 def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outputs: int = 1,
-                   mode: str = "many_to_many", seed: int = 0, gates: bool = True) -> SymbolicModel:
+                   mode: str = "many_to_many", seed: int = 0, gates: bool = True,
+                   backend: str = "sympy") -> SymbolicModel:
     r"""Return the :class:`SymbolicModel` of cell ``kind`` (elman, jordan, lstm, gru, peephole_lstm,
     four_gate_lstm) unrolled for ``T`` steps with sizes D=``inputs``, H=``hidden``, O=``outputs``, loss
-    E = Σ_t ½‖y_t − d_t‖² (``mode="many_to_one"``: E = E_T), replayed on symbols."""
+    E = Σ_t ½‖y_t − d_t‖² (``mode="many_to_one"``: E = E_T), replayed on symbols. ``backend="symengine"``
+    (optional package) builds the expressions with SymEngine: :meth:`SymbolicModel.recursion` and
+    numbers work on it; printing and the other forms need the default SymPy backend."""
     from .. import specs
     from ..graph import Graph
     from ..nn.losses import mse_half
@@ -399,7 +402,7 @@ def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outpu
             label = _gate_label(node, node.scope.t, key, H, named)
             if label is not None:
                 named[node] = (label, "gate", node.scope.t)
-    tr = trace(graph, leaves, named)
+    tr = trace(graph, leaves, named, backend=backend)
     adjoints = {node: _adjoint_base(nm) for nm, nodes in states.items() for node in nodes if node in named}
     values = {leaf_name[leaf]: np.asarray(leaf.data, dtype=np.float64) for leaf in leaves}
     lterms = []

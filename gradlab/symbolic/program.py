@@ -30,7 +30,8 @@ from .functions import NUMERIC_MODULES, sigma
 from .names import SymInfo
 
 __all__ = ["Definition", "Program", "SymbolicTrace", "trace", "op_table_reverse", "diff_reverse",
-           "tidy", "obj_array", "count_ops"]
+           "tidy", "obj_array", "count_ops", "get_backend", "to_sympy", "symbolic_namespace", "SympyBackend",
+           "SymEngineBackend"]
 
 _DISPLAY_FUNCS = {"tanh": sp.tanh, "sigmoid": sigma, "exp": sp.exp, "log": sp.log}
 
@@ -53,6 +54,98 @@ class _Namespace:
 def symbolic_namespace():
     """Return the array namespace of the symbolic replay (gradlab's SymPy namespace, unevaluated functions)."""
     return _Namespace()
+
+
+class _SymEngineNamespace:
+    """NumPy object arrays of SymEngine expressions (the optional fast backend)."""
+
+    def __init__(self):
+        import symengine as se
+
+        self._np = np
+        for name in ("tanh", "exp", "log"):
+            vec = np.frompyfunc(getattr(se, name), 1, 1)
+            setattr(self, name, lambda x, vec=vec: self.wrap(vec(x)))
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def wrap(self, a):
+        return a if isinstance(a, np.ndarray) and a.dtype == object else np.asarray(a, dtype=object)
+
+    def stable_shift(self, x, axis):
+        return 0
+
+
+class SympyBackend:
+    """Build expressions with SymPy (the default: printing, ``diff``, candidates all need it)."""
+
+    name = "sympy"
+    namespace = staticmethod(symbolic_namespace)
+    zero, one = sp.Integer(0), sp.Integer(1)
+    add = staticmethod(lambda *args: sp.Add(*args))
+
+    @staticmethod
+    def symbol(si):
+        return si.symbol()
+
+    @staticmethod
+    def number(v):
+        return _number(v)
+
+    @staticmethod
+    def tidy_array(a):
+        return _tidy_array(a)
+
+
+class SymEngineBackend:
+    r"""Build expressions with SymEngine (optional, ``pip install symengine``): the same replay and the
+    same op-table VJPs, on a C++ expression DAG. Only route (b) runs on it; :meth:`to_sympy` converts."""
+
+    name = "symengine"
+
+    def __init__(self):
+        try:
+            import symengine as se
+        except ImportError as e:
+            raise ValueError("backend='symengine' needs the optional package symengine: pip install symengine") from e
+        self.se = se
+        self.zero, self.one = se.Integer(0), se.Integer(1)
+        self.add = lambda *args: se.Add(*args)
+
+    def namespace(self):
+        return _SymEngineNamespace()
+
+    def symbol(self, si):
+        return self.se.Symbol(si.ident)
+
+    def number(self, v):
+        v = float(v)
+        if v == int(v) and abs(v) < 1e12:
+            return self.se.Integer(int(v))
+        f = Fraction(v)
+        return self.se.Rational(f.numerator, f.denominator) if f.denominator <= 1024 else self.se.RealDouble(v)
+
+    def tidy_array(self, a):
+        return np.asarray(a, dtype=object)
+
+
+def get_backend(backend="sympy"):
+    """Return the expression backend: ``"sympy"`` (default) or ``"symengine"`` (optional, faster)."""
+    if backend in (None, "sympy"):
+        return SympyBackend()
+    if backend == "symengine":
+        return SymEngineBackend()
+    if hasattr(backend, "namespace"):
+        return backend
+    raise ValueError(f"symbolic backend must be 'sympy' or 'symengine', got {backend!r}")
+
+
+def to_sympy(a):
+    """Return ``a`` (an expression or object array from either backend) as SymPy expressions."""
+    if isinstance(a, np.ndarray):
+        return np.asarray(np.frompyfunc(sp.sympify, 1, 1)(a), dtype=object).reshape(a.shape)
+    return sp.sympify(a)
 
 
 def obj_array(shape, fill) -> np.ndarray:
@@ -93,7 +186,15 @@ def _tidy_array(a) -> np.ndarray:
 
 def count_ops(exprs) -> int:
     """Return the number of operations in ``exprs`` counted on the expression trees."""
-    return int(sum(sp.count_ops(e) for e in exprs if isinstance(e, sp.Basic)))
+    total = 0
+    for e in exprs:
+        if isinstance(e, sp.Basic):
+            total += sp.count_ops(e)
+        elif type(e).__module__.startswith("symengine"):
+            import symengine
+
+            total += symengine.count_ops(e)
+    return int(total)
 
 
 @dataclass
@@ -139,6 +240,14 @@ class Program:
     def leaf_symbols(self) -> list:
         """Return every leaf symbol in a fixed order (the arguments of the numeric function)."""
         return [s for a in self.leaves.values() for s in np.asarray(a).flat]
+
+    def to_sympy(self) -> "Program":
+        """Return this program with every expression converted to SymPy (from the SymEngine backend)."""
+        defs = [Definition(d.base, d.kind, d.t, to_sympy(d.symbols), to_sympy(d.expr),
+                           None if d.display is None else to_sympy(d.display), d.node) for d in self.definitions]
+        info = {sp.sympify(k): v for k, v in self.info.items()}
+        return Program({k: to_sympy(v) for k, v in self.leaves.items()}, defs,
+                       {k: to_sympy(np.asarray(v, dtype=object)) for k, v in self.outputs.items()}, info)
 
     def lambdify(self, *, extra_cse: bool = False, keep=()):
         r"""Return ``f(values) -> {output name: ndarray}``: the program compiled with ``lambdify``, the
@@ -190,6 +299,9 @@ class Program:
         f.program = self
         return f
 
+    def _is_symengine(self) -> bool:
+        return any(type(s).__module__.startswith("symengine") for s in self.leaf_symbols()[:1])
+
 
 def _order(assigns):
     """Topologically order assignments so that each symbol is defined before it is read."""
@@ -224,16 +336,17 @@ class SymbolicTrace:
     info: dict
 
 
-def trace(graph, leaves: dict, named: dict) -> SymbolicTrace:
+def trace(graph, leaves: dict, named: dict, backend="sympy") -> SymbolicTrace:
     r"""Replay ``graph`` on SymPy symbols and return a :class:`SymbolicTrace`.
 
     ``leaves`` maps leaf nodes to ``(name, base, kind, time_major)``: the leaf becomes an array of
     symbols; a time-major leaf (``xs`` of shape (T, D)) has its first axis read as t = 1..T. Other
     leaves stay numbers (made exact where they are short binary fractions). ``named`` maps op nodes
     to ``(base, kind, t)``: the node's value becomes an array of fresh symbols and its expression is
-    recorded as their definition.
+    recorded as their definition. ``backend`` is ``"sympy"`` or ``"symengine"`` (optional, faster).
     """
-    xp = symbolic_namespace()
+    be = get_backend(backend)
+    xp = be.namespace()
     info: dict = {}
     leaf_arrays: dict = {}
     leaf_by_name: dict = {}
@@ -251,7 +364,7 @@ def trace(graph, leaves: dict, named: dict) -> SymbolicTrace:
                         si = SymInfo(base, kind, idx[0] + 1, tuple(idx[1:]), shape[1:])
                     else:
                         si = SymInfo(base, kind, t0, tuple(idx), shape)
-                    s = si.symbol()
+                    s = be.symbol(si)
                     info[s] = si
                     return s
 
@@ -261,7 +374,7 @@ def trace(graph, leaves: dict, named: dict) -> SymbolicTrace:
                 vals[node] = arr
             else:
                 data = np.asarray(node.data)
-                vals[node] = obj_array(data.shape, lambda idx, d=data: _number(d[idx])) if data.dtype.kind in "fiub" \
+                vals[node] = obj_array(data.shape, lambda idx, d=data: be.number(d[idx])) if data.dtype.kind in "fiub" \
                     else np.asarray(data, dtype=object)
             continue
         inputs = [vals[p] for p in node.parents]
@@ -283,16 +396,16 @@ def trace(graph, leaves: dict, named: dict) -> SymbolicTrace:
                 else:
                     j = idx[-1]
                     si = SymInfo(bases[j // block], kind, t, tuple(idx[:-1]) + (j % block,), shape[:-1] + (block,))
-                s = si.symbol()
+                s = be.symbol(si)
                 info[s] = si
                 return s
 
             syms = obj_array(shape, make)
             display = None
-            f = _DISPLAY_FUNCS.get(node.op.name)
+            f = _DISPLAY_FUNCS.get(node.op.name) if be.name == "sympy" else None
             if f is not None:
                 display = _tidy_array(np.frompyfunc(f, 1, 1)(inputs[0]).reshape(shape))
-            expr = _tidy_array(v)
+            expr = be.tidy_array(v)
             for b, name in enumerate(bases):
                 cut = (Ellipsis, slice(b * block, (b + 1) * block)) if len(bases) > 1 else Ellipsis
                 d = Definition(name, kind, t, syms[cut], expr[cut], None if display is None else display[cut], node)
@@ -301,19 +414,21 @@ def trace(graph, leaves: dict, named: dict) -> SymbolicTrace:
             v = syms
         vals[node] = v
     out = graph.outputs[0]
-    prog = Program(leaf_by_name, defs, {"E": _tidy_array(vals[out])}, info)
-    return SymbolicTrace(graph, vals, prog, leaf_arrays, named_defs, info)
+    prog = Program(leaf_by_name, defs, {"E": be.tidy_array(vals[out])}, info)
+    tr = SymbolicTrace(graph, vals, prog, leaf_arrays, named_defs, info)
+    tr.backend = be
+    return tr
 
 
 # ----------------------------------------------------------------- route (b): the op table
-def _sum_terms(terms, shape):
-    """Element-wise sum of a list of object arrays, building each SymPy Add once (linear, not quadratic)."""
+def _sum_terms(terms, shape, be=SympyBackend):
+    """Element-wise sum of a list of object arrays, building each Add once (linear, not quadratic)."""
     if not terms:
-        return obj_array(shape, lambda idx: sp.Integer(0))
+        return obj_array(shape, lambda idx: be.zero)
     if len(terms) == 1:
         return terms[0]
     stacked = [np.asarray(t, dtype=object) for t in terms]
-    return obj_array(shape, lambda idx: sp.Add(*[t[idx] for t in stacked]))
+    return obj_array(shape, lambda idx: be.add(*[t[idx] for t in stacked]))
 
 
 def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict, contributions: dict | None = None):
@@ -325,11 +440,12 @@ def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict, contributions: dict
     step first) and {leaf: gradient expression array}. When ``contributions`` is a dict it is filled
     with {leaf: {t: [terms]}}, the per-time-step parts of each gradient (they sum to it).
     """
-    xp = symbolic_namespace()
+    be = getattr(tr, "backend", SympyBackend)
+    xp = be.namespace()
     graph = tr.graph
     vals = tr.values
     out = graph.outputs[0]
-    pending: dict = {out: [obj_array(vals[out].shape, lambda idx: sp.Integer(1))]}
+    pending: dict = {out: [obj_array(vals[out].shape, lambda idx: be.one)]}
     targets = set(wrt)
     defs: list = []
     grads: dict = {}
@@ -338,10 +454,10 @@ def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict, contributions: dict
         if terms is None or not node.requires_grad:
             continue
         shape = vals[node].shape
-        g = _sum_terms(terms, shape)
+        g = _sum_terms(terms, shape, be)
         if node.op is None:
             if node in targets:
-                grads[node] = _tidy_array(g)
+                grads[node] = be.tidy_array(g)
             continue
         if node in adjoints:
             base = adjoints[node]
@@ -350,12 +466,12 @@ def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict, contributions: dict
 
             def make(idx, base=base, t=t, shape=shape):
                 si = SymInfo(base, "adjoint", t, tuple(idx), shape)
-                s = si.symbol()
+                s = be.symbol(si)
                 tr.info[s] = si
                 return s
 
             syms = obj_array(shape, make)
-            defs.append(Definition(base, "adjoint", t, syms, _tidy_array(g), None, node))
+            defs.append(Definition(base, "adjoint", t, syms, be.tidy_array(g), None, node))
             g = syms
         inputs = [vals[p] for p in node.parents]
         for i, p in enumerate(node.parents):
@@ -371,7 +487,7 @@ def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict, contributions: dict
             if contributions is not None and p in targets:
                 contributions.setdefault(p, {}).setdefault(node.scope.t, []).append(pg)
     for w in wrt:
-        grads.setdefault(w, obj_array(vals[w].shape, lambda idx: sp.Integer(0)))
+        grads.setdefault(w, obj_array(vals[w].shape, lambda idx: be.zero))
     return defs, grads
 
 
