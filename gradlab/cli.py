@@ -19,7 +19,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _parser(argv) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gradlab",
         description="Backpropagation through time, checked: verify hand-derived RNN gradients, "
@@ -27,24 +34,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"gradlab {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module, help_) in COMMANDS.items():
-        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+        if not _available(module):
             continue  # a sub-system not installed in this version
-        try:
-            importlib.util.find_spec(module)
-        except ModuleNotFoundError:
-            continue
-        if importlib.util.find_spec(module) is None:
-            continue
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(sp)
+        if name == chosen:  # only the command that runs pays for its imports
+            importlib.import_module(module).add_arguments(sp)
     return p
 
 
 def main(argv=None) -> int:
     """Run the command line with ``argv`` (``sys.argv[1:]`` by default) and return the exit status."""
-    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
