@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 from . import __version__
@@ -20,10 +21,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
+    """Return True when ``module`` (``package.cli``) exists, without importing its package."""
+    package, _, leaf = module.rpartition(".")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
         return False
+    return any(os.path.exists(os.path.join(loc, leaf + ".py")) for loc in spec.submodule_search_locations)
 
 
 def _parser(argv) -> argparse.ArgumentParser:
