@@ -164,3 +164,15 @@ def test_text_formula_printed_as_latex_parses_back_to_the_same_expression(src):
     names = {s: si.latex() for s, si in _model().info.items()}
     back = parse_latex(sp.latex(e, symbol_names=names), v)
     assert sp.simplify(back - e) == 0
+
+
+FULL = dict(GOOD, b_s="delta_1*(1 - s_1^2) + delta_2*(1 - s_2^2)", W_y="(y_1 - d_1)*s_1 + (y_2 - d_2)*s_2")
+
+
+def test_symbolic_candidate_runs_through_the_gradient_checker():
+    check = pytest.importorskip("gradlab.check")
+    grad = to_numeric(FULL, _model())
+    assert check.check_gradient(grad, grad.spec, sizes=grad.sizes, references=("engine",)).ok
+    wrong = to_numeric(dict(FULL, W_y="(y_1 - d_1)*s_1 + (y_2 - d_2)*s_1"), _model())
+    report = check.check_gradient(wrong, wrong.spec, sizes=wrong.sizes, references=("engine",))
+    assert not report.ok
