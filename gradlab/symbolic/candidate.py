@@ -24,7 +24,7 @@ import sympy as sp
 from .functions import sigma
 from .model import SymbolicModel, symbolic_model
 from .parse import Vocabulary, parse
-from .program import Program, obj_array
+from .program import Program
 
 __all__ = ["vocabulary", "candidate_symbols", "parse_candidate", "to_numeric", "check_symbolic_candidate",
            "SymbolicCheck", "ParamVerdict"]

@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from .model import SymbolicModel, symbolic_model
-from .names import SymInfo, latex_base, latex_matrix_name
+from .names import SymInfo, latex_base
 
 __all__ = ["derive", "Derivation", "FORMS"]
 
@@ -220,7 +220,7 @@ class Derivation:
             nN = self._names(k, "N")
             for a, za in enumerate(z_now):
                 if g[a] != 0:
-                    rows.append(rf"{_pd(nN[m.loss_terms[0][1]] if False else f'E_N', nN[za])} &= {self._tex(g[a], nN)}")
+                    rows.append(rf"{_pd('E_N', nN[za])} &= {self._tex(g[a], nN)}")
         shown = 0
         for p, col in sorted(wplus.items(), key=lambda kv: str(kv[0])):
             for a, za in enumerate(z_now):
@@ -361,6 +361,6 @@ def derive(cell: str = "elman", T: int = 3, *, hidden: int = 1, inputs: int = 1,
     >>> d.check()["recursion"] < 1e-12                # doctest: +SKIP
     True
     """
-    _form(form)
+    form = _form(form)
     return Derivation(symbolic_model(cell, T, hidden=hidden, inputs=inputs, outputs=outputs, mode=mode, seed=seed),
-                      _form(form))
+                      form)

@@ -52,6 +52,7 @@ class SymbolicModel:
     states: dict
     adjoints: dict
     loss_terms: list
+    leaf_names: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict)
 
     @property
@@ -170,8 +171,8 @@ class SymbolicModel:
                                 row[v] = row.get(v, 0) + du * dv
                         if u in zn or u in pset:
                             row[u] = row.get(u, 0) + sp.diff(expr, u)
-                g = [tidy(_through(row, tot, z, zn)) for z in z_now]
-                eplus = {p: tidy(_direct(row, tot, p, zn)) for p in pset}
+                g = [tidy(row.get(z, 0)) for z in z_now]           # ∂E_t/∂z_t
+                eplus = {p: tidy(row.get(p, 0)) for p in pset}     # ∂⁺E_t/∂W (the output layer)
                 eplus = {p: v for p, v in eplus.items() if v != 0}
             out[t] = (J, wplus, g, eplus, z_now, z_prev)
         self._cache["jac"] = out
@@ -260,7 +261,7 @@ class SymbolicModel:
         return {n: np.asarray(grads[p]) for n, p in self.params.items()}
 
     def _leaf_names(self) -> dict:
-        return {name: leaf for leaf, name in ((leaf, self._leaf_name[leaf]) for leaf in self._leaf_name)}
+        return {name: leaf for leaf, name in self.leaf_names.items()}
 
     def random_values(self, seed: int) -> dict:
         """Return a fresh random point {leaf name: float64 array} drawn like the checker draws."""
@@ -275,14 +276,6 @@ def _sum_arrays(arrs):
     for a in arrs[1:]:
         out = out + np.asarray(a, dtype=object)
     return out
-
-
-def _through(row, tot, z, zn):
-    return row.get(z, 0)
-
-
-def _direct(row, tot, p, zn):
-    return row.get(p, 0)
 
 
 def _gate_label(node, t, kind, H, named):
@@ -410,7 +403,5 @@ def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outpu
         lterms.append((t, tr.named[e].symbols.flat[0]))
     if mode != "many_to_many":
         lterms.append((int(T), None))
-    m = SymbolicModel(key, sizes, spec, graph, tr, {n: p for n, p in named_params.items() if p in present},
-                      values, states, adjoints, lterms)
-    m._leaf_name = leaf_name
-    return m
+    return SymbolicModel(key, sizes, spec, graph, tr, {n: p for n, p in named_params.items() if p in present},
+                         values, states, adjoints, lterms, leaf_name)
