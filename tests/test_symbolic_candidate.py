@@ -176,3 +176,13 @@ def test_symbolic_candidate_runs_through_the_gradient_checker():
     wrong = to_numeric(dict(FULL, W_y="(y_1 - d_1)*s_1 + (y_2 - d_2)*s_1"), _model())
     report = check.check_gradient(wrong, wrong.spec, sizes=wrong.sizes, references=("engine",))
     assert not report.ok
+
+
+def test_numeric_candidate_names_its_sizes_when_given_other_shapes():
+    grad = to_numeric(GOOD, _model())
+    m = _model()
+    params = {n: m.values[n] for n in m.params}
+    data = {k: v for k, v in m.values.items() if k not in params}
+    data["xs"] = np.zeros((3, 1))
+    with pytest.raises(ValueError, match="T=2"):
+        grad(params, data)

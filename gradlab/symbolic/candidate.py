@@ -138,6 +138,9 @@ def to_numeric(formulas: dict, model, **kw):
     fn = Program(m.recursion().leaves, m.recursion().definitions, exprs, m.info).lambdify()
     leaf_names = list(m.trace.forward.leaves)
 
+    shapes = {k: np.shape(v) for k, v in m.trace.forward.leaves.items()}
+    sizes = ", ".join(f"{k}={v}" for k, v in m.sizes.items())
+
     def gradient(params, data):
         values = {}
         for k in leaf_names:
@@ -145,6 +148,9 @@ def to_numeric(formulas: dict, model, **kw):
             if k not in src:
                 raise ValueError(f"symbolic candidate: no value for {k!r} in params or data")
             values[k] = src[k]
+            if np.shape(src[k]) != shapes[k]:
+                raise ValueError(f"symbolic candidate: its formulas are written for {sizes}, so {k} must have "
+                                 f"shape {shapes[k]}, got {np.shape(src[k])}; check it with sizes={dict(m.sizes)}")
         return fn(values)
 
     gradient.sizes = dict(m.sizes)
