@@ -14,6 +14,7 @@ Every form also evaluates to numbers (:meth:`Derivation.numeric`), checked again
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,7 @@ from .names import SymInfo, latex_base
 __all__ = ["derive", "Derivation", "FORMS"]
 
 FORMS = ("recursion", "sum-of-paths", "expanded")
+_ERROR_TERM = re.compile(r"- d_\{([^{}]*)\} \+ y_\{\1\}")
 _CELL_TITLES = {"elman": "Elman RNN", "jordan": "Jordan RNN", "lstm": "LSTM", "peephole_lstm": "peephole LSTM",
                 "four_gate_lstm": "four-gate (lecture) LSTM", "gru": "GRU"}
 
@@ -68,7 +70,9 @@ class Derivation:
         return out
 
     def _tex(self, expr, names) -> str:
-        return sp.latex(expr, symbol_names=names, mul_symbol=None)
+        tex = sp.latex(expr, symbol_names=names, mul_symbol=None)
+        # SymPy sorts -d + y; the lecture writes the error as y - d
+        return _ERROR_TERM.sub(r"y_{\1} - d_{\1}", tex)
 
     @property
     def title(self) -> str:
