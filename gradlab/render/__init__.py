@@ -39,7 +39,7 @@ DETAILS = ("cell", "gates", "ops")
 
 def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "cell", shared: str = "label",
            elide: int | None = None, box: bool | None = None, truncate: int | None = None, findings=None,
-           title: str | None = None, rng=0, t: int | None = None) -> Figure:
+           title: str | None = None, rng=0, t: int | None = None, hints: dict | None = None) -> Figure:
     r"""Return the figure of ``obj`` as a :class:`Figure` (a ``graphviz.Digraph``; no ``dot`` needed).
 
     ``obj``: an output Tensor (e.g. the loss) or a :class:`gradlab.Graph` recorded with time-step scopes,
@@ -47,13 +47,14 @@ def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "
     (``"elman"``, ``"lstm"``, ``"gru"``, ...). ``view`` is one of :data:`VIEWS`; ``detail`` (unfolded
     view) one of :data:`DETAILS`; ``shared`` ``"label"`` or ``"once"``; ``elide=k`` keeps the first and
     last k steps of a long sequence; ``truncate=k`` (gradients view) cuts BPTT every k steps;
-    ``findings`` (check view) as in :func:`check_figure`; ``t`` the step the cell view shows.
+    ``findings`` (check view) as in :func:`check_figure`; ``t`` the step the cell view shows;
+    ``hints`` names what the graph alone cannot tell, e.g. ``{"cell": "LSTM"}`` (see :class:`Unfolding`).
     """
     if view not in VIEWS:
         raise ValueError(f"render: unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     if detail not in DETAILS:
         raise ValueError(f"render: unknown detail {detail!r}; choose one of {', '.join(DETAILS)}")
-    u = unfolding_of(obj, T=T, rng=rng)
+    u = unfolding_of(obj, T=T, rng=rng, hints=hints)
     if view == "check":
         return check_figure(findings if findings is not None else {}, u, shared=shared, elide=elide, box=box,
                             title=title)

@@ -110,11 +110,11 @@ def check_figure(findings, source=None, path=None, *, T: int | None = None, shar
             raise ValueError(f"check_figure: the model has no parameter {name!r}; it has {', '.join(sorted(known))}")
         steps = f.get("steps")
         wrong[name] = None if steps is None else {int(t) for t in steps}
-    notes = []
+    notes: dict = {}          # one note per value it points at, listing every parameter found there
     for name in sorted(wrong, key=lambda n: list(u.param_names.values()).index(n)):
-        steps = wrong[name]
-        anchor = _anchor(u, name, steps)
-        notes.append((anchor, _note(name, plain[name])))
+        anchor = _anchor(u, name, wrong[name])
+        notes.setdefault(anchor, []).append(_note(name, plain[name]))
+    notes = [(anchor, '<BR ALIGN="LEFT"/>'.join(parts)) for anchor, parts in notes.items()]
     if title is None:
         title = "Gradient check: " + (", ".join(style.math_label(n) for n in wrong) + " wrong" if wrong
                                       else "all gradients right")

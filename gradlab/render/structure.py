@@ -203,10 +203,22 @@ class Unfolding:
 
     def _name(self, given):
         names = self.names
+        # state names come from a step whose outputs are read (there the hidden state shows itself);
+        # the other steps take them by position, the steps being recorded op for op alike
+        ref = next((s for s in reversed(list(self.steps.values())) if s.outputs and s.states), None)
+        by_position = {}
+        if ref is not None:
+            position = {n: k for k, n in enumerate(ref.nodes)}
+            by_position = {position[n]: b for n, b in zip(ref.states, self._state_bases(ref))}
         for t, step in self.steps.items():
             for k, n in enumerate(step.inputs):
                 names[n] = given.get(n) or ("x" if len(step.inputs) == 1 else f"x{k + 1}")
             base = self._state_bases(step)
+            if len(step.states) > 1 and by_position:
+                position = {n: k for k, n in enumerate(step.nodes)}
+                mapped = [by_position.get(position[n]) for n in step.states]
+                if all(mapped) and len(set(mapped)) == len(mapped):
+                    base = mapped
             for n, b in zip(step.states, base):
                 names[n] = given.get(n) or b
             for k, n in enumerate(step.outputs):

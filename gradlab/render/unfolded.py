@@ -39,6 +39,14 @@ def _rows(u: Unfolding, box: bool) -> dict:
         for n, k in u.initial:
             if k < len(first.states) and first.states[k] in upper:
                 upper.add(n)
+    # a name drawn above the box at one step is drawn there at every step (s of an LSTM whose loss
+    # reads only the last output)
+    upper_names = {u.names.get(n) for n in upper}
+    for n, (role, t) in u.shown.items():
+        step = u.steps.get(t)
+        if box and role in ("s", "c", "s0") and u.names.get(n) in upper_names and (
+                step is None or len(step.states) > 1):
+            upper.add(n)
     rows = {}
     for n, (role, t) in u.shown.items():
         if role in ("x", "E"):
@@ -164,7 +172,12 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                    penwidth="2.2" if bad else "1", fontcolor=style.HIGHLIGHT if bad else "#555555", labelloc="b")
             for n in step.inputs + step.states + step.outputs + step.losses:
                 if n in u.shown and u.shown[n][1] == t and node_id(u, n) not in {i for r in rows.values() for i in r}:
-                    if plan.box and row_of[n] == "s":
+                    if plan.box and row_of[n] == "s" and t == u.times[-1] and step.outputs:
+                        # a last-step state on the belt feeds nothing drawn; dot then drops it outside
+                        # its cluster unless an (invisible) edge ties it to the step's output
+                        _value_node(c, u, n, annotate=annotate)
+                        c.edge(node_id(u, n), node_id(u, step.outputs[0]), style="invis")
+                    elif plan.box and row_of[n] == "s" and t != u.times[-1]:
                         # a state between two boxes sits in its own (invisible) cluster: dot 2.4x draws a
                         # flat edge twice when its tail also has a flat edge inside the same cluster
                         with c.subgraph(name=f"cluster_t{t}_{node_id(u, n)}") as inner:
@@ -230,7 +243,8 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
             continue
         _, th = u.shown[e.head]
         tail_id, head_id = node_id(u, e.tail), node_id(u, e.head)
-        mats = u.matrices(e.params)
+        # edges are labelled with their weight matrices; a highlighted bias is shown too
+        mats = [p for p in e.params if p in set(u.matrices(e.params)) or u.param_names[p] in highlight]
         into_state = u.shown[e.head][0] in ("s", "c") and u.shown[e.head][1] is not None
         cut_here = (e.tail, e.head) in cut
         if plan.box and into_state:
