@@ -11,6 +11,7 @@ import pytest
 import sympy as sp
 
 from gradlab.symbolic import derive, symbolic_model
+from gradlab.symbolic.functions import NUMERIC_MODULES
 
 CELLS = ["elman", "jordan", "lstm", "peephole_lstm", "four_gate_lstm", "gru"]
 
@@ -140,3 +141,19 @@ def test_optional_symengine_backend_gives_the_engine_gradient():
 def test_unknown_backend_is_a_valueerror():
     with pytest.raises(ValueError, match="backend"):
         symbolic_model("elman", 2, backend="maple")
+
+
+@pytest.mark.parametrize("kind,T", [("elman", 2), ("jordan", 2), ("lstm", 1)])
+def test_plain_diff_of_the_inlined_loss_agrees_with_the_op_table_route(kind, T):
+    # route (a) in its plainest form, only where tractable: the LSTM's inlined tree swells from T = 2
+    m = symbolic_model(kind, T, hidden=1)
+    vals = m.random_values(4)
+    rec = m.recursion().lambdify()(vals)
+    E = m.inlined_loss()
+    leaf_syms = {s: float(np.asarray(vals[name]).flat[i])
+                 for name, arr in m.trace.forward.leaves.items() for i, s in enumerate(np.asarray(arr).flat)}
+    for name in ("W_s", "b_y"):
+        w = m.trace.leaf_arrays[m.params[name]].flat[0]
+        f = sp.lambdify(list(leaf_syms), sp.diff(E, w), modules=NUMERIC_MODULES)
+        exact = float(f(*leaf_syms.values()))
+        assert abs(exact - rec[name].flat[0]) <= 1e-10 * max(1.0, abs(exact)), name
