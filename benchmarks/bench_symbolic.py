@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     p.add_argument("--cap", type=float, default=20.0, help="time cap (s) for the naive diff")
     p.add_argument("--symengine", action="store_true", help="also time the naive diff with SymEngine (if installed)")
     p.add_argument("--sizes", default=None, help="ignored (accepted for run_all.py)")
-    args = p.parse_args(argv)
+    args, _ = p.parse_known_args(argv)   # run_all.py passes its own options on to every script
     Ts = [1, 2, 3, 4, 5, 8, 10] if args.quick else [1, 2, 3, 4, 5, 8, 10, 15, 20, 30, 40, 50]
     se = False
     if args.symengine:
