@@ -323,6 +323,15 @@ def test_time_runs_left_to_right_in_the_op_level_and_gate_level_layouts():
     belt = [f"t{t}_out_c" for t in u.times[:-1]]
     assert x_order(gates, belt) == belt
     assert len({round(pos[n][1]) for n in belt}) == 1        # the cell-state line is straight
+    for view, kw, first, last in (("ops", {}, "n", "n"), ("unfolded", {"detail": "gates"}, "t1_", "t12_")):
+        u12 = unfolding_of("lstm", T=12)
+        fig = to_dot(u12, view, elide=1, **kw)
+        pos = positions(fig)
+        left = max(x for name, (x, y) in pos.items() if name.startswith(first) and
+                   (view != "ops" or name == f"n{u12.index[u12.steps[1].inputs[0]]}"))
+        right = min(x for name, (x, y) in pos.items() if name.startswith(last) and
+                    (view != "ops" or name == f"n{u12.index[u12.steps[12].inputs[0]]}"))
+        assert left < pos["gap"][0] < right, view
 
 
 @pytest.mark.graphviz_exe

@@ -146,6 +146,13 @@ class _Step:
         return out
 
 
+def _is_x_id(dot_id: str, u: Unfolding) -> bool:
+    """Whether a DOT name ``t3_in_17`` stands for an input x_t (not a previous state)."""
+    index = int(dot_id.rsplit("_", 1)[1])
+    node = u.graph.nodes[index]
+    return u.shown.get(node, ("",))[0] == "x"
+
+
 def _value_shape(name: str) -> dict:
     """A value is a small fixed circle (s, c, x) or, for a long name (STM), an ellipse."""
     if len(name) <= 2:
@@ -279,7 +286,11 @@ def _draw_step(g, u: Unfolding, st: _Step, *, prefix: str, entry_ids: dict, symb
             if n in st.belt and (p in st.belt or p in st.belt_entries):
                 attrs["weight"] = "8"
                 attrs["penwidth"] = "2"
-            elif p in entry_ids and entry_ids[p] != "gap":
+                if entry_ids.get(p) == "gap":
+                    attrs["style"] = "dotted"
+            elif p in entry_ids and entry_ids[p] == "gap":
+                attrs.update(style="dotted", constraint="false")   # from the elided steps: does not rank
+            elif p in entry_ids:
                 # the previous step's state read low in this step: reversed, so steps do not stack up
                 g.edge(target, src, dir="back", **attrs)
                 continue
@@ -318,6 +329,12 @@ def cell_interior(u: Unfolding, *, t=None, elide: int | None = None, title: str 
                         h = sorted(hidden)
                         c.attr(label=f"t = {h[0]} … {h[-1]}", style="dashed,rounded", color="#bbbbbb")
                         c.node("gap", "⋯", shape="plaintext", fontsize="28")
+                        c.node("gap_in", "", shape="point", style="invis", width="0")
+                    rows.setdefault("belt", []).append("gap")
+                    rows.setdefault("in", []).append("gap_in")
+                    for s_node, s_id in prev_out.items():   # the states carried into the elided steps
+                        on_belt = s_id in rows.get("belt", ())
+                        g.edge(s_id, "gap", style="dotted", **({} if on_belt else {"constraint": "false"}))
                     gap = True
                 continue
             st = _Step(u, tt)
@@ -344,5 +361,10 @@ def cell_interior(u: Unfolding, *, t=None, elide: int | None = None, title: str 
             row.attr(rank="min")
             for i in dict.fromkeys(rows["in"]):
                 row.node(i)
+        if t == "all":
+            # an invisible spine along the inputs of the steps (and the gap): keeps them in time order
+            spine = [i for i in dict.fromkeys(rows["in"]) if i == "gap_in" or "_in_" in i and _is_x_id(i, u)]
+            for a, b in zip(spine, spine[1:]):
+                g.edge(a, b, style="invis")
     style.set_title(g, title)
     return g
