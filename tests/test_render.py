@@ -371,3 +371,11 @@ def test_render_cli_end_to_end(tmp_path):
                            "-o", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "<svg" in out.read_text()
+
+
+def test_gradlab_render_stays_callable_after_the_package_is_imported():
+    import gradlab.render.cli  # noqa: F401  (sets the attribute gradlab.render to the package)
+
+    first = gradlab.render("elman", T=2)
+    second = gradlab.render("elman", T=2)
+    assert first.source == second.source == gradlab.to_dot("elman", T=2).source

@@ -21,6 +21,9 @@ source instead. Views (``view=``):
 """
 from __future__ import annotations
 
+import sys
+import types
+
 from .checkview import check_figure, failure_figure, findings_from
 from .gradflow import gradient_flow, state_gradients
 from .interior import cell_interior
@@ -78,3 +81,14 @@ def render(obj, path=None, *, view: str = "unfolded", **options) -> Figure:
     if path is not None:
         write(fig, path)
     return fig
+
+
+class _CallableModule(types.ModuleType):
+    """``gradlab.render`` is this package *and* the function :func:`render`: importing the package sets
+    the attribute ``gradlab.render`` to the module, so the module itself must be callable."""
+
+    def __call__(self, obj, path=None, **options) -> Figure:
+        return render(obj, path, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
