@@ -163,12 +163,12 @@ def parse_args(description: str):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["small", "large"],
                    help="which problem sizes to run (default: both)")
-    p.add_argument("--repeat", type=int, default=7, help="interleaved timing rounds (default 7)")
+    p.add_argument("--repeat", type=int, default=15, help="interleaved timing rounds (default 15)")
     p.add_argument("--quick", action="store_true", help="fewer rounds, shorter batches (a smoke run)")
     args = p.parse_args()
     if args.quick:
         args.repeat = 2
-    args.min_time = 0.01 if args.quick else 0.05
+    args.min_time = 0.01 if args.quick else 0.02
     return args
 
 
