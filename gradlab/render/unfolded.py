@@ -286,33 +286,40 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
 
     # -- parameters drawn once, with a coloured edge to every use
     if shared == "once":
-        uses = []
+        # Parameters that travel together (a layer's W and b label the same edges) share one node,
+        # drawn once in a row under the inputs, with a coloured edge to each place it is used.
+        carried: dict = {}
+        targets: dict = {}
         for e in u.edges():
             if not plan.visible(e.head):
                 continue
             th = u.shown[e.head][1]
-            target = boxes.get(th) if plan.box and u.shown[e.head][0] in ("s", "c") and th is not None else node_id(u, e.head)
+            into_box = plan.box and u.shown[e.head][0] in ("s", "c") and th is not None
+            target = boxes.get(th) if into_box else node_id(u, e.head)
             for p in e.params:
-                uses.append((p, target))
-        order = sorted(dict.fromkeys(p for p, _ in uses), key=u.index.__getitem__)
+                carried.setdefault(p, set()).add((node_id(u, e.tail), node_id(u, e.head)))
+                targets.setdefault(p, []).append(target)
+        groups: dict = {}
+        for p in sorted(carried, key=u.index.__getitem__):
+            groups.setdefault(frozenset(carried[p]), []).append(p)
         with g.subgraph() as row:
             row.attr(rank="same")
-            for k, p in enumerate(order):
+            for k, members in enumerate(groups.values()):
                 colour = style.PALETTE[k % len(style.PALETTE)]
-                name = u.param_names[p]
-                hl = name in highlight
-                row.node(f"param_{name}", style.html_label(style.math_label(
-                    name, colour=style.HIGHLIGHT if hl else None, bold=hl)),
-                    shape="box", style="filled", fillcolor=style.ROLE_FILL["param"], color=colour, penwidth="1.6")
-        # a row of their own under the inputs: invisible edges to an invisible point on the input row,
-        # left of the first step, put them there (edges to an input itself would pull the steps apart)
-        if rows["x"]:
-            for p in order:
-                g.edge(f"param_{u.param_names[p]}", "start", style="invis")
-        for p, target in dict.fromkeys(uses):
-            k = order.index(p)
-            g.edge(f"param_{u.param_names[p]}", target, color=style.PALETTE[k % len(style.PALETTE)],
-                   constraint="false", arrowsize="0.5", penwidth="1.1")
+                names = [u.param_names[p] for p in members]
+                hl = {n for n in names if n in highlight}
+                row.node(f"param_{names[0]}", style.html_label(style.param_text(names, highlight=hl)),
+                         shape="box", style="rounded,filled", fillcolor=style.ROLE_FILL["param"], color=colour,
+                         penwidth="1.6")
+        # the row stands under the inputs: invisible edges to the start point put it there (edges to an
+        # input itself would pull the steps apart)
+        for k, members in enumerate(groups.values()):
+            name = u.param_names[members[0]]
+            if rows["x"]:
+                g.edge(f"param_{name}", "start", style="invis")
+            for target in dict.fromkeys(targets[members[0]]):
+                g.edge(f"param_{name}", target, color=style.PALETTE[k % len(style.PALETTE)],
+                       constraint="false", arrowsize="0.6", penwidth="1.2")
 
     # -- notes beside the figure (the checker's numbers)
     for k, (n, markup) in enumerate(notes or ()):
