@@ -89,7 +89,6 @@ def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "l
         lo, hi = lo / 10, hi * 10
     annotate = {}
     for n in states:
-        nm, _ = u.label(n)
         annotate[n] = ([style.fmt_number(norms[n])], style.norm_colour(norms[n], lo, hi))
     cut = set()
     for tail, child in cut_edges(u, truncate):

@@ -241,7 +241,6 @@ def _draw_step(g, u: Unfolding, st: _Step, *, prefix: str, entry_ids: dict, symb
                 g.edge(pid, ids[n], color=style.ROLE_LINE["param"])
     # state outputs
     for s in st.states:
-        role = u.shown.get(s, ("s",))[0]
         nm = u.names.get(s, "s")
         key = "c" if nm.startswith(("c", "LTM")) else "s"
         oid = f"{prefix}out_{nm}"
@@ -267,8 +266,6 @@ def _draw_step(g, u: Unfolding, st: _Step, *, prefix: str, entry_ids: dict, symb
 
     drawn = set()
     for n in st.nodes:
-        if n not in ids or (n in st.layer_of and ids.get(n) == ids.get(st.layer_of[n]) and n is not st.layer_of[n]):
-            pass
         if n not in ids:
             continue
         target = ids[n]
@@ -322,7 +319,7 @@ def cell_interior(u: Unfolding, *, t=None, elide: int | None = None, title: str 
         hidden = set(times[elide:-elide]) if elide and len(times) > 2 * elide + 1 else set()
         prev_out: dict = {}
         gap = False
-        for k, tt in enumerate(times):
+        for tt in times:
             if tt in hidden:
                 if not gap:
                     with g.subgraph(name="cluster_gap") as c:
@@ -332,7 +329,7 @@ def cell_interior(u: Unfolding, *, t=None, elide: int | None = None, title: str 
                         c.node("gap_in", "", shape="point", style="invis", width="0")
                     rows.setdefault("belt", []).append("gap")
                     rows.setdefault("in", []).append("gap_in")
-                    for s_node, s_id in prev_out.items():   # the states carried into the elided steps
+                    for s_id in prev_out.values():   # the states carried into the elided steps
                         on_belt = s_id in rows.get("belt", ())
                         g.edge(s_id, "gap", style="dotted", **({} if on_belt else {"constraint": "false"}))
                     gap = True

@@ -210,7 +210,7 @@ class Unfolding:
         if ref is not None:
             position = {n: k for k, n in enumerate(ref.nodes)}
             by_position = {position[n]: b for n, b in zip(ref.states, self._state_bases(ref))}
-        for t, step in self.steps.items():
+        for step in self.steps.values():
             for k, n in enumerate(step.inputs):
                 names[n] = given.get(n) or ("x" if len(step.inputs) == 1 else f"x{k + 1}")
             base = self._state_bases(step)

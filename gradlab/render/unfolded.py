@@ -113,7 +113,7 @@ class _Plan:
         self.box = u.gated() if box is None else bool(box)
 
     def visible(self, n) -> bool:
-        role, t = self.u.shown[n]
+        t = self.u.shown[n][1]
         return t is None or t not in self.hidden
 
     def gap_range(self):
@@ -237,7 +237,6 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
             tail, head = head, tail
         g.edge(tail, head, **attrs)
 
-    state_rows = {"s"}
     for e in u.edges():
         if not (plan.visible(e.tail) or plan.visible(e.head)):
             continue
