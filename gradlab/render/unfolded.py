@@ -255,7 +255,8 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                 edge(tail_id, "gap", key=(tail_id, "gap"), style_={"style": "dotted"})
                 continue
             colour = edge_colour(e.tail, e.head) if edge_colour else None
-            sty = {"style": "dashed", "color": "#999999", "label": '<<FONT COLOR="#d62728">stop</FONT>>'} if cut_here else None
+            sty = {"style": "dashed", "color": "#999999", "label": '<<FONT COLOR="#d62728">stop</FONT>>'} if cut_here else (
+                {"style": "dotted"} if tail_id == "gap" else None)
             above = tail_id != "gap" and ROWS.index(row_of[e.tail]) > ROWS.index("s")
             edge(tail_id, boxes[th], t=th, colour=None if cut_here else colour, style_=sty,
                  key=(tail_id, boxes[th]), constraint=not above)
