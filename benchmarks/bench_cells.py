@@ -395,7 +395,13 @@ def main() -> None:
             title = f"{cell.upper()}, {size}: " + ", ".join(f"{k}={v}" for k, v in dims.items()) + f", O={dims['D']}"
             common.run_case(title, impls_for(cell, p, xs, ds), "NumPy floor (batched projections)", args)
 
-    dims = common.SIZES["small"]
+    # the small size, and the defaults of examples/char_rnn.py (16 streams, 64 units, windows of 25)
+    for dims in (common.SIZES["small"], dict(B=16, T=25, D=65, H=64)):
+        char_table(dims, args)
+
+
+def char_table(dims, args) -> None:
+    """Time one char-level LSTM training step per implementation and print ms, tokens/s and ratios."""
     rows = char_training_steps(**dims)
     present = {n: f for n, f in rows.items() if f is not None}
     times = common.compare(present, repeat=args.repeat, min_time=args.min_time)
