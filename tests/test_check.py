@@ -346,3 +346,31 @@ def test_assert_gradient_matches_raises_with_the_report():
     assert_gradient_matches(load("elman_bptt.py"))
     with pytest.raises(AssertionError, match="recurrent term"):
         assert_gradient_matches(load("wrong_elman_no_recurrent_term.py"), mode="full")
+
+
+def _engine_candidate(spec):
+    """A candidate that is right by construction: gradlab's own reverse mode on the same model."""
+    def gradient(params, data):
+        problem = spec.draw({k: v for k, v in _sizes_of(spec, params, data).items()}).copy(params, data)
+        rec = problem.record()
+        rec.loss.backward()
+        return {k: np.zeros(p.shape) if p.grad is None else p.grad for k, p in rec.params.items()}
+    return gradient
+
+
+def _sizes_of(spec, params, data):
+    if not spec.recurrent:
+        return {"D": data["x"].shape[0], "H": params["W_1"].shape[0], "O": params["W_2"].shape[0]}
+    T, D = data["xs"].shape
+    O = (data["ds"] if "ds" in data else data["d"][None]).shape[-1]
+    H = params["W_y"].shape[1]
+    return {"T": T, "D": D, "H": H, "O": O}
+
+
+@settings(max_examples=15)
+@given(gradlab.testing.rnn_configs(max_T=3, max_size=2))
+def test_no_false_alarm_across_cells_losses_modes_and_activations(config):
+    spec, problem = config
+    report = check_gradient(_engine_candidate(spec), spec, problem=problem, mode="fast")
+    assert report.verdict == "pass", report.format()
+    assert report.references_agree, report.format()

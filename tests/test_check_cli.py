@@ -170,3 +170,16 @@ def test_a_good_file_passes_from_the_command_line(tmp_path, capsys):
     path = write(tmp_path, "good.py", GOOD_BODY)
     status, out, _ = run_cli(capsys, path, "--examples", "2", "--seed", "3")
     assert status == 0 and "  ok" in out and "seed 3" in out
+
+
+def test_figure_writes_one_picture_per_derivation_with_wrong_parameters(tmp_path, capsys):
+    render = pytest.importorskip("gradlab.render")
+    if not hasattr(render, "failure_figure"):
+        pytest.skip("this gradlab.render has no failure_figure")
+    out_dir = tmp_path / "figs"
+    status, _, err = run_cli(capsys, DERIVATIONS / "wrong_elman_no_recurrent_term.py", DERIVATIONS / "elman_bptt.py",
+                             "--examples", "0", "--figure", out_dir)
+    assert status == 0
+    written = sorted(p.name for p in out_dir.iterdir())
+    assert len(written) == 1 and written[0].startswith("wrong_elman_no_recurrent_term.")
+    assert "wrote" in err

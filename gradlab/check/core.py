@@ -416,6 +416,9 @@ def _validate(cand, spec, p64, out):
     grads, findings, dtypes = {}, [], []
     for n in names:
         v = out[n]
+        if v is None:
+            raise cand.error(f"gradient[{n!r}] is None; return an array of {n}'s shape (zeros if E does not "
+                             f"depend on {n})", cand.line_of(n))
         try:
             arr = np.asarray(v)
         except Exception as exc:  # noqa: BLE001
