@@ -220,6 +220,8 @@ def load_derivation(path: str) -> Candidate:
     spec_ = importlib.util.spec_from_file_location(mod_name, path)
     module = importlib.util.module_from_spec(spec_)
     linecache.checkcache(path)
+    folder = os.path.dirname(path)
+    sys.path.insert(0, folder)  # a derivation may import helpers that sit beside it
     try:
         sys.modules[mod_name] = module
         spec_.loader.exec_module(module)
@@ -239,6 +241,8 @@ def load_derivation(path: str) -> Candidate:
         raise DerivationError(msg, path, line, hint) from None
     finally:
         sys.modules.pop(mod_name, None)
+        if sys.path and sys.path[0] == folder:
+            del sys.path[0]
     fn = getattr(module, "gradient", None)
     if fn is None:
         names = [n for n, v in vars(module).items() if inspect.isfunction(v) and v.__module__ == mod_name]

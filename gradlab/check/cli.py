@@ -98,6 +98,11 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
                                           path)
         result["elapsed"] = time.perf_counter() - t0
         return result
+    if not cand.doc.strip():
+        stem = os.path.splitext(os.path.basename(path))[0]
+        result["note"] = (f"no derivation text: put the derivation in lecture notation in the module docstring "
+                          f"or in {stem}.md beside it")
+    result["title"] = cand.doc.strip().splitlines()[0] if cand.doc.strip() else ""
     found = sorted(report.wrong, key=names.index)
     search_failed = search is not None and not search.ok
     if cand.expect == "right":
@@ -174,6 +179,15 @@ def _teaching_lines(res: dict, indent: str) -> list:
 
 def run(args) -> int:
     """Run ``gradlab check``; return the exit status (0 all as expected, 1 otherwise, 2 nothing to check)."""
+    try:
+        return _run(args)
+    except BrokenPipeError:  # the output was piped into e.g. `head`, which stopped reading
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _run(args) -> int:
     from .candidate import find_derivations
 
     files = []
@@ -209,6 +223,8 @@ def run(args) -> int:
         results.append(res)
         if not args.json:
             print(_summary_line(res, width), flush=True)
+            if res.get("note"):
+                print(" " * 10 + "note: " + res["note"])
             if res["status"] == "caught":
                 for line in _teaching_lines(res, " " * 10):
                     print(line)
@@ -229,6 +245,8 @@ def run(args) -> int:
             print("  " + str(res["error"]).replace("\n", "\n  "))
             continue
         rep, search = res["report"], res["search"]
+        if res.get("title"):
+            print(f"  {res['title']}")
         if res["status"] == "MISSED":
             print(f"  this derivation says EXPECT = \"wrong\" with WRONG = {tuple(res['expected_wrong'])}, "
                   f"but the checker found {tuple(res.get('found_wrong') or ()) or 'nothing wrong'}.")
