@@ -363,5 +363,7 @@ def cell_interior(u: Unfolding, *, t=None, elide: int | None = None, title: str 
             spine = [i for i in dict.fromkeys(rows["in"]) if i == "gap_in" or "_in_" in i and _is_x_id(i, u)]
             for a, b in zip(spine, spine[1:]):
                 g.edge(a, b, style="invis")
+    if t == "all" and len(u.times) > 20:
+        g.attr(mclimit="0.2")   # long gate-level unfoldings: fewer crossing passes (see opgraph.py)
     style.set_title(g, title)
     return g
