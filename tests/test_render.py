@@ -382,3 +382,9 @@ def test_gradlab_render_stays_callable_after_the_package_is_imported():
     first = gradlab.render("elman", T=2)
     second = gradlab.render("elman", T=2)
     assert first.source == second.source == gradlab.to_dot("elman", T=2).source
+
+
+@pytest.mark.graphviz_exe
+def test_figure_displays_inline_as_svg_in_jupyter():
+    bundle = to_dot("lstm", "folded", T=2)._repr_mimebundle_()
+    assert list(bundle) == ["image/svg+xml"] and "<svg" in bundle["image/svg+xml"]
