@@ -53,7 +53,8 @@ class Unfolding:
     """The unfolded network read off ``graph`` (a :class:`gradlab.Graph`); see the module docstring.
 
     ``hints`` may give ``{"states": {t: [nodes]}, "outputs": {t: [...]}, "losses": {t: [...]},
-    "inputs": {t: [...]}, "names": {node: "c"}, "cell": "LSTM"}``; roles not given are inferred.
+    "inputs": {t: [...]}, "initial": [s_0, c_0], "names": {node: "c"}, "cell": "LSTM"}``; roles not
+    given are inferred (a model path gives them all: see :func:`gradlab.render.unfolding_of`).
     """
 
     def __init__(self, graph, hints: dict | None = None):
