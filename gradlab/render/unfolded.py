@@ -65,7 +65,7 @@ def node_id(u: Unfolding, n) -> str:
 
 
 def _fig(name: str, title: str | None, rankdir: str = "BT") -> Figure:
-    g = Figure(name, graph_attr={"rankdir": rankdir, "newrank": "true", "nodesep": "0.3", "ranksep": "0.4",
+    g = Figure(name, graph_attr={"rankdir": rankdir, "newrank": "true", "nodesep": "0.45", "ranksep": "0.4",
                                  "fontname": style.FONT, "fontsize": "14", "compound": "true"},
                node_attr={"fontname": style.FONT, "fontsize": "14"},
                edge_attr={"fontname": style.FONT, "fontsize": "12", "arrowsize": "0.7"})
