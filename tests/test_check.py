@@ -374,3 +374,12 @@ def test_no_false_alarm_across_cells_losses_modes_and_activations(config):
     report = check_gradient(_engine_candidate(spec), spec, problem=problem, mode="fast")
     assert report.verdict == "pass", report.format()
     assert report.references_agree, report.format()
+
+
+def test_the_step_sweep_shows_truncation_and_rounding_in_float64():
+    report = check_gradient(load("elman_bptt_sequence.py"), sweep=True)
+    errs = {h: err for h, _, err in report.sweep}
+    best = min(errs, key=errs.get)
+    assert 1e-7 <= best <= 1e-3                  # the bottom of the V sits between the two regimes
+    assert errs[1e-1] > 100 * errs[best] and errs[1e-10] > 100 * errs[best]
+    assert "step sweep" in report.format()

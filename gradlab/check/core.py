@@ -200,6 +200,7 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
     ref_tol = {"engine": tolerance("exact", cdtype, rtol, atol), "autograd": tolerance("exact", cdtype, rtol, atol),
                "sympy": tolerance("exact", cdtype, rtol, atol), "fd": fd_tol}
     order = [r for r in ("engine", "autograd", "sympy", "fd") if r in references]
+    excused_by: dict = {}
     for n in names:
         pr = ParamResult(n, tuple(eng[n].shape), formula=_formula(spec, n))
         report.params.append(pr)
@@ -217,6 +218,7 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
             for r, v in element_refs.items():
                 disagree |= compare(c, v, ref_tol[r], scale=scale[n]).bad
             excused = _kink_excuse(E, n, c, disagree, excused, scale[n])
+        excused_by[n] = excused if at_kink else fd_kink.get(n)
         comps = {r: compare(c, v, ref_tol[r], excused=excused if r == "fd" or at_kink else None, scale=scale[n])
                  for r, v in element_refs.items()}
         for r, cmp_ in comps.items():
@@ -261,7 +263,7 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
             other = fd.get(n) if r == "fd" else refs[r][n]
             if other is None:
                 continue
-            ex = fd_kink.get(n) if r == "fd" else None
+            ex = excused_by.get(n) if (r == "fd" or at_kink) else None
             re_ = rel_error(eng[n], other, floor=ref_tol[r].atol * max(1.0, scale[n]))
             if ex is not None:
                 re_ = np.where(ex, 0.0, re_)
