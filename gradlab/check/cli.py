@@ -37,7 +37,8 @@ def add_arguments(parser) -> None:
     parser.set_defaults(mode="full")
     parser.add_argument("--sympy", action="store_true", help="add the exact SymPy reference (small models; slow)")
     parser.add_argument("--sweep", action="store_true", help="show a finite-difference step sweep for each derivation")
-    parser.add_argument("--figure", metavar="DIR", help="write a figure per failure into DIR (needs gradlab.render)")
+    parser.add_argument("--figure", metavar="DIR", help="write a figure of each derivation found wrong into DIR: the "
+                        "unfolded network with the wrong parameters and time steps marked (needs gradlab.render)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the full report of every derivation")
 
 

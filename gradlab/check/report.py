@@ -170,7 +170,8 @@ class CheckReport:
                 "params": [p.to_dict() for p in self.params], "agreement": self.agreement,
                 "references_agree": self.references_agree, "counts": self.counts,
                 "findings": [f.to_dict() for f in self.findings], "localisation": self.localisation,
-                "sweep": [list(r) for r in self.sweep], "steps": self.steps, "elapsed_s": round(self.elapsed, 4)}
+                "sweep": [list(r) for r in self.sweep], "steps": self.steps, "elapsed_s": round(self.elapsed, 4),
+                "values": {k: np.asarray(v).tolist() for k, v in self.values.items()}}
 
     # ---------------------------------------------------------------------------- formatting
     def format(self, *, verbose: bool = False, indent: str = "") -> str:
