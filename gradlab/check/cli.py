@@ -236,8 +236,9 @@ def _run(args) -> int:
     if args.figure:
         _figures([r for r in results if r["report"] is not None and r["report"].wrong], args.figure)
     if args.json:
-        print(json.dumps({"files": [_jsonable(r) for r in results], "ok": not bad, "seed": args.seed,
-                          "mode": args.mode, "examples": args.examples, "elapsed_s": round(elapsed, 3)}, indent=2))
+        doc = {"files": [_jsonable(r) for r in results], "ok": not bad, "seed": args.seed,
+               "mode": args.mode, "examples": args.examples, "elapsed_s": round(elapsed, 3)}
+        print(json.dumps(_finite(doc), indent=2))
         return 1 if bad else 0
     for res in bad:
         print()
@@ -291,6 +292,17 @@ def _figures(bad, folder) -> None:
             print(f"gradlab check: wrote {out}", file=sys.stderr)
         except Exception as exc:  # noqa: BLE001 - a figure is a bonus; the check's verdict stands
             print(f"gradlab check: --figure: no figure for {stem}: {exc}", file=sys.stderr)
+
+
+def _finite(obj):
+    """Replace NaN and infinities (not valid JSON) by None, recursively."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _jsonable(res: dict) -> dict:
