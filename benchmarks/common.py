@@ -22,7 +22,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-__all__ = ["SIZES", "CLOCK", "limit_threads", "optional", "compare", "check_grads", "print_table", "machine_line",
+__all__ = ["SIZES", "CLOCK", "limit_threads", "optional", "compare", "check_grads", "run_case", "print_table", "machine_line",
            "parse_args"]
 
 #: the timer: wall time, or this process's CPU time with GRADLAB_BENCH_CLOCK=cpu (see ``compare``)
