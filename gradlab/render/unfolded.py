@@ -198,7 +198,9 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                        fillcolor=style.ROLE_FILL["cell"], color=style.HIGHLIGHT if hl else style.ROLE_LINE["cell"],
                        penwidth="2.2" if hl else "1.3", margin="0.12,0.06")
                 rows["s"].append(bid)
-    final = [n for n in u.final_out]
+    # The total loss E = Σ_t E_t is drawn above the steps, except when steps are elided: its edges
+    # then lead dot to lay the last steps out right to left (dot 2.43), and the E_t show the loss.
+    final = [] if plan.hidden else list(u.final_out)
     for n in final:
         _value_node(g, u, n, annotate=annotate)
 
@@ -267,6 +269,8 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
             if u.shown[e.tail][0] not in ("s", "c"):
                 continue  # only the state is carried through the elided steps
             tail_id = "gap"
+        if th is None and not final:
+            continue
         if not plan.visible(e.head):
             if u.shown[e.head][0] in ("s", "c"):
                 edge(tail_id, "gap", key=(tail_id, "gap"), style_={"style": "dotted"})
