@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Tolerance", "tolerance", "rel_error", "Comparison", "compare", "compare_scalars"]
+__all__ = ["Tolerance", "tolerance", "rel_error", "Comparison", "compare", "compare_scalars", "NEGLIGIBLE"]
+
+#: an element below this fraction of the gradient's largest entry is too small for its relative error to matter
+NEGLIGIBLE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -59,18 +62,41 @@ class Comparison:
     bad: np.ndarray
     tol: Tolerance
     atol_scaled: float
+    magnitude: np.ndarray = None
+    scale: float = 0.0
 
     @property
     def n_bad(self) -> int:
         """Number of failing elements."""
         return int(self.bad.sum())
 
+    @property
+    def significant_rel(self) -> np.ndarray:
+        """Relative errors of the elements that are not negligible (0 for elements whose values and
+        difference are both tiny next to the largest entry: their relative error means nothing)."""
+        keep = (self.abs_err > self.atol_scaled) | (self.magnitude > NEGLIGIBLE * self.scale)
+        return np.where(keep, self.rel_err, 0.0)
+
+    @property
+    def max_rel(self) -> float:
+        """The largest significant relative error (NaN when an element is not finite)."""
+        if self.rel_err.size == 0:
+            return 0.0
+        if np.isnan(self.rel_err).any():
+            return float("nan")
+        return float(np.max(self.significant_rel))
+
     def worst(self) -> tuple:
         """Return the index of the worst element: the largest relative error among the failing ones
-        (among all elements when none fails)."""
+        (else the largest significant one, else the largest absolute error)."""
         if self.rel_err.size == 0:
             return ()
-        score = np.where(self.bad, self.rel_err + 2.0, self.rel_err) if self.bad.any() else self.rel_err
+        if self.bad.any():
+            score = np.where(self.bad, self.rel_err + 2.0, -1.0)
+        elif np.any(self.significant_rel > 0):
+            score = self.significant_rel
+        else:
+            score = self.abs_err
         score = np.where(np.isnan(score), np.inf, score)
         return tuple(int(i) for i in np.unravel_index(int(np.argmax(score)), self.rel_err.shape))
 
@@ -88,7 +114,7 @@ def compare(candidate, reference, tol: Tolerance, *, excused=None, scale: float 
     bad |= ~np.isfinite(a)
     if excused is not None:
         bad &= ~excused
-    return Comparison(abs_err, rel, bad, tol, atol)
+    return Comparison(abs_err, rel, bad, tol, atol, np.abs(a) + np.abs(b), max(scale, 1e-300))
 
 
 def compare_scalars(a: float, b: float, tol: Tolerance, scale: float) -> tuple:

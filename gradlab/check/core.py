@@ -20,7 +20,7 @@ import numpy as np
 
 from . import finite, localise, pitfalls
 from .candidate import DerivationError, as_candidate
-from .compare import compare, compare_scalars, rel_error, tolerance
+from .compare import NEGLIGIBLE, compare, compare_scalars, rel_error, tolerance
 from .references import autograd_gradient, engine_gradient, sympy_gradient
 from .report import CheckReport, Element, Finding, ParamResult
 
@@ -222,7 +222,7 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
         comps = {r: compare(c, v, ref_tol[r], excused=excused if r == "fd" or at_kink else None, scale=scale[n])
                  for r, v in element_refs.items()}
         for r, cmp_ in comps.items():
-            pr.per_reference[r] = float(np.max(cmp_.rel_err)) if cmp_.rel_err.size else 0.0
+            pr.per_reference[r] = cmp_.max_rel
         pr.projections = projections.get(n, [])
         pr.n_checked_fd = int(fd[n].size) if n in fd else 0
         if pr.projections and n not in fd:
@@ -232,8 +232,10 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
         if primary is not None:
             cp_ = comps[primary]
             idx = cp_.worst()
+            rel_idx = float(cp_.rel_err[idx]) if (cp_.bad[idx] or cp_.significant_rel[idx] > 0
+                                                   or not np.isfinite(cp_.rel_err[idx])) else 0.0
             pr.worst = Element(idx, float(c[idx]), float(element_refs[primary][idx]), float(cp_.abs_err[idx]),
-                               float(cp_.rel_err[idx]), primary)
+                               rel_idx, primary)
             pr.rtol, pr.atol = cp_.tol.rtol, cp_.atol_scaled
             pr.n_checked, pr.n_bad = int(c.size), cp_.n_bad
         # a failed projection is settled by the element-wise differences it triggered
@@ -264,12 +266,16 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
             if other is None:
                 continue
             ex = excused_by.get(n) if (r == "fd" or at_kink) else None
-            re_ = rel_error(eng[n], other, floor=ref_tol[r].atol * max(1.0, scale[n]))
+            floor = ref_tol[r].atol * max(1.0, scale[n])
+            re_ = rel_error(eng[n], other, floor=floor)
+            tiny = (np.abs(eng[n] - other) <= floor) & (np.abs(eng[n]) + np.abs(other) <= NEGLIGIBLE * max(scale[n], 1e-300))
+            re_ = np.where(tiny, 0.0, re_)   # values and difference negligible next to the largest entry
             if ex is not None:
                 re_ = np.where(ex, 0.0, re_)
             vals.append(float(np.max(re_)) if re_.size else 0.0)
         if r == "fd" and projections:
-            vals += [float(rel_error(row[4], row[1], ref_tol["fd"].atol * max(1.0, scale[n])))
+            vals += [0.0 if abs(row[4] - row[1]) <= ref_tol["fd"].atol * max(1.0, scale[n]) else
+                     float(rel_error(row[4], row[1], ref_tol["fd"].atol * max(1.0, scale[n])))
                      for n, rows in projections.items() if n not in fd for row in rows]
         if vals:
             agreement[f"engine ↔ {'finite differences' if r == 'fd' else r}"] = max(vals)
