@@ -12,10 +12,12 @@ from .context import _STATE
 __all__ = ["toposort", "backward", "reverse", "contributions"]
 
 
-def toposort(outputs, follow=lambda node: True):
+def toposort(outputs, follow=None):
     """Return the nodes reachable from ``outputs``, each listed before every node it consumes
-    (outputs first, leaves last). ``follow(node)`` limits which parents are walked."""
-    counts: dict = {}
+    (outputs first, leaves last). ``follow(node)`` limits which parents are walked (all by default;
+    :func:`requires_grad` for reverse mode)."""
+    grad_only = follow is requires_grad
+    counts: dict = {}           # node -> number of consumers among the reachable nodes (+1 when first seen)
     stack = list(outputs)
     while stack:
         node = stack.pop()
@@ -23,7 +25,9 @@ def toposort(outputs, follow=lambda node: True):
             counts[node] += 1
             continue
         counts[node] = 1
-        stack.extend(p for p in node.parents if follow(p))
+        for p in node.parents:
+            if p.requires_grad if grad_only else (follow is None or follow(p)):
+                stack.append(p)
     for out in outputs:  # outputs are not consumed by anything we start from
         counts[out] -= 1
     ready = [n for n in dict.fromkeys(outputs) if counts[n] == 0]
@@ -37,6 +41,11 @@ def toposort(outputs, follow=lambda node: True):
                 if counts[p] == 0:
                     ready.append(p)
     return order
+
+
+def requires_grad(node) -> bool:
+    """Return whether reverse mode must walk into ``node`` (the ``follow`` of :func:`backward`)."""
+    return node.requires_grad
 
 
 def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
@@ -75,27 +84,30 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
             inputs = [value(p) for p in node.parents]
             out_value = value(node)
         per_input = op.vjp if type(op.vjp) is tuple else None
+        attrs = node.attrs
+        scatter = op.scatter if batching else None
+        batch = op.batch_vjp if batching else None
         for i, p in enumerate(node.parents):
             if not p.requires_grad:
                 continue
-            if op.scatter is not None and on_edge is None and wrap is None:
+            if scatter is not None:
                 buf = grads.get(p)
                 if buf is None or p not in owned:
                     buf = xp.zeros_like(inputs[i]) if buf is None else buf.copy()
                     grads[p] = buf
                     owned.add(p)
-                op.scatter(buf, g, **node.attrs)
+                scatter(buf, g, **attrs)
                 continue
-            if batching and p.op is None and op.batch_vjp is not None and i in op.batch_vjp:
+            if batch is not None and p.op is None and i in batch:
                 entry = deferred.setdefault(p, {}).setdefault((op, i), ([], []))
                 entry[0].append(g)
                 entry[1].append(inputs)
                 continue
             if per_input is not None:
                 f = per_input[i]
-                pg = None if f is None else f(g, out_value, *inputs, xp=xp, **node.attrs)
+                pg = None if f is None else f(g, out_value, *inputs, xp=xp, **attrs)
             else:
-                pg = op.vjp(g, out_value, *inputs, xp=xp, argnum=i, **node.attrs)
+                pg = op.vjp(g, out_value, *inputs, xp=xp, argnum=i, **attrs)
             if pg is None:
                 continue
             if wrap is not None:
@@ -150,7 +162,7 @@ def backward(root, g=None) -> None:
         g = g.data if isinstance(g, Tensor) else xp.asarray(g)
         if tuple(g.shape) != tuple(root.shape):
             raise ValueError(f"backward: g has shape {tuple(g.shape)} but the output has shape {root.shape}")
-    order = toposort([root], follow=lambda n: n.requires_grad)
+    order = toposort([root], follow=requires_grad)
     keep = [n for n in order if n.retains_grad]
     for node, grad in reverse(order, {root: g}, keep=keep, xp=xp).items():
         node.grad = grad.copy() if node.grad is None else node.grad + grad
@@ -176,5 +188,5 @@ def contributions(root, param, by: str = "t", g=None) -> dict:
             k = key(child.scope)
             parts[k] = parts[k] + pg if k in parts else pg.copy()
 
-    reverse(toposort([root], follow=lambda n: n.requires_grad), {root: seed}, on_edge=record, xp=xp)
+    reverse(toposort([root], follow=requires_grad), {root: seed}, on_edge=record, xp=xp)
     return parts

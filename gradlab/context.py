@@ -3,7 +3,8 @@
 A node's *scope* says where in the model it was made: the layer path (``("cell", "W_s")``, printed
 ``cell.W_s``) and the time step ``t``. Model code sets it with ``with gradlab.scope("cell", t=3):``;
 modules push their own name when called. The state lives in one :class:`contextvars.ContextVar`,
-so it is per thread and per task, and nothing is module-level mutable.
+so it is per thread and per task. The only module-level mutable is a bounded cache of the immutable
+child states, so that entering a scope costs a dict lookup.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class Scope:
         return where if self.t is None else f"{where} (t={self.t})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)   # identity hash: a cheap key for the child-state cache
 class _State:
     scope: Scope = Scope()
     grad_enabled: bool = True
@@ -51,16 +52,45 @@ def current() -> _State:
     return _STATE.get()
 
 
-@contextlib.contextmanager
+class _Install:
+    """Context manager installing a recording state for the duration of a ``with`` block."""
+
+    __slots__ = ("state", "token")
+
+    def __init__(self, state: "_State"):
+        self.state = state
+
+    def __enter__(self):
+        self.token = _STATE.set(self.state)
+
+    def __exit__(self, *exc):
+        _STATE.reset(self.token)
+        return False
+
+
+# States are immutable and few (layers x time steps), so each child state is built once and reused:
+# entering a scope then costs a dict lookup instead of two frozen-dataclass constructions.
+_CHILDREN: dict = {}
+_CHILDREN_MAX = 1 << 16
+
+
+def _child(state: "_State", names: tuple, t) -> "_State":
+    key = (state, names, t)
+    child = _CHILDREN.get(key)
+    if child is None:
+        if len(_CHILDREN) >= _CHILDREN_MAX:
+            _CHILDREN.clear()
+        sc = state.scope
+        child = _CHILDREN[key] = _State(Scope(sc.path + names, sc.t if t is None else t),
+                                        state.grad_enabled, state.anomaly)
+    return child
+
+
 def _replace(**changes):
     state = _STATE.get()
     fields = {"scope": state.scope, "grad_enabled": state.grad_enabled, "anomaly": state.anomaly}
     fields.update(changes)
-    token = _STATE.set(_State(**fields))
-    try:
-        yield
-    finally:
-        _STATE.reset(token)
+    return _Install(_State(**fields))
 
 
 def scope(*names: str, t: int | None = None):
@@ -73,13 +103,16 @@ def scope(*names: str, t: int | None = None):
     >>> str(y.scope)
     'cell (t=2)'
     """
-    for n in names:
-        if not isinstance(n, str) or not n or "." in n:
-            raise ValueError(f"scope: a layer name must be a non-empty string without dots, got {n!r}")
-    if t is not None and not isinstance(t, int):
-        raise TypeError(f"scope: t must be an int time step, got {t!r}")
-    old = _STATE.get().scope
-    return _replace(scope=Scope(old.path + names, old.t if t is None else t))
+    state = _STATE.get()
+    child = _CHILDREN.get((state, names, t))
+    if child is None:  # first time here: check the arguments, then build and remember the state
+        for n in names:
+            if not isinstance(n, str) or not n or "." in n:
+                raise ValueError(f"scope: a layer name must be a non-empty string without dots, got {n!r}")
+        if t is not None and not isinstance(t, int):
+            raise TypeError(f"scope: t must be an int time step, got {t!r}")
+        child = _child(state, names, t)
+    return _Install(child)
 
 
 def no_grad():

@@ -18,6 +18,7 @@ taken across a kink.
 from __future__ import annotations
 
 import builtins
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -69,9 +70,7 @@ def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, sc
         op = Op(name, forward, vjp, analytic, kink, diagnose, scatter, batch_vjp)
         OPS[name] = op
 
-        def applied(*inputs, **attrs):
-            return apply(op, *inputs, **attrs)
-
+        applied = functools.partial(apply, op)   # C-level: no extra Python frame per recorded node
         applied.op = op
         applied.__name__ = applied.__qualname__ = name
         applied.__doc__ = forward.__doc__
@@ -181,12 +180,14 @@ def _linear_vjp(g, out, x, W, b=None, *, xp, argnum):
     if argnum == 0:
         return g @ W
     if argnum == 1:
-        return xp.reshape(g, (-1, g.shape[-1])).T @ xp.reshape(x, (-1, x.shape[-1]))
-    return xp.reshape(g, (-1, g.shape[-1])).sum(axis=0)
+        return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+    return g      # b broadcasts over the rows (a bias) or has the output's shape; unbroadcast sums
 
 
 def _rows(arrays, xp):
-    return xp.concatenate([xp.reshape(a, (-1, a.shape[-1])) for a in arrays], axis=0)
+    if all(a.ndim == 2 for a in arrays):         # the usual case: (batch, features) per use
+        return xp.concatenate(arrays, axis=0)
+    return xp.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays], axis=0)
 
 
 # Σ_k g_kᵀ x_k = Gᵀ X with the g's and x's of all uses stacked as rows: BPTT's
@@ -213,9 +214,11 @@ def _linear(x, W, b=None, *, xp):
 
 
 def linear(x, W, b=None):
-    r"""Return ``x @ W.T + b``: the layer :math:`W x + b` applied to the rows of ``x`` (W has shape (out, in))."""
-    if b is not None and getattr(b, "ndim", 1) != 1:
-        raise ValueError(f"linear: the bias must be a vector, got shape {getattr(b, 'shape', None)!r}")
+    r"""Return ``x @ W.T + b``: the layer :math:`W x + b` applied to the rows of ``x`` (W has shape (out, in)).
+
+    ``b`` is a bias vector, or any additive term that broadcasts to the output (e.g. the projected
+    input :math:`W_x x_t + b_s` of an Elman step, so :math:`W_s s_{t-1} + W_x x_t + b_s` is one node).
+    """
     return _linear(x, W) if b is None else _linear(x, W, b)
 
 
@@ -425,7 +428,7 @@ def concat(xs, axis: int = 0):
 
 
 def _stack_vjp(g, out, *xs, xp, argnum, axis):
-    return xp.take(g, argnum, axis=axis)
+    return g[(slice(None),) * (axis % g.ndim) + (argnum,)]   # a view: the slice of g this input became
 
 
 @defop("stack", _stack_vjp, diagnose=lambda *shapes, axis: f"all shapes must be equal, got {list(shapes)!r}")

@@ -206,9 +206,14 @@ def apply(op, *inputs, **attrs) -> Tensor:
             ts = tuple(as_tensor(y, like) for y in inputs)
             break
     datas = [t.data for t in ts]
+    xp = np
+    for d in datas:
+        if type(d) is not np.ndarray:
+            xp = get_xp(*datas)
+            break
     state = _STATE.get()
     try:
-        out = op.forward(*datas, xp=get_xp(*datas), **attrs)
+        out = op.forward(*datas, xp=xp, **attrs)
     except (ValueError, TypeError, IndexError) as e:
         raise ValueError(_describe_failure(op, ts, attrs, state.scope, e)) from None
     if state.anomaly:
@@ -223,7 +228,11 @@ def apply(op, *inputs, **attrs) -> Tensor:
     node.retains_grad = False
     if state.grad_enabled:
         node.parents = ts
-        node.requires_grad = any(t.requires_grad for t in ts)
+        node.requires_grad = False
+        for t in ts:
+            if t.requires_grad:
+                node.requires_grad = True
+                break
     else:
         node.op, node.attrs, node.parents, node.requires_grad = None, _NO_ATTRS, (), False
     return node

@@ -259,7 +259,10 @@ class ElmanCell(RecurrentCell):
         self._finish_init()
 
     def _recur(self, u, s, w):
-        return ACTIVATIONS[self.activation](ops.add(u, self._recurrent(s)))
+        layer = self.recurrent_layer
+        with scope(layer.name):   # W_s s_{t-1} + (W_x x_t + b_s) as one node
+            a = ops.linear(s, layer.weight, u)
+        return ACTIVATIONS[self.activation](a)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, activation={self.activation!r}"

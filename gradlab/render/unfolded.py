@@ -158,8 +158,14 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
         if t in plan.hidden:
             if not gap_done:
                 a, b = plan.gap_range()
+                label = f"t = {a} … {b}"
+                stops = sorted({u.shown[tail][1] for tail, head in cut
+                                if u.shown[tail][1] in plan.hidden or u.shown[head][1] in plan.hidden})
+                if stops:   # truncation boundaries inside the gap, said in words
+                    label = (f'<{label}<BR/><FONT COLOR="{style.HIGHLIGHT}">gradient stops after t = '
+                             f'{", ".join(map(str, stops))}</FONT>>')
                 with g.subgraph(name="cluster_gap") as c:
-                    c.attr(label=f"t = {a} … {b}", style="dashed,rounded", color="#bbbbbb", fontcolor="#777777",
+                    c.attr(label=label, style="dashed,rounded", color="#bbbbbb", fontcolor="#777777",
                            labelloc="b")
                     c.node("gap", "⋯", shape="plaintext", fontsize="28")
                 rows["s"].append("gap")
@@ -331,7 +337,9 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
         g.node(nid, f"<{markup}>", shape="note", style="filled", fillcolor="#fff0f0", color=style.HIGHLIGHT,
                fontsize="11")
         if n is not None and n in u.shown and plan.visible(n):
-            g.edge(nid, node_id(u, n), style="dashed", color=style.HIGHLIGHT, constraint="false", dir="none")
+            role, tn = u.shown[n]
+            target = boxes[tn] if plan.box and role in ("s", "c") and tn in boxes else node_id(u, n)
+            g.edge(nid, target, style="dashed", color=style.HIGHLIGHT, constraint="false", dir="none")
         rows.setdefault("notes", []).append(nid)
 
     # -- rows
