@@ -320,11 +320,18 @@ class Unfolding:
                         b.add(p)
                 reach[h], below[h] = r, b
                 if r:
+                    ps = set()
                     for p in h.parents:
-                        ps = {p} if (p.op is None and p.requires_grad) else (
+                        ps |= {p} if (p.op is None and p.requires_grad) else (
                             below[p] if p in region and not reach[p] else set())
-                        for u in r:
-                            labels.setdefault(u, set()).update(ps)
+                    # the weights act on the values that come in where they apply: linear(x, W, u)
+                    # is W x + u, so W and a parameter bias label x's edge only, not u's
+                    applied = r
+                    if h.op.name == "linear" and h.parents:
+                        p0 = h.parents[0]
+                        applied = {p0} if p0 in shown else (reach.get(p0, set()) if p0 in region else set())
+                    for u in applied:
+                        labels.setdefault(u, set()).update(ps)
             for u in sorted(reach[v], key=self.index.__getitem__):
                 params = sorted(labels.get(u, ()), key=self.index.__getitem__)
                 found.append(Edge(u, v, params))
