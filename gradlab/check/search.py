@@ -61,6 +61,14 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
     except (NoSuchExample, Unsatisfiable):
         report.elapsed = time.perf_counter() - t0
         return report
+    except Exception as exc:  # noqa: BLE001 - e.g. Hypothesis' Flaky: the candidate answers differently each time
+        report.ok = False
+        report.first_failure = dict(first) or None
+        report.findings.append(Finding("search", f"the search found failures but could not replay them "
+                                       f"({type(exc).__name__}): does your gradient give different numbers for the "
+                                       f"same input? First failing sizes: {first or 'unknown'}.", "error"))
+        report.elapsed = time.perf_counter() - t0
+        return report
     report.ok = False
     report.first_failure = dict(first)
     try:
