@@ -60,7 +60,7 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
     owned: set = set()          # gradient buffers this loop allocated, safe to update in place
     deferred: dict = {}         # leaf -> {(op, argnum): ([g, ...], [inputs, ...])} summed when the leaf is reached
     out: dict = {}
-    keep = keep or ()
+    keep = set(keep) if keep else ()
     if xp is None:
         xp = get_xp(*grads.values())
     wrap = getattr(xp, "wrap", None)
@@ -68,7 +68,7 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
     batching = on_edge is None and wrap is None
     for node in order:
         g = grads.pop(node, None)
-        if node in deferred:
+        if deferred and node in deferred:
             g = _sum_deferred(deferred.pop(node), g, xp)
         if g is None:
             continue
@@ -77,17 +77,18 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
             if node.op is None:
                 continue
         op = node.op
+        parents = node.parents
         if value is None:
-            inputs = [p.data for p in node.parents]
+            inputs = [p.data for p in parents]
             out_value = node.data
         else:
-            inputs = [value(p) for p in node.parents]
+            inputs = [value(p) for p in parents]
             out_value = value(node)
         per_input = op.vjp if type(op.vjp) is tuple else None
         attrs = node.attrs
         scatter = op.scatter if batching else None
         batch = op.batch_vjp if batching else None
-        for i, p in enumerate(node.parents):
+        for i, p in enumerate(parents):
             if not p.requires_grad:
                 continue
             if scatter is not None:

@@ -252,6 +252,8 @@ def reshape(x, shape):
 
 
 def _is_basic(key) -> bool:
+    if type(key) is int or type(key) is slice:   # the per-time-step x[t] of an unrolled sequence
+        return True
     items = key if isinstance(key, tuple) else (key,)
     return all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in items)
 
