@@ -29,7 +29,7 @@ _LAZY = {
     "check_gradient": ("gradlab.check", "check_gradient"),
     "symbolic": ("gradlab.symbolic", None),
     "derive": ("gradlab.symbolic", "derive"),
-    "render": ("gradlab.render", "render"),
+    "render": ("gradlab.render", None),   # the package itself is callable: gradlab.render(loss, ...)
     "to_dot": ("gradlab.render", "to_dot"),
 }
 
