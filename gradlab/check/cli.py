@@ -131,7 +131,7 @@ def _summary_line(res: dict, width: int) -> str:
     if status == "ok":
         what = "correct"
         if search is not None:
-            what += f", and in {search.examples} more examples"
+            what += f"; {search.examples} drawn cases too"
     elif status == "caught":
         what = f"{', '.join(res['found_wrong'])} wrong, as planted"
     elif status == "FAIL":
@@ -145,7 +145,7 @@ def _summary_line(res: dict, width: int) -> str:
         what = (f"planted error in {', '.join(res['expected_wrong'])} not found" if not found else
                 f"found {', '.join(found)} wrong, planted {', '.join(res['expected_wrong'])}")
     worst = rep.worst_rel
-    worst_txt = f"worst rel err {_e(worst)}" if worst == worst else ""
+    worst_txt = (f"worst rel err {_e(worst)}" if worst else "worst rel err 0") if worst == worst else ""
     if any(f.kind == "shape" for p in rep.params for f in p.findings):
         worst_txt = "wrong shape"
     return f"  {status:<7} {name:<{width}}  {what:<37} {worst_txt:<22} {method:<18} {t:>7}"
