@@ -131,7 +131,7 @@ def _summary_line(res: dict, width: int) -> str:
     if status == "ok":
         what = "correct"
         if search is not None:
-            what += f"; {search.examples} drawn cases too"
+            what += f", also in {search.examples} drawn cases"
     elif status == "caught":
         what = f"{', '.join(res['found_wrong'])} wrong, as planted"
     elif status == "FAIL":
