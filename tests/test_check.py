@@ -383,3 +383,20 @@ def test_the_step_sweep_shows_truncation_and_rounding_in_float64():
     assert 1e-7 <= best <= 1e-3                  # the bottom of the V sits between the two regimes
     assert errs[1e-1] > 100 * errs[best] and errs[1e-10] > 100 * errs[best]
     assert "step sweep" in report.format()
+
+
+def test_an_output_layer_summed_over_one_step_only_is_explained_as_a_missing_sum():
+    spec, fn = _spec_fn("elman_bptt_sequence.py")
+
+    def last_step_only(p, d):
+        g = fn(p, d)
+        s = [d["s_0"]]
+        for x in d["xs"]:
+            s.append(np.tanh(p["W_x"] @ x + p["W_s"] @ s[-1] + p["b_s"]))
+        e = p["W_y"] @ s[-1] + p["b_y"] - d["ds"][-1]
+        return {**g, "W_y": np.outer(e, s[-1]), "b_y": e}
+
+    report = check_gradient(last_step_only, spec)
+    assert sorted(report.wrong) == ["W_y", "b_y"]
+    text = " ".join(report.localisation)
+    assert "sum over t" in text and "agree with the reference at every step" in text

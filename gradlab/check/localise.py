@@ -17,7 +17,10 @@ import numpy as np
 from .compare import compare, tolerance
 from .references import engine_gradient
 
-__all__ = ["by_prefix", "by_adjoints"]
+__all__ = ["by_prefix", "by_adjoints", "prefix_sentence", "OUTPUT_LAYER"]
+
+#: the output layer's parameters: used at every step, but not part of the recurrence (Elman, LSTM, GRU)
+OUTPUT_LAYER = ("W_y", "b_y")
 
 
 def by_prefix(candidate, problem, names, tol=None):
@@ -60,6 +63,10 @@ def prefix_sentence(first: int | None, T: int, names, parts=("s",)) -> str | Non
         return (f"{who} is wrong already for T = 1, a single step with no recurrence: the error is in the "
                 f"step's own derivative (the local term ∂{parts[0]}_1/∂W, an activation's derivative or the "
                 f"output layer), not in the flow through time.")
+    if all(n in OUTPUT_LAYER for n in names):
+        return (f"{who}: correct for T = 1, wrong from T = {first}: the output layer is used at every step, so "
+                f"its gradient is a sum over t, ∂E/∂W_y = Σ_t (y_t − d_t) s_tᵀ; the terms of the other steps are "
+                f"missing or wrong.")
     if first == 2:
         return (f"{who}: correct for T = 1, wrong from T = 2: the gradient that flows back {into} is missing "
                 f"or wrong {term}.")
