@@ -84,6 +84,13 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
             progress(f"{os.path.basename(path)}: checking at the default sizes")
         report = check_gradient(cand, mode=mode, seed=seed, references=refs, sweep=sweep)
         result["report"] = report
+        if sympy and any(f.kind == "sympy_skipped" for f in report.findings):
+            from .core import _smallest
+
+            if progress:
+                progress(f"{os.path.basename(path)}: exact SymPy derivatives at the smallest sizes")
+            result["sympy_small"] = check_gradient(cand, sizes=_smallest(cand.spec), seed=seed,
+                                                   references=("engine", "sympy"), localise_errors=False)
         search = None
         if examples > 0:
             if progress:
@@ -226,6 +233,13 @@ def _run(args) -> int:
             print(_summary_line(res, width), flush=True)
             if res.get("note"):
                 print(" " * 10 + "note: " + res["note"])
+            small = res.get("sympy_small")
+            if small is not None:
+                sz = ", ".join(f"{k} = {v}" for k, v in small.sizes.items())
+                worst = max((p.per_reference.get("sympy", 0.0) for p in small.params), default=0.0)
+                verdict = ("agrees with" if not small.wrong else f"disagrees ({', '.join(small.wrong)}) with")
+                print(" " * 10 + f"exact SymPy derivatives at {sz}: your gradient {verdict} them "
+                      f"(worst rel err {worst:.1e})")
             if res["status"] == "caught":
                 for line in _teaching_lines(res, " " * 10):
                     print(line)

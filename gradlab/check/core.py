@@ -21,7 +21,7 @@ import numpy as np
 from . import finite, localise, pitfalls
 from .candidate import DerivationError, as_candidate
 from .compare import NEGLIGIBLE, compare, compare_scalars, rel_error, tolerance
-from .references import autograd_gradient, engine_gradient, sympy_gradient
+from .references import SYMPY_MAX_ELEMENTS, autograd_gradient, engine_gradient, sympy_gradient
 from .report import CheckReport, Element, Finding, ParamResult
 
 __all__ = ["check_gradient", "DEFAULT_REFERENCES", "choose_method"]
@@ -122,9 +122,9 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
     if "sympy" in references:
         sym = sympy_gradient(rec)
         if sym is None:
-            report.findings.append(Finding("sympy_skipped", "the SymPy reference was skipped: this model has more "
-                                           "parameter elements than the exact symbolic reference handles quickly.",
-                                           "note"))
+            report.findings.append(Finding("sympy_skipped", f"the SymPy reference was skipped: {counts['elements']} "
+                                           f"parameter elements (it handles up to {SYMPY_MAX_ELEMENTS} quickly); "
+                                           f"check at small sizes for it, e.g. sizes={_smallest(spec)}.", "note"))
         else:
             refs["sympy"] = sym
     E = finite.LossFunction(rec, p64.params)
@@ -372,6 +372,11 @@ def _kink_excuse(E, name, cand, disagree, excused, scale):
                     or compare_scalars(c, left, tol, scale)[0] or compare_scalars(c, right, tol, scale)[0]):
                 ex[idx] = True
     return ex
+
+
+def _smallest(spec) -> dict:
+    """The smallest sizes with some recurrence: T = 2 and one unit everywhere."""
+    return {"T": 2, "D": 1, "H": 1, "O": 1} if spec.recurrent else {"D": 1, "H": 1, "O": 1}
 
 
 def _values_dtype(problem):

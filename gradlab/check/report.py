@@ -236,7 +236,7 @@ class CheckReport:
                 for k, v in self.values.items():
                     arr = np.array2string(np.asarray(v), precision=4, separator=", ", max_line_width=10**6)
                     add(_wrap(f"    {k} = {' '.join(arr.split())}", cont="      "))
-        return "\n".join(indent + line for line in out)
+        return "\n".join(indent + line for chunk in out for line in chunk.split("\n"))
 
     def _cost(self) -> str:
         c = self.counts
