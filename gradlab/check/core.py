@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from . import finite, localise, pitfalls
-from .candidate import DerivationError, as_candidate
+from .candidate import as_candidate
 from .compare import NEGLIGIBLE, compare, compare_scalars, rel_error, tolerance
 from .references import SYMPY_MAX_ELEMENTS, autograd_gradient, engine_gradient, sympy_gradient
 from .report import CheckReport, Element, Finding, ParamResult
@@ -45,7 +45,7 @@ def choose_method(E: finite.LossFunction, method: str = "auto") -> str:
 
 
 def _method_text(m: str, auto: bool, E, refined: int) -> str:
-    h = finite.default_step(m if m != "central" or not auto else "central")
+    h = finite.default_step(m)
     if m == "complex":
         return f"complex step (h = {h:.0e}{'; the graph is analytic' if auto else ''})"
     if m == "central" and auto:
