@@ -1,7 +1,12 @@
 r"""Gradient checks for a course's own pytest suite: an assertion and the Hypothesis strategies.
 
->>> import gradlab.testing as gt                                     # doctest: +SKIP
->>> gt.assert_gradient_matches(my_gradient, gradlab.specs.elman())   # raises AssertionError with the report
+In a test file (``my_gradient`` follows the derivation contract of ``derivations/README.md``)::
+
+    import gradlab
+    from gradlab.testing import assert_gradient_matches
+
+    def test_my_bptt():
+        assert_gradient_matches(my_gradient, gradlab.specs.elman())  # AssertionError with the report
 
 Strategies (all draw from well-conditioned ranges: weights ±(0.1 … 0.9)/√fan_in, inputs ±(0.1 … 0.9),
 never exactly zero, so a check is never vacuous; they shrink towards short sequences, small sizes and

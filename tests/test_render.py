@@ -391,3 +391,14 @@ def test_gradlab_render_stays_callable_after_the_package_is_imported():
 def test_figure_displays_inline_as_svg_in_jupyter():
     bundle = to_dot("lstm", "folded", T=2)._repr_mimebundle_()
     assert list(bundle) == ["image/svg+xml"] and "<svg" in bundle["image/svg+xml"]
+
+
+def test_feedforward_check_figure_highlights_exactly_the_failing_parameters():
+    from gradlab.render import style
+    from gradlab.render.checkview import feedforward_check_figure
+
+    src = feedforward_check_figure({"W_2": {"index": (0, 0), "candidate": 2.0, "reference": 1.0, "rel_err": 0.33},
+                                    "W_1": {"ok": True}, "b_2": {"ok": True}}).source
+    red_edges = [line for line in src.splitlines() if "->" in line and style.HIGHLIGHT in line and "note_" not in line]
+    assert len(red_edges) == 1 and red_edges[0].strip().startswith("h -> y")
+    assert "note_W_2" in src and "note_W_1" not in src

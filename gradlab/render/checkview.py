@@ -20,12 +20,12 @@ import html
 from pathlib import Path
 
 from . import style
-from .output import write
+from .output import Figure, write
 from .source import make_cell, unfolding_of
 from .structure import Unfolding
 from .unfolded import unfolded
 
-__all__ = ["check_figure", "findings_from", "failure_figure", "CELL_OF_MODEL"]
+__all__ = ["check_figure", "feedforward_check_figure", "findings_from", "failure_figure", "CELL_OF_MODEL"]
 
 # the checker's model descriptions (gradlab.specs) -> cell names of gradlab.nn.CELLS
 CELL_OF_MODEL = (("peephole", "peephole"), ("four-gate", "fourgate"), ("jordan", "jordan"), ("elman", "elman"),
@@ -140,10 +140,39 @@ def _anchor(u: Unfolding, name: str, steps):
     return best
 
 
+def feedforward_check_figure(findings, title: str | None = None) -> Figure:
+    r"""Return the figure of a failed check of the one-hidden-layer feedforward net
+    :math:`h = \phi(W_1 x + b_1)`, :math:`y = W_2 h + b_2`, :math:`E = \tfrac12\|d - y\|^2`: the layers
+    as edges x → h → y → E, each labelled with its parameters, the wrong ones in red with their numbers."""
+    plain = findings_from(findings)
+    wrong = [n for n, f in plain.items() if not f.get("ok", False)]
+    g = Figure("check", graph_attr={"rankdir": "LR", "fontname": style.FONT, "nodesep": "0.4"},
+               node_attr={"shape": "circle", "fontname": style.FONT, "style": "filled", "width": "0.55"},
+               edge_attr={"fontname": style.FONT, "fontsize": "12"})
+    for node, role in (("x", "x"), ("h", "s"), ("y", "y"), ("E", "E")):
+        g.node(node, f"<{style.math_label(node)}>", fillcolor=style.ROLE_FILL[role], color=style.ROLE_LINE[role])
+    for tail, head, layer in (("x", "h", ("W_1", "b_1")), ("h", "y", ("W_2", "b_2"))):
+        bad = [n for n in layer if n in wrong]
+        g.edge(tail, head, label=f"<{style.param_text(layer, highlight=bad)}>",
+               color=style.HIGHLIGHT if bad else "black", penwidth="2.2" if bad else "1")
+    g.edge("y", "E", label="<½‖d − y‖²>")
+    for name in wrong:
+        g.node(f"note_{name}", f"<{_note(name, plain[name])}>", shape="note", style="filled",
+               fillcolor="#fff4f4", color=style.HIGHLIGHT, fontsize="11")
+        g.edge(f"note_{name}", "h" if name.endswith("_1") else "y", style="dashed", color=style.HIGHLIGHT,
+               arrowhead="none")
+    style.set_title(g, html.escape(title) if title else "Gradient check: "
+                    + (", ".join(style.math_label(n) for n in wrong) + " wrong" if wrong else "all gradients right"))
+    return g
+
+
 def failure_figure(report, stem, *, fmt: str = "svg") -> Path:
     r"""Write the figure of a failed ``gradlab.check`` report to ``stem`` + ``.svg`` (or ``fmt``) and return the
     path written (the DOT source when the ``dot`` program is missing). Used by ``gradlab check --figure DIR``."""
-    fig = check_figure(report)
+    if "feedforward" in str(getattr(report, "model", "")).lower():
+        fig = feedforward_check_figure(report, title=f"{getattr(report, 'name', 'check')}: {report.model}")
+    else:
+        fig = check_figure(report)
     stem = Path(stem)
     target = stem if stem.suffix.lower() in (".svg", ".png", ".pdf", ".dot") else stem.with_name(stem.name + "." + fmt)
     return write(fig, target)
