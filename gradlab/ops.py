@@ -22,6 +22,7 @@ import functools
 from dataclasses import dataclass
 from typing import Callable
 
+from .backend import unbroadcast
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
@@ -185,16 +186,27 @@ def _linear_vjp(g, out, x, W, b=None, *, xp, argnum):
 
 
 def _rows(arrays, xp):
+    if len(arrays) == 1:                         # one use: a view, no copy
+        return arrays[0].reshape(-1, arrays[0].shape[-1])
     if all(a.ndim == 2 for a in arrays):         # the usual case: (batch, features) per use
         return xp.concatenate(arrays, axis=0)
     return xp.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays], axis=0)
+
+
+def _bias_sum(gs, inputs_list, xp):
+    shape = inputs_list[0][2].shape              # a bias vector, or an additive term of any shape
+    total = None
+    for g in gs:                                 # Σ_k (g_k summed over what b was broadcast along)
+        part = unbroadcast(xp, g, shape)
+        total = part if total is None else total + part
+    return total
 
 
 # Σ_k g_kᵀ x_k = Gᵀ X with the g's and x's of all uses stacked as rows: BPTT's
 # ∂E/∂W = Σ_t δ_t x_tᵀ as one matrix product instead of T outer products.
 _LINEAR_BATCH = {
     1: lambda gs, inputs_list, xp: _rows(gs, xp).T @ _rows([ins[0] for ins in inputs_list], xp),
-    2: lambda gs, inputs_list, xp: _rows(gs, xp).sum(axis=0),
+    2: _bias_sum,
 }
 
 

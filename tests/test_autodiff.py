@@ -146,3 +146,18 @@ def test_intermediate_gradient_buffers_are_not_shared_with_user_arrays():
     c.backward(g)
     np.testing.assert_allclose(g, [1.0, 2.0, 3.0])
     np.testing.assert_allclose(a.grad, 2 * g)
+
+
+def test_a_full_shape_additive_leaf_of_linear_used_many_times_keeps_its_shape():
+    # linear(x, W, u) with u a learned (B, H) term, used at every step: its gradient must stay (B, H)
+    W = Parameter(np.array([[0.5, -0.2], [0.1, 0.3]]), name="W")
+    u = Parameter(np.array([[0.1, 0.2], [0.3, -0.4], [0.0, 0.5]]), name="u")
+    s = tensor(np.ones((3, 2)))
+    for t in range(1, 4):
+        with gradlab.scope(t=t):
+            s = gradlab.tanh(gradlab.linear(s, W, u))
+    loss = (s * s).sum()
+    loss.backward()
+    per_use = gradlab.contributions(loss, u, by="t")
+    assert u.grad.shape == (3, 2)
+    np.testing.assert_allclose(u.grad, sum(per_use.values()), rtol=1e-12)

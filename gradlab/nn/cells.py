@@ -429,7 +429,7 @@ class GRUCell(RecurrentCell):
         a_rz, a_n = _cols(u, 0, 2 * H), _cols(u, 2 * H, 3 * H)
         if self.reset == "after":
             h = self._recurrent(s)                                   # [h_r; h_z; h_n] = W_s s + b_s
-            r, z = _split2(ops.sigmoid(_cols(ops.add(u, h), 0, 2 * H)), H)
+            r, z = _split2(ops.sigmoid(ops.add(a_rz, _cols(h, 0, 2 * H))), H)
             n = ops.tanh(ops.add(a_n, ops.mul(r, _cols(h, 2 * H, 3 * H))))
         else:
             (w_rz, b_rz), (w_n, b_n) = w
