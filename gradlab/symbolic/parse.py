@@ -82,6 +82,27 @@ def _number(text: str):
     return sp.Rational(text) if len(text) <= 40 else None
 
 
+# one-character tokens of each syntax: character -> token kind
+_TEXT_SINGLE = {"(": "LP", ")": "RP"}
+_LATEX_SINGLE = {"(": "LP", "[": "LP", ")": "RP", "]": "RP", "{": "LB", "}": "RB"}
+
+
+def _single_or_number(src: str, i: int, toks: list, single: dict):
+    """Append a one-character token or a number starting at ``i``; return the next position, or None."""
+    kind = single.get(src[i])
+    if kind is not None:
+        toks.append(_Tok(kind, src[i], i))
+        return i + 1
+    m = _NUM.match(src, i)
+    if m:
+        val = _number(m.group())
+        if val is None:
+            raise _error(src, i, "number too long")
+        toks.append(_Tok("NUM", val, i))
+        return m.end()
+    return None
+
+
 def _tokens_text(src: str, vocab: Vocabulary) -> list:
     toks, i, n = [], 0, len(src)
     while i < n:
@@ -97,21 +118,9 @@ def _tokens_text(src: str, vocab: Vocabulary) -> list:
             toks.append(_Tok("OP", c, i))
             i += 1
             continue
-        if c == "(":
-            toks.append(_Tok("LP", c, i))
-            i += 1
-            continue
-        if c == ")":
-            toks.append(_Tok("RP", c, i))
-            i += 1
-            continue
-        m = _NUM.match(src, i)
-        if m:
-            val = _number(m.group())
-            if val is None:
-                raise _error(src, i, "number too long")
-            toks.append(_Tok("NUM", val, i))
-            i = m.end()
+        j = _single_or_number(src, i, toks, _TEXT_SINGLE)
+        if j is not None:
+            i = j
             continue
         m = _TEXT_NAME.match(src, i)
         if m:
@@ -205,29 +214,9 @@ def _tokens_latex(src: str, vocab: Vocabulary) -> list:
                 toks.append(_Tok("NUM", sp.Integer(int(src[i])), i))
                 i += 1
             continue
-        if c in "([":
-            toks.append(_Tok("LP", c, i))
-            i += 1
-            continue
-        if c in ")]":
-            toks.append(_Tok("RP", c, i))
-            i += 1
-            continue
-        if c == "{":
-            toks.append(_Tok("LB", c, i))
-            i += 1
-            continue
-        if c == "}":
-            toks.append(_Tok("RB", c, i))
-            i += 1
-            continue
-        m = _NUM.match(src, i)
-        if m:
-            val = _number(m.group())
-            if val is None:
-                raise _error(src, i, "number too long")
-            toks.append(_Tok("NUM", val, i))
-            i = m.end()
+        j = _single_or_number(src, i, toks, _LATEX_SINGLE)
+        if j is not None:
+            i = j
             continue
         if c == "\\":
             cmd, j = _command(src, i)
