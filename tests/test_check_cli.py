@@ -183,3 +183,37 @@ def test_figure_writes_one_picture_per_derivation_with_wrong_parameters(tmp_path
     written = sorted(p.name for p in out_dir.iterdir())
     assert len(written) == 1 and written[0].startswith("wrong_elman_no_recurrent_term.")
     assert "wrote" in err
+
+
+def test_a_float32_warning_is_shown_without_verbose(tmp_path):
+    import subprocess
+    import sys
+
+    f = tmp_path / "f32.py"
+    f.write_text('''"""Feedforward backprop computed in float32."""
+import numpy as np, gradlab
+MODEL = gradlab.specs.feedforward()
+def gradient(params, data):
+    W_1, b_1, W_2, b_2 = (params[k].astype(np.float32) for k in ("W_1", "b_1", "W_2", "b_2"))
+    x, d = data["x"].astype(np.float32), data["d"].astype(np.float32)
+    h = np.tanh(W_1 @ x + b_1); y = W_2 @ h + b_2; e = y - d
+    dh = (W_2.T @ e) * (1 - h * h)
+    return {"W_1": np.outer(dh, x), "b_1": dh, "W_2": np.outer(e, h), "b_2": e}
+''')
+    out = subprocess.run([sys.executable, "-m", "gradlab.cli", "check", str(f), "--examples", "0"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "warning: the check ran with float32 values" in out.stdout
+
+
+def test_a_missing_parameter_name_is_reported_as_a_plain_key_error(tmp_path):
+    import subprocess
+    import sys
+
+    f = tmp_path / "typo.py"
+    f.write_text('import gradlab\nMODEL = gradlab.specs.elman()\ndef gradient(params, data):\n    return {"W_x": params["W_h"]}\n')
+    out = subprocess.run([sys.executable, "-m", "gradlab.cli", "check", str(f), "--examples", "0"],
+                         capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "typo.py:4" in out.stdout and "KeyError in gradient(): params has no 'W_h'" in out.stdout
+    assert "_NamedKeyError" not in out.stdout and "Traceback" not in out.stdout + out.stderr

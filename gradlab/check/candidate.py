@@ -149,7 +149,8 @@ class Candidate:
         line = frame.lineno if frame else self.def_line
         code = (frame.line or "").strip() if frame else ""
         func = frame.name if frame else "gradient"
-        msg = f"{type(exc).__name__} in {func}(): {exc}"
+        kind = "KeyError" if isinstance(exc, _NamedKeyError) else type(exc).__name__  # not our helper's name
+        msg = f"{kind} in {func}(): {exc}"
         if code:
             msg += f"\n    {line} | {code}"
         hint = None

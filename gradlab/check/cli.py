@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 import time
 
 __all__ = ["add_arguments", "run", "check_file"]
@@ -120,6 +121,20 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
     result["found_wrong"] = found
     result["elapsed"] = time.perf_counter() - t0
     return result
+
+
+def _warning_lines(res: dict, indent: str) -> list:
+    """Lines for the report's warnings (float32, saturation, ...) of a derivation that passed or was
+    caught: a warning is shown without -v, since it can change how far the verdict can be trusted."""
+    rep = res.get("report")
+    if rep is None or res.get("status") not in ("ok", "caught"):
+        return []
+    lines = []
+    for f in rep.findings:
+        if f.severity == "warning":
+            wrapped = textwrap.wrap(f"warning: {f.message}", width=100, subsequent_indent="  ")
+            lines.extend(indent + w for w in wrapped)
+    return lines
 
 
 def _summary_line(res: dict, width: int) -> str:
@@ -233,6 +248,8 @@ def _run(args) -> int:
             print(_summary_line(res, width), flush=True)
             if res.get("note"):
                 print(" " * 10 + "note: " + res["note"])
+            for line in _warning_lines(res, " " * 10):
+                print(line)
             small = res.get("sympy_small")
             if small is not None:
                 sz = ", ".join(f"{k} = {v}" for k, v in small.sizes.items())

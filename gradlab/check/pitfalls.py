@@ -149,7 +149,7 @@ def float32_finding(dtype, sweep_rows) -> Finding:
     if sweep_rows:
         best = min(sweep_rows, key=lambda r: r[2])
         ruined = [h for h, _, err in sweep_rows if err > 1e-2 and h < best[0]]
-        txt += f"; in the sweep below the best step is h = {best[0]:.0e}"
+        txt += f"; in the step sweep (shown with -v or in the report) the best step is h = {best[0]:.0e}"
         if ruined:
             txt += f", and from h = {max(ruined):.0e} down the estimate is mostly rounding noise"
     txt += (". Your gradient was compared with float64 references under float32 tolerances (rtol 2e-3), "
