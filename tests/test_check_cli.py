@@ -217,3 +217,32 @@ def test_a_missing_parameter_name_is_reported_as_a_plain_key_error(tmp_path):
     assert out.returncode == 1
     assert "typo.py:4" in out.stdout and "KeyError in gradient(): params has no 'W_h'" in out.stdout
     assert "_NamedKeyError" not in out.stdout and "Traceback" not in out.stdout + out.stderr
+
+
+def _run_check(*paths):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "gradlab.cli", "check", *map(str, paths), "--examples", "0"],
+                          capture_output=True, text=True)
+
+
+def test_a_derivation_given_as_formulas_is_checked_symbolically_and_numerically():
+    out = _run_check("derivations/elman_formulas_T2.py", "derivations/wrong_elman_formulas_missing_tanh_prime.py")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "simplifies to 0 for W_x, W_s, b_s, W_y, b_y" in out.stdout
+    assert "W_s wrong, as planted" in out.stdout and "W_s differs from the derived gradient" in out.stdout
+
+
+def test_a_formula_derivation_without_sizes_or_with_code_in_a_formula_is_refused(tmp_path):
+    no_sizes = tmp_path / "no_sizes.py"
+    no_sizes.write_text('import gradlab\nMODEL = gradlab.specs.elman()\nGRADIENT = {"W_s": "s_1"}\n')
+    out = _run_check(no_sizes)
+    assert out.returncode == 1 and "needs SIZES" in out.stdout and "Traceback" not in out.stdout + out.stderr
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text('import gradlab\nMODEL = gradlab.specs.elman()\nSIZES = {"T": 1, "D": 1, "H": 1, "O": 1}\n'
+                      'GRADIENT = {"W_x": "__import__(\'os\').system(\'touch PWNED\')", "W_s": "0", "b_s": "0",\n'
+                      '            "W_y": "0", "b_y": "0"}\n')
+    out = _run_check(sneaky)
+    assert out.returncode == 1 and "sneaky.py:4" in out.stdout
+    assert not (tmp_path / "PWNED").exists()

@@ -84,6 +84,8 @@ class Candidate:
     module: object = None
     calls: int = 0
     warnings: list = field(default_factory=list)
+    sizes: dict | None = None       # fixed sizes (a symbolic candidate is written for one size)
+    symbolic: tuple | None = None   # (formulas, keyword arguments of gradlab.symbolic) for a symbolic candidate
 
     @property
     def def_line(self) -> int | None:
@@ -245,6 +247,8 @@ def load_derivation(path: str) -> Candidate:
         if sys.path and sys.path[0] == folder:
             del sys.path[0]
     fn = getattr(module, "gradient", None)
+    if fn is None and isinstance(getattr(module, "GRADIENT", None), dict):
+        return _symbolic_derivation(module, path)
     if fn is None:
         names = [n for n, v in vars(module).items() if inspect.isfunction(v) and v.__module__ == mod_name]
         close = difflib.get_close_matches("gradient", names, n=1)
@@ -282,6 +286,42 @@ def load_derivation(path: str) -> Candidate:
                 raise DerivationError(f"WRONG names {w!r}, which is not a parameter of {model.describe()}; "
                                       f"its parameters are {', '.join(names)}", path, _assign_line(path, "WRONG"),
                                       f"did you mean {close[0]!r}?" if close else None)
+    return cand
+
+
+def _symbolic_derivation(module, path: str) -> Candidate:
+    r"""Return the Candidate of a derivation that gives its gradient as formulas: ``GRADIENT`` maps every
+    parameter to text, LaTeX or SymPy in the lecture's symbols (parsed without evaluating code), written
+    for the fixed sizes ``SIZES = {"T": …, "D": …, "H": …, "O": …}``."""
+    from ..specs import Spec
+    from ..symbolic.candidate import to_numeric
+
+    model = getattr(module, "MODEL", None)
+    if not isinstance(model, Spec):
+        raise DerivationError("a symbolic derivation needs MODEL, a spec from gradlab.specs", path,
+                              _assign_line(path, "MODEL"), "e.g. MODEL = gradlab.specs.elman()")
+    if model.kind == "feedforward" or model.loss != "mse_half" or getattr(model, "activation", "tanh") != "tanh":
+        raise DerivationError(f"symbolic derivations are supported for the recurrent cells with tanh units and "
+                              f"E = Σ_t ½‖y_t − d_t‖²; MODEL is {model.describe()}", path, _assign_line(path, "MODEL"))
+    sizes = getattr(module, "SIZES", None)
+    if not isinstance(sizes, dict) or set(sizes) != {"T", "D", "H", "O"} or \
+            not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes.values()):
+        raise DerivationError("a symbolic derivation needs SIZES, the sizes its formulas are written for, as "
+                              "positive ints T, D, H, O", path, _assign_line(path, "SIZES"),
+                              'e.g. SIZES = {"T": 2, "D": 1, "H": 1, "O": 1}')
+    kw = {"T": sizes["T"], "hidden": sizes["H"], "inputs": sizes["D"], "outputs": sizes["O"], "mode": model.mode}
+    formulas = module.GRADIENT
+    missing = [n for n in model.param_shapes() if n not in formulas]
+    if missing:
+        raise DerivationError(f"GRADIENT gives no formula for {', '.join(missing)}", path,
+                              _assign_line(path, "GRADIENT"), "give one formula per parameter (element-wise as a "
+                                                              "nested list for vectors and matrices)")
+    try:
+        fn = to_numeric(formulas, model.kind, **kw)
+    except (ValueError, TypeError) as exc:
+        raise DerivationError(str(exc), path, _assign_line(path, "GRADIENT")) from None
+    cand = _from_namespace(module, fn, model, os.path.basename(path))
+    cand.path, cand.sizes, cand.symbolic = path, dict(sizes), (formulas, kw)
     return cand
 
 

@@ -85,7 +85,16 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
             progress(f"{os.path.basename(path)}: checking at the default sizes")
         report = check_gradient(cand, mode=mode, seed=seed, references=refs, sweep=sweep)
         result["report"] = report
-        if sympy and any(f.kind == "sympy_skipped" for f in report.findings):
+        if cand.symbolic is not None:   # formulas: exact symbolic verdict instead of a search over sizes
+            from ..symbolic.candidate import check_symbolic_candidate
+
+            if progress:
+                progress(f"{os.path.basename(path)}: comparing the formulas with the derived ones symbolically")
+            formulas, kw = cand.symbolic
+            kind = cand.spec.kind
+            result["symbolic"] = check_symbolic_candidate(formulas, kind, **kw)
+            examples = 0
+        if sympy and cand.sizes is None and any(f.kind == "sympy_skipped" for f in report.findings):
             from .core import _smallest
 
             if progress:
@@ -114,13 +123,37 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
     result["title"] = cand.doc.strip().splitlines()[0] if cand.doc.strip() else ""
     found = sorted(report.wrong, key=names.index)
     search_failed = search is not None and not search.ok
+    sym = result.get("symbolic")
+    if sym is not None:
+        found = sorted(set(found) | {n for n, v in sym.params.items() if not v.ok}, key=names.index)
     if cand.expect == "right":
-        result["status"] = "ok" if report.verdict == "pass" and not search_failed else "FAIL"
+        result["status"] = ("ok" if report.verdict == "pass" and not search_failed and (sym is None or sym.ok)
+                            else "FAIL")
     else:
-        result["status"] = "caught" if report.verdict == "fail" and set(found) == set(expected_wrong) else "MISSED"
+        result["status"] = "caught" if found and set(found) == set(expected_wrong) else "MISSED"
     result["found_wrong"] = found
     result["elapsed"] = time.perf_counter() - t0
     return result
+
+
+def _symbolic_lines(res: dict, indent: str) -> list:
+    """Lines for the symbolic verdict of a derivation given as formulas."""
+    sym = res.get("symbolic")
+    if sym is None:
+        return []
+    zero = [v.name for v in sym.params.values() if v.symbolic == "zero"]
+    lines = []
+    if zero:
+        lines.append(indent + f"symbolically: yours − derived simplifies to 0 for {', '.join(zero)}")
+    for v in sym.params.values():
+        if not v.ok:
+            c = v.counterexample or {}
+            lines.append(indent + f"symbolically: {v.name} differs from the derived gradient"
+                         + (f" by {v.difference}" if v.difference else ""))
+            if c:
+                lines.append(indent + f"  counterexample: {v.name}{c['element']} is {c['candidate']:.6g}, "
+                                      f"the engine gives {c['engine']:.6g} (random point, seed {c['seed']})")
+    return lines
 
 
 def _warning_lines(res: dict, indent: str) -> list:
@@ -249,6 +282,8 @@ def _run(args) -> int:
             if res.get("note"):
                 print(" " * 10 + "note: " + res["note"])
             for line in _warning_lines(res, " " * 10):
+                print(line)
+            for line in _symbolic_lines(res, " " * 10):
                 print(line)
             small = res.get("sympy_small")
             if small is not None:

@@ -86,6 +86,10 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
     if unknown or not references:
         raise ValueError(f"check_gradient: references must be a non-empty subset of {_ALL_REFERENCES}, got {references!r}")
     given_problem = problem is not None or params is not None or data is not None
+    if cand.sizes is not None:          # formulas written for one size: check there, no prefix localisation
+        if sizes is not None and dict(sizes) != cand.sizes:
+            raise ValueError(f"check_gradient: {cand.name} is written for sizes {cand.sizes}, not {dict(sizes)}")
+        sizes, localise_errors = cand.sizes, False
     if problem is None:
         problem = spec.draw(sizes, seed)
     if params is not None or data is not None:

@@ -31,6 +31,9 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
 
     t0 = time.perf_counter()
     cand = as_candidate(candidate, spec, name)
+    if cand.sizes is not None:
+        raise ValueError(f"verify: {cand.name} is written for the fixed sizes {cand.sizes}, so there are no "
+                         f"sizes to search; check it with gradlab.check_gradient (and symbolically)")
     spec = spec if spec is not None else cand.spec
     if spec is None:
         raise ValueError("verify: give the model spec (e.g. gradlab.specs.elman()) or a module with MODEL")
