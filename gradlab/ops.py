@@ -22,6 +22,8 @@ import functools
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from .backend import unbroadcast
 from .tensor import Tensor, apply, as_tensor
 
@@ -357,11 +359,14 @@ def tanh(x, xp):
     return xp.tanh(x)
 
 
-# σ(x) = ½(1 + tanh(x/2)) never overflows; σ' = σ(1 - σ)
+# σ' = σ(1 - σ). exp(-x) overflows to inf for x < -709, where 1/(1 + inf) = 0 is σ's correct limit,
+# and underflows to 0 for x > 745, where σ = 1: both are silenced rather than avoided (exp is about
+# 3x cheaper than tanh in NumPy, so this beats the overflow-free form ½(1 + tanh(x/2))).
 @defop("sigmoid", (lambda g, out, x, xp: g * out * (1 - out),))
 def sigmoid(x, xp):
     """Return the logistic sigmoid 1 / (1 + exp(-x))."""
-    return 0.5 * xp.tanh(0.5 * x) + 0.5
+    with np.errstate(over="ignore", under="ignore"):
+        return 1.0 / (1.0 + xp.exp(-x))
 
 
 # relu' is the Heaviside step (taken as 0 at the kink x = 0)
