@@ -130,6 +130,11 @@ class _Step:
         if sl is not None and sl.start is not None and sl.stop is not None and sl.stop > sl.start:
             width = sl.stop - sl.start
             total = src.shape[-1] if src.ndim else 0
+            H = self.states[0].shape[-1] if self.states and self.states[0].ndim else 0
+            # gates are stacked in blocks of H columns from gate 0 (the cell's docstring order), so
+            # columns [a, b) of any stack are the gates a/H … b/H − 1 (a GRU's σ block holds r and z)
+            if H and total % H == 0 and sl.start % H == 0 and sl.stop % H == 0 and sl.stop // H <= len(gates):
+                return ",".join(gates[sl.start // H: sl.stop // H])
             k = sl.start // width
             if total and total % width == 0 and len(gates) == total // width and k < len(gates):
                 return gates[k]
@@ -279,7 +284,9 @@ def _draw_step(g, u: Unfolding, st: _Step, *, prefix: str, entry_ids: dict, symb
             drawn.add((src, target))
             attrs = {}
             if label:
-                attrs["xlabel"] = style.html_label(f'<FONT POINT-SIZE="10">{style.math_label(label, tt)}</FONT>')
+                text = ", ".join(style.math_label(part, tt) for part in label.split(",")) if label.isalpha() or \
+                    all(part.isalpha() for part in label.split(",")) else style.math_label(label, tt)
+                attrs["xlabel"] = style.html_label(f'<FONT POINT-SIZE="10">{text}</FONT>')
             if n in st.belt and (p in st.belt or p in st.belt_entries):
                 attrs["weight"] = "8"
                 attrs["penwidth"] = "2"
