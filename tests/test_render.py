@@ -402,3 +402,12 @@ def test_feedforward_check_figure_highlights_exactly_the_failing_parameters():
     red_edges = [line for line in src.splitlines() if "->" in line and style.HIGHLIGHT in line and "note_" not in line]
     assert len(red_edges) == 1 and red_edges[0].strip().startswith("h -> y")
     assert "note_W_2" in src and "note_W_1" not in src
+
+
+@pytest.mark.parametrize("cell, gates", [("gru", "rzn"), ("lstm", "ifgo")])
+def test_cell_view_labels_gate_slices_with_the_gate_names_in_docstring_order(cell, gates):
+    src = gradlab.to_dot(cell, view="cell", T=3).source
+    labels = [line for line in src.splitlines() if "xlabel" in line]
+    for g in gates:
+        assert any(f"<I>{g}</I><SUB>t</SUB>" in line for line in labels), (g, labels)
+    assert "[..." not in src  # no raw slice notation left on the figure
