@@ -8,7 +8,16 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["floats", "arrays", "shapes", "broadcast_pair", "OP_CASES"]
+__all__ = ["budget", "floats", "arrays", "shapes", "broadcast_pair", "OP_CASES"]
+
+def budget(n: int) -> int:
+    """Return the example count for a test that sets its own: ``n`` under the deterministic ``ci``
+    profile (25 examples by default), scaled up with the active profile (16 n under ``explore``), so
+    that ``--hypothesis-profile=explore`` widens every test, not only those without their own count."""
+    from hypothesis import settings
+
+    return max(1, n * settings.default.max_examples // 25)
+
 
 floats = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False, width=64)
 shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)

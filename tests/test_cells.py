@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import gradlab
 import reference_cells as ref
 from gradlab import nn
-from strategies import CELL_KINDS, build_cell, rnn_configs, rnn_sequence, rnn_weights
+from strategies import budget, CELL_KINDS, build_cell, rnn_configs, rnn_sequence, rnn_weights
 
 
 def reference_initial_state(cell, P, batch):
@@ -25,7 +25,7 @@ def parts(state):
 
 
 @pytest.mark.parametrize("kind", CELL_KINDS)
-@settings(max_examples=15)
+@settings(max_examples=budget(15))
 @given(data=st.data())
 def test_every_cell_forward_matches_its_documented_equations(kind, data):
     config, fused = data.draw(rnn_configs(kinds=(kind,)), label="config"), data.draw(st.booleans(), label="fused")

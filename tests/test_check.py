@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import gradlab
 from gradlab.check import check_gradient, load_derivation, verify
 from gradlab.testing import assert_gradient_matches, problems
+from strategies import budget
 
 DERIVATIONS = Path(__file__).resolve().parent.parent / "derivations"
 ALL = sorted(p.name for p in DERIVATIONS.glob("*.py"))
@@ -57,7 +58,7 @@ def test_correct_derivations_pass_against_every_reference(name):
 def test_correct_derivations_pass_across_hypothesis_examples(name):
     cand = load(name)
 
-    @settings(max_examples=8)
+    @settings(max_examples=budget(8))
     @given(problems(cand.spec, max_T=3, max_D=2, max_H=3))
     def run(problem):
         report = check_gradient(cand, problem=problem, mode="fast", references=("engine", "fd"))
@@ -73,7 +74,7 @@ def _relu_at_kink(problem, eps):
     return problem.copy(params={"b_s": -a1 + eps})
 
 
-@settings(max_examples=10)
+@settings(max_examples=budget(10))
 @given(problems(gradlab.specs.elman(activation="relu"), max_T=3, max_D=2, max_H=2),
        st.sampled_from([0.0, 1e-12, 1e-9, 1e-7, 1e-6, 1e-4]))
 def test_relu_cells_near_kinks_raise_no_false_alarm(problem, eps):
@@ -94,7 +95,7 @@ def test_a_wrong_relu_derivative_is_still_caught_next_to_a_kink():
     assert report.wrong == ["W_x"]
 
 
-@settings(max_examples=6)
+@settings(max_examples=budget(6))
 @given(problems(gradlab.specs.lstm(), max_T=3, max_D=2, max_H=2))
 def test_float32_inputs_warn_and_do_not_fail(problem):
     cand = load("lstm_bptt.py")
@@ -328,8 +329,8 @@ def test_the_report_names_the_worst_element_and_its_reference():
 # ----------------------------------------------------------------------- search and helpers
 def test_verify_shrinks_to_the_smallest_failing_case_and_is_reproducible():
     cand = load("wrong_elman_no_recurrent_term.py")
-    a = verify(cand, max_examples=15, seed=4)
-    b = verify(cand, max_examples=15, seed=4)
+    a = verify(cand, max_examples=budget(15), seed=4)
+    b = verify(cand, max_examples=budget(15), seed=4)
     assert not a.ok
     assert a.counterexample.sizes == {"T": 2, "D": 1, "H": 1, "O": 1}
     assert b.counterexample.sizes == a.counterexample.sizes
@@ -339,7 +340,7 @@ def test_verify_shrinks_to_the_smallest_failing_case_and_is_reproducible():
 
 
 def test_verify_finds_no_counterexample_for_a_correct_derivation():
-    assert verify(load("gru_bptt.py"), max_examples=8, seed=1).ok
+    assert verify(load("gru_bptt.py"), max_examples=budget(8), seed=1).ok
 
 
 def test_assert_gradient_matches_raises_with_the_report():
@@ -367,7 +368,7 @@ def _sizes_of(spec, params, data):
     return {"T": T, "D": D, "H": H, "O": O}
 
 
-@settings(max_examples=15)
+@settings(max_examples=budget(15))
 @given(gradlab.testing.rnn_configs(max_T=3, max_size=2))
 def test_no_false_alarm_across_cells_losses_modes_and_activations(config):
     spec, problem = config

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 import gradlab
 from gradlab import specs
 from gradlab.testing import problems, rnn_configs, sizes
+from strategies import budget
 
 
 def test_elman_parameters_have_lecture_names_and_shapes():
@@ -73,7 +74,7 @@ def test_bad_spec_arguments_name_the_choices():
         specs.elman().draw({"K": 2})
 
 
-@settings(max_examples=10)
+@settings(max_examples=budget(10))
 @given(rnn_configs(max_T=2, max_size=2))
 def test_drawn_configurations_record_a_finite_scalar_loss(config):
     spec, problem = config
@@ -82,14 +83,14 @@ def test_drawn_configurations_record_a_finite_scalar_loss(config):
     assert all(np.all(v != 0) for v in problem.params.values())
 
 
-@settings(max_examples=10)
+@settings(max_examples=budget(10))
 @given(sizes(specs.feedforward()))
 def test_feedforward_sizes_have_no_time_axis(sz):
     assert set(sz) == {"D", "H", "O"}
 
 
 def test_problems_strategy_respects_the_bounds():
-    @settings(max_examples=10)
+    @settings(max_examples=budget(10))
     @given(problems(specs.lstm(), max_T=2, max_D=2, max_H=2, max_O=1))
     def run(p):
         assert 1 <= p.sizes["T"] <= 2 and p.sizes["H"] <= 2 and p.sizes["O"] == 1

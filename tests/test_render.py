@@ -19,6 +19,7 @@ from gradlab.nn.unroll import unroll
 from gradlab.render import check_figure, failure_figure, render, state_gradients, to_dot, unfolding_of, write
 from gradlab.render.cli import add_arguments, run
 from gradlab.render.source import make_cell
+from strategies import budget
 
 CELLS = ["elman", "jordan", "lstm", "gru", "peephole", "fourgate"]
 HIGHLIGHT = "#d62728"
@@ -55,7 +56,7 @@ def positions(fig) -> dict:
 
 
 # ------------------------------------------------------------------------- unfolded structure
-@settings(max_examples=12)
+@settings(max_examples=budget(12))
 @given(cell=st.sampled_from(CELLS), T=st.integers(1, 9))
 def test_unfolded_view_has_one_cluster_per_time_step(cell, T):
     src = to_dot(cell, T=T).source

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from gradlab.symbolic import (Vocabulary, candidate_symbols, check_symbolic_candidate, parse, parse_latex,
                               parse_text, symbolic_model, to_numeric)
+from strategies import budget
 
 GOOD = {
     "W_s": "delta_1*s_0*(1 - s_1^2) + delta_2*s_1*(1 - s_2^2)",
@@ -123,7 +124,7 @@ def test_sympy_candidate_with_foreign_functions_is_rejected():
         check_symbolic_candidate({"b_y": sp.Symbol("os")}, _model())
 
 
-@settings(max_examples=200)
+@settings(max_examples=budget(200))
 @given(st.lists(st.sampled_from(list("_()[]{}\\^*+-/.,;'\" abcdeswxyWTS0123tanhfrac$") +
                                 ["__import__", "s_1", "W_s", r"\frac", "tanh(", r"\left(", "sigma", "delta_2"]),
                 max_size=20).map("".join))
@@ -156,7 +157,7 @@ def formulas(draw, depth=0):
     return f"({a}) {op} ({b})"
 
 
-@settings(max_examples=60)
+@settings(max_examples=budget(60))
 @given(formulas())
 def test_text_formula_printed_as_latex_parses_back_to_the_same_expression(src):
     v = _vocab()

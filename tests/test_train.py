@@ -12,6 +12,7 @@ from gradlab.nn.cells import ElmanCell, GRUCell, LSTMCell
 from gradlab.nn.optim import SGD, Adam
 from gradlab.nn.train import ProgressBar, fit, train_step, truncated_bptt
 from gradlab.nn.unroll import unroll
+from strategies import budget
 
 CELLS = {
     "elman": lambda D, H, O, rng: ElmanCell(D, H, O, rng=rng),
@@ -50,7 +51,7 @@ def tbptt_grads(cell, xs, ds, k1, k2):
     return result, {k: p.grad.copy() for k, p in cell.named_parameters().items()}
 
 
-@settings(max_examples=12)
+@settings(max_examples=budget(12))
 @given(kind=st.sampled_from(sorted(CELLS)), T=st.integers(1, 6), B=st.integers(1, 3), extra=st.integers(0, 3),
        extra2=st.integers(0, 3))
 def test_truncated_bptt_with_k_at_least_T_equals_full_bptt(kind, T, B, extra, extra2):
@@ -76,7 +77,7 @@ def test_truncated_bptt_with_k_at_least_T_reaches_a_learned_initial_state(cls):
         np.testing.assert_allclose(trunc[name], full[name], rtol=1e-10, atol=1e-12, err_msg=name)
 
 
-@settings(max_examples=12)
+@settings(max_examples=budget(12))
 @given(kind=st.sampled_from(sorted(CELLS)), T=st.integers(2, 7), k1=st.integers(1, 6))
 def test_truncated_windows_reaching_back_to_the_start_sum_to_full_bptt(kind, T, k1):
     # With k2 − k1 >= T every window back-propagates to s_0, and without updates in between the window
