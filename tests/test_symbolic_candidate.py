@@ -8,7 +8,7 @@ import functools
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from gradlab.symbolic import (Vocabulary, candidate_symbols, check_symbolic_candidate, parse, parse_latex,
@@ -161,7 +161,11 @@ def formulas(draw, depth=0):
 @given(formulas())
 def test_text_formula_printed_as_latex_parses_back_to_the_same_expression(src):
     v = _vocab()
-    e = parse_text(src, v)
+    try:
+        e = parse_text(src, v)
+    except ValueError as exc:        # e.g. (W_s) / ((W_s) - (W_s)): refused, and said why
+        assert "divides by zero" in str(exc)
+        reject()
     names = {s: si.latex() for s, si in _model().info.items()}
     back = parse_latex(sp.latex(e, symbol_names=names), v)
     assert sp.simplify(back - e) == 0
@@ -187,3 +191,8 @@ def test_numeric_candidate_names_its_sizes_when_given_other_shapes():
     data["xs"] = np.zeros((3, 1))
     with pytest.raises(ValueError, match="T=2"):
         grad(params, data)
+
+
+def test_a_formula_that_divides_by_zero_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="divides by zero"):
+        parse_text("W_s / (s_1 - s_1)", _vocab())

@@ -249,6 +249,19 @@ def _tokens_latex(src: str, vocab: Vocabulary) -> list:
                 k = j
                 while k < n and src[k] == " ":
                     k += 1
+                if k < n and src[k] == "^":     # a power of the function: \sigma^{2}{\left(x\right)}
+                    k += 1
+                    if k < n and src[k] == "{":
+                        depth = 0
+                        while k < n:
+                            depth += {"{": 1, "}": -1}.get(src[k], 0)
+                            k += 1
+                            if depth == 0:
+                                break
+                    elif k < n:
+                        k += 1
+                    while k < n and src[k] == " ":
+                        k += 1
                 applied = k < n and (src[k] in "({" or src.startswith(r"\left", k))
                 if applied or cmd != r"\sigma":
                     toks.append(_Tok("FUNC", _LATEX_FUNCS[cmd], i))
@@ -397,16 +410,23 @@ def _run(src, toks):
         raise ValueError(f"formula: nested too deeply (more than {MAX_DEPTH} levels)") from None
 
 
+def _finite(expr, src: str):
+    """Return ``expr``, or raise when it is undefined (a division by zero such as ``x/(s_1 - s_1)``)."""
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise ValueError(f"formula {src!r} divides by zero (it simplifies to {sp.sstr(expr)})")
+    return expr
+
+
 def parse_text(src: str, vocab: Vocabulary):
     """Return the SymPy expression of a plain-text formula (``W_s[1,2]*(1 - s_2[1]^2)``) over ``vocab``."""
     src = _check_source(src).translate(_UNICODE)
-    return _run(src, _tokens_text(src, vocab))
+    return _finite(_run(src, _tokens_text(src, vocab)), src)
 
 
 def parse_latex(src: str, vocab: Vocabulary):
     r"""Return the SymPy expression of a LaTeX formula (``\frac{1}{2} W^{s}_{12} \left(1 - s_{2,1}^{2}\right)``)."""
     src = _check_source(src).strip().strip("$").strip()
-    return _run(src, _tokens_latex(src, vocab))
+    return _finite(_run(src, _tokens_latex(src, vocab)), src)
 
 
 def parse(src: str, vocab: Vocabulary, syntax: str = "auto"):
