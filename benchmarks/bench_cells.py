@@ -199,7 +199,6 @@ FORWARDS = {"lstm": (lstm_forward, LSTM_NAMES), "gru": (gru_forward, GRU_NAMES)}
 
 def autograd_ref(cell, p, xs, ds):
     """HIPS autograd on the same loss, with the floor's batched projections."""
-    import autograd
     import autograd.numpy as anp
 
     forward, names = FORWARDS[cell]
@@ -212,14 +211,7 @@ def autograd_ref(cell, p, xs, ds):
         r = forward(F, params, X, T, B, H) - d
         return 0.5 * anp.sum(r * r)
 
-    vg = autograd.value_and_grad(loss)
-    params = tuple(p[n] for n in names)
-
-    def run():
-        E, g = vg(params)
-        return E, dict(zip(names, g))
-
-    return run
+    return common.autograd_runner(loss, p, names)
 
 
 def autograd_namespace():

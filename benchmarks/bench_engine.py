@@ -116,7 +116,6 @@ def numpy_stepwise(p, xs, ds):
 # ------------------------------------------------------------------------------------ references
 def autograd_ref(p, xs, ds):
     """HIPS autograd on the same loss, written with the floor's batched projections (its best case)."""
-    import autograd
     import autograd.numpy as anp
 
     T, B, D = xs.shape
@@ -134,14 +133,7 @@ def autograd_ref(p, xs, ds):
         r = Y - d
         return 0.5 * anp.sum(r * r)
 
-    vg = autograd.value_and_grad(loss)
-    params = tuple(p[n] for n in NAMES)
-
-    def run():
-        E, g = vg(params)
-        return E, dict(zip(NAMES, g))
-
-    return run
+    return common.autograd_runner(loss, p, NAMES)
 
 
 def torch_ref(p, xs, ds):

@@ -120,6 +120,21 @@ def check_grads(reference: dict, other: dict, what: str, rtol: float = 1e-10, at
     return worst
 
 
+def autograd_runner(loss, params: dict, names) -> "callable":
+    """Return ``run() -> (E, {name: gradient})``: ``loss(tuple of the named parameters)`` and its gradient,
+    both from HIPS autograd's ``value_and_grad`` (imported here, so scripts run without it until called)."""
+    import autograd
+
+    value_and_grad = autograd.value_and_grad(loss)
+    values = tuple(params[n] for n in names)
+
+    def run():
+        E, g = value_and_grad(values)
+        return E, dict(zip(names, g))
+
+    return run
+
+
 def print_table(title: str, times: dict, floor: str, notes: dict | None = None) -> None:
     """Print a Markdown table: implementation, ms per call, ratio to ``floor`` (times in seconds)."""
     notes = notes or {}
