@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from .backend import get_xp, unbroadcast
 from .context import _STATE
+from .memory import pooled_zeros
+
+import numpy as np
 
 __all__ = ["toposort", "backward", "reverse", "contributions"]
 
@@ -94,7 +97,7 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
             if scatter is not None:
                 buf = grads.get(p)
                 if buf is None or p not in owned:
-                    buf = xp.zeros_like(inputs[i]) if buf is None else buf.copy()
+                    buf = (pooled_zeros(inputs[i]) if xp is np else xp.zeros_like(inputs[i])) if buf is None else buf.copy()
                     grads[p] = buf
                     owned.add(p)
                 scatter(buf, g, **attrs)

@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import unbroadcast
+from .memory import pooled_empty
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
@@ -190,9 +191,13 @@ def _linear_vjp(g, out, x, W, b=None, *, xp, argnum):
 def _rows(arrays, xp):
     if len(arrays) == 1:                         # one use: a view, no copy
         return arrays[0].reshape(-1, arrays[0].shape[-1])
-    if all(a.ndim == 2 for a in arrays):         # the usual case: (batch, features) per use
+    if not all(a.ndim == 2 for a in arrays):     # the usual case is (batch, features) per use
+        arrays = [a.reshape(-1, a.shape[-1]) for a in arrays]
+    if xp is not np:
         return xp.concatenate(arrays, axis=0)
-    return xp.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays], axis=0)
+    rows = builtins.sum(a.shape[0] for a in arrays)
+    out = pooled_empty((rows, arrays[0].shape[1]), np.result_type(*arrays))
+    return np.concatenate(arrays, axis=0, out=out)  # a transient buffer: reused from the pool
 
 
 def _bias_sum(gs, inputs_list, xp):
@@ -268,8 +273,10 @@ def reshape(x, shape):
 def _is_basic(key) -> bool:
     if type(key) is int or type(key) is slice:   # the per-time-step x[t] of an unrolled sequence
         return True
-    items = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in items)
+    for k in (key if type(key) is tuple else (key,)):   # a loop, not all(genexpr): this runs per node
+        if not (k is None or k is Ellipsis or type(k) is slice or isinstance(k, int)):
+            return False
+    return True
 
 
 def _getitem_vjp(g, out, x, xp, key):
@@ -301,9 +308,16 @@ def _getitem(x, xp, key):
     return x[key]
 
 
+def _holds_tensor(items) -> bool:
+    for k in items:
+        if isinstance(k, Tensor):
+            return True
+    return False
+
+
 def getitem(x, key):
     """Return ``x[key]``; the key holds ints, slices, None, Ellipsis or integer arrays (not Tensors)."""
-    if isinstance(key, Tensor) or (isinstance(key, tuple) and builtins.any(isinstance(k, Tensor) for k in key)):
+    if isinstance(key, Tensor) or (isinstance(key, tuple) and _holds_tensor(key)):
         raise TypeError("getitem: index with ints, slices or integer arrays, not with a Tensor "
                         "(use .data to take its values as indices)")
     return _getitem(x, key=key)

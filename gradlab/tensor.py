@@ -12,6 +12,7 @@ import numpy as np
 
 from .backend import get_xp, is_cupy
 from .context import _STATE, Scope
+from .memory import MIN_BYTES as _POOL_MIN, pooled_copy
 
 __all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor"]
 
@@ -218,6 +219,8 @@ def apply(op, *inputs, **attrs) -> Tensor:
         raise ValueError(_describe_failure(op, ts, attrs, state.scope, e)) from None
     if state.anomaly:
         _check_finite(out, f"forward of {op.name} at {state.scope}", ts)
+    if type(out) is np.ndarray and out.nbytes >= _POOL_MIN and state.grad_enabled and out.base is None:
+        out = pooled_copy(out)      # kept until backward: a view into a reused chunk (see memory.py)
     node = Tensor.__new__(Tensor)
     node.data = out
     node.grad = None

@@ -1,0 +1,111 @@
+"""The buffer pool (gradlab/memory.py): values are exact, a chunk is never handed out twice while a view
+of it is alive, free chunks are reused, and the engine's results do not depend on the pool."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradlab
+from gradlab import memory, nn
+
+
+@pytest.fixture
+def fresh_pool(monkeypatch):
+    """An empty pool for this test (the thread's pool object is replaced, then restored)."""
+    monkeypatch.setattr(memory._LOCAL, "pool", memory._Pool(), raising=False)
+    return memory._LOCAL.pool
+
+
+def big(seed, shape=(64, 64)):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def test_small_or_view_arrays_are_left_alone(fresh_pool):
+    small = np.ones(memory.MIN_BYTES // 8 - 1)
+    assert memory.pooled_copy(small) is small
+    base = big(0)
+    view = base[1:]
+    assert memory.pooled_copy(view) is view
+    assert fresh_pool.chunks == []
+
+
+def test_pooled_copy_has_the_same_values_and_lives_in_a_chunk(fresh_pool):
+    a = big(1)
+    b = memory.pooled_copy(a)
+    assert b is not a and b.base is not None and b.flags.c_contiguous
+    assert b.dtype == a.dtype and b.shape == a.shape
+    np.testing.assert_array_equal(b, a)
+    assert any(b.base is c for c in fresh_pool.chunks)
+
+
+def test_a_chunk_in_use_is_never_reused(fresh_pool, monkeypatch):
+    monkeypatch.setattr(memory, "CHUNK_BYTES", 64 * 64 * 8)      # one array fills a chunk
+    kept = memory.pooled_copy(big(2))
+    expected = kept.copy()
+    others = [memory.pooled_copy(big(10 + k)) for k in range(3)]
+    assert len({id(o.base) for o in others} | {id(kept.base)}) == 4   # each in its own chunk
+    del others
+    again = [memory.pooled_copy(big(20 + k)) for k in range(3)]
+    np.testing.assert_array_equal(kept, expected)                     # untouched by the reuse
+    assert all(a.base is not kept.base for a in again)
+    assert len(fresh_pool.chunks) == 4                                # the three freed chunks came back
+
+
+def test_free_chunks_are_reused_and_released(fresh_pool):
+    a = memory.pooled_copy(big(3))
+    chunk_id, chunk_size = id(a.base), a.base.size     # no reference to the chunk itself: that would pin it
+    del a
+    b = memory.pooled_zeros(big(4))                                   # the current chunk continues
+    assert id(b.base) == chunk_id and not b.any()
+    del b
+    fresh_pool.offset = chunk_size                                    # full: the next take must look for a free one
+    c = memory.pooled_empty((64, 64), np.float64)
+    assert id(c.base) == chunk_id and len(fresh_pool.chunks) == 1
+    assert memory.release_memory() == 0                               # `c` keeps the only chunk in use
+    del c
+    assert memory.release_memory() == chunk_size
+    assert fresh_pool.chunks == []
+
+
+def test_idle_chunks_beyond_the_cap_are_dropped(fresh_pool, monkeypatch):
+    monkeypatch.setattr(memory, "CHUNK_BYTES", 64 * 64 * 8)
+    monkeypatch.setattr(memory, "MAX_IDLE_BYTES", 2 * 64 * 64 * 8)
+    arrays = [memory.pooled_copy(big(k)) for k in range(6)]
+    assert len(fresh_pool.chunks) == 6
+    del arrays
+    fresh_pool.current = None
+    memory.pooled_copy(big(99))                                        # one taken, two kept idle, the rest dropped
+    assert len(fresh_pool.chunks) == 3
+
+
+def _elman_grads(cell, xs, ds):
+    for p in cell.parameters():
+        p.grad = None
+    out = nn.unroll(cell, xs, fused=True)
+    E = nn.mse_half(out.output_sequence, ds)
+    E.backward()
+    return out, {n: p.grad.copy() for n, p in cell.parameters_by_name().items()}
+
+
+def test_engine_results_do_not_depend_on_the_pool(fresh_pool, monkeypatch):
+    rng = np.random.default_rng(5)
+    cell = nn.ElmanCell(16, 64, 8, rng=np.random.default_rng(6))
+    xs, ds = rng.standard_normal((12, 40, 16)), rng.standard_normal((12, 40, 8))   # (40, 64) states: 20 KiB
+    kept, first = _elman_grads(cell, xs, ds)
+    assert fresh_pool.chunks, "a graph of this size should use the pool"
+    kept_values = [s.data.copy() for s in kept.states]
+    _, second = _elman_grads(cell, xs, ds)                             # reuses chunks while `kept` is alive
+    monkeypatch.setattr(memory, "MIN_BYTES", 1 << 60)                  # pool off
+    _, plain = _elman_grads(cell, xs, ds)
+    for n in first:
+        np.testing.assert_array_equal(first[n], second[n])
+        np.testing.assert_array_equal(first[n], plain[n])
+    for s, v in zip(kept.states, kept_values):
+        np.testing.assert_array_equal(s.data, v)
+
+
+def test_no_grad_values_are_not_pooled(fresh_pool):
+    x = gradlab.Parameter(big(7))
+    with gradlab.no_grad():
+        y = gradlab.tanh(x)
+    assert y.data.base is None and fresh_pool.chunks == []
