@@ -19,6 +19,7 @@ The pool is per thread, holds at most :data:`MAX_IDLE_BYTES` of free chunks, and
 """
 from __future__ import annotations
 
+import math
 import sys
 import threading
 
@@ -47,6 +48,8 @@ class _Pool:
         """Return a uint8 view of ``nbytes`` bytes (aligned) from the pool."""
         step = (nbytes + _ALIGN - 1) & ~(_ALIGN - 1)
         cur = self.current
+        if cur is not None and self.offset and sys.getrefcount(cur) <= 3:
+            self.offset = 0         # no view of the current chunk is alive: start again where memory is warm
         if cur is None or self.offset + step > cur.size:
             del cur                 # a local reference would make the current chunk look in use
             self.current, self.offset = self._free_chunk(step), 0
@@ -98,7 +101,8 @@ def pooled_copy(a):
 
 def pooled_empty(shape, dtype):
     """Return an uninitialised NumPy array from the pool (from ``numpy.empty`` when it is small)."""
-    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
     return _pool().take(nbytes).view(dtype).reshape(shape)

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import unbroadcast
-from .memory import pooled_empty
+from .memory import MIN_BYTES, pooled_empty
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
@@ -50,6 +50,9 @@ class Op:
     # engine fast path for a leaf used by many nodes of this op (a shared weight used at every
     # time step): {argnum: f(gs, inputs_list, xp)} returning Σ_k VJP(g_k, inputs_k) in one go.
     batch_vjp: dict | None = None
+    # engine fast path: into(alloc, *inputs, **attrs) computes the forward (NumPy) into an array from
+    # ``alloc(shape, dtype)`` (the buffer pool) and returns it, or returns None to leave it to ``forward``
+    into: Callable | None = None
 
     def input_vjp(self, argnum: int, g, out, inputs, xp, attrs):
         """Return the gradient for input ``argnum`` (or None when that input gets none)."""
@@ -65,13 +68,14 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, scatter=None, batch_vjp=None):
+def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, scatter=None, batch_vjp=None,
+          into=None):
     """Decorator: register the decorated forward as op ``name`` and return a function that applies it."""
 
     def register(forward):
         if name in OPS:
             raise ValueError(f"defop: an op named {name!r} is already registered")
-        op = Op(name, forward, vjp, analytic, kink, diagnose, scatter, batch_vjp)
+        op = Op(name, forward, vjp, analytic, kink, diagnose, scatter, batch_vjp, into)
         OPS[name] = op
 
         applied = functools.partial(apply, op)   # C-level: no extra Python frame per recorded node
@@ -87,20 +91,42 @@ def _broadcast_diagnose(a, b):
     return f"cannot broadcast shapes {a!r} and {b!r}"
 
 
+# Forwards straight into a pooled buffer (see Op.into), for the ops an unrolled RNN makes T of. They
+# compute exactly what the forwards below compute, and decline (None) anything but float arrays of one
+# dtype, and, for binary ops, of one shape (broadcasting goes through the plain forward).
+def _unary_into(ufunc):
+    def into(alloc, x):
+        if x.dtype.kind != "f":
+            return None
+        return ufunc(x, out=alloc(x.shape, x.dtype))
+    return into
+
+
+def _binary_into(ufunc):
+    def into(alloc, x, y):
+        if x.shape != y.shape or x.dtype != y.dtype or x.dtype.kind != "f":
+            return None
+        return ufunc(x, y, out=alloc(x.shape, x.dtype))
+    return into
+
+
 # ---------------------------------------------------------------------------------- arithmetic
-@defop("add", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: g), diagnose=_broadcast_diagnose)
+@defop("add", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: g), diagnose=_broadcast_diagnose,
+       into=_binary_into(np.add))
 def add(x, y, xp):
     """Return x + y (broadcasting)."""
     return x + y
 
 
-@defop("sub", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: -g), diagnose=_broadcast_diagnose)
+@defop("sub", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: -g), diagnose=_broadcast_diagnose,
+       into=_binary_into(np.subtract))
 def sub(x, y, xp):
     """Return x - y (broadcasting)."""
     return x - y
 
 
-@defop("mul", (lambda g, out, x, y, xp: g * y, lambda g, out, x, y, xp: g * x), diagnose=_broadcast_diagnose)
+@defop("mul", (lambda g, out, x, y, xp: g * y, lambda g, out, x, y, xp: g * x), diagnose=_broadcast_diagnose,
+       into=_binary_into(np.multiply))
 def mul(x, y, xp):
     """Return the element-wise product x * y (broadcasting)."""
     return x * y
@@ -193,10 +219,11 @@ def _rows(arrays, xp):
         return arrays[0].reshape(-1, arrays[0].shape[-1])
     if not all(a.ndim == 2 for a in arrays):     # the usual case is (batch, features) per use
         arrays = [a.reshape(-1, a.shape[-1]) for a in arrays]
-    if xp is not np:
+    first = arrays[0]
+    if xp is not np or first.nbytes * len(arrays) < MIN_BYTES:
         return xp.concatenate(arrays, axis=0)
     rows = builtins.sum(a.shape[0] for a in arrays)
-    out = pooled_empty((rows, arrays[0].shape[1]), np.result_type(*arrays))
+    out = pooled_empty((rows, first.shape[1]), np.result_type(*arrays))
     return np.concatenate(arrays, axis=0, out=out)  # a transient buffer: reused from the pool
 
 
@@ -225,7 +252,23 @@ def _linear_diagnose(x, W, b=None):
     return f"the bias {b!r} does not match the weight's {W[0]} outputs"
 
 
-@defop("linear", _linear_vjp, diagnose=_linear_diagnose, batch_vjp=_LINEAR_BATCH)
+def _linear_into(alloc, x, W, b=None):
+    if x.ndim != 2 or W.ndim != 2 or x.dtype != W.dtype or x.dtype.kind != "f":
+        return None
+    shape = (x.shape[0], W.shape[0])
+    if b is not None and (b.dtype != x.dtype or (b.shape != shape and b.shape != shape[1:])):
+        return None
+    out = alloc(shape, x.dtype)
+    try:
+        np.matmul(x, W.T, out=out)
+    except ValueError:
+        return None           # the plain forward raises it again, and apply names the shapes
+    if b is not None:
+        out += b
+    return out
+
+
+@defop("linear", _linear_vjp, diagnose=_linear_diagnose, batch_vjp=_LINEAR_BATCH, into=_linear_into)
 def _linear(x, W, b=None, *, xp):
     """Return x @ W.T (+ b): a feedforward layer on row inputs."""
     y = x @ W.T
@@ -367,7 +410,7 @@ def mean(x, axis=None, keepdims: bool = False):
 
 
 # ---------------------------------------------------------------------------- element-wise maps
-@defop("tanh", (lambda g, out, x, xp: g * (1 - out * out),))   # tanh' = 1 - tanh²
+@defop("tanh", (lambda g, out, x, xp: g * (1 - out * out),), into=_unary_into(np.tanh))   # tanh' = 1 - tanh²
 def tanh(x, xp):
     """Return tanh(x)."""
     return xp.tanh(x)
@@ -376,7 +419,17 @@ def tanh(x, xp):
 # σ' = σ(1 - σ). exp(-x) overflows to inf for x < -709, where 1/(1 + inf) = 0 is σ's correct limit,
 # and underflows to 0 for x > 745, where σ = 1: both are silenced rather than avoided (exp is about
 # 3x cheaper than tanh in NumPy, so this beats the overflow-free form ½(1 + tanh(x/2))).
-@defop("sigmoid", (lambda g, out, x, xp: g * out * (1 - out),))
+def _sigmoid_into(alloc, x):
+    if x.dtype.kind != "f":
+        return None
+    out = np.negative(x, out=alloc(x.shape, x.dtype))
+    with np.errstate(over="ignore", under="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)      # the same IEEE operations as the forward: identical bits
+
+
+@defop("sigmoid", (lambda g, out, x, xp: g * out * (1 - out),), into=_sigmoid_into)
 def sigmoid(x, xp):
     """Return the logistic sigmoid 1 / (1 + exp(-x))."""
     with np.errstate(over="ignore", under="ignore"):
@@ -391,7 +444,7 @@ def relu(x, xp):
     return xp.maximum(x, 0)
 
 
-@defop("exp", (lambda g, out, x, xp: g * out,))
+@defop("exp", (lambda g, out, x, xp: g * out,), into=_unary_into(np.exp))
 def exp(x, xp):
     """Return exp(x)."""
     return xp.exp(x)

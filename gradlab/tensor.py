@@ -12,7 +12,7 @@ import numpy as np
 
 from .backend import get_xp, is_cupy
 from .context import _STATE, Scope
-from .memory import MIN_BYTES as _POOL_MIN, pooled_copy
+from .memory import MIN_BYTES as _POOL_MIN, pooled_copy, pooled_empty
 
 __all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor"]
 
@@ -194,6 +194,40 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     return Tensor(x)
 
 
+_CONSTANTS: dict = {}    # (number, dtype) -> read-only 0-d array: 1 - z at every step makes one, not T
+
+
+def _with_constants(inputs) -> tuple:
+    """``inputs`` with every non-Tensor made a constant leaf (see :func:`as_tensor`); a Python number
+    next to a NumPy float Tensor, as in ``1 - z`` or ``0.5 * E``, takes a short path (it is per node)."""
+    like = None
+    for y in inputs:
+        if isinstance(y, Tensor):
+            like = y
+            break
+    ld = None if like is None else like.data
+    if type(ld) is np.ndarray and ld.dtype.kind == "f":
+        out = []
+        for y in inputs:
+            if type(y) is float or type(y) is int:
+                c = Tensor.__new__(Tensor)
+                key = (y, ld.dtype)
+                arr = _CONSTANTS.get(key)
+                if arr is None:
+                    if len(_CONSTANTS) > 256:
+                        _CONSTANTS.clear()
+                    arr = _CONSTANTS[key] = np.asarray(y, dtype=ld.dtype)
+                    arr.flags.writeable = False          # shared by every node that uses this number
+                c.data = arr
+                c.grad, c.op, c.parents, c.attrs = None, None, (), _NO_ATTRS
+                c.scope, c.name, c.requires_grad, c.retains_grad = _STATE.get().scope, None, False, False
+                out.append(c)
+            else:
+                out.append(as_tensor(y, like))
+        return tuple(out)
+    return tuple(as_tensor(y, like) for y in inputs)
+
+
 def apply(op, *inputs, **attrs) -> Tensor:
     """Run ``op`` forward on the inputs' data and record the result as a new node.
 
@@ -203,8 +237,7 @@ def apply(op, *inputs, **attrs) -> Tensor:
     ts = inputs
     for x in inputs:
         if type(x) is not Tensor and not isinstance(x, Tensor):
-            like = next((y for y in inputs if isinstance(y, Tensor)), None)
-            ts = tuple(as_tensor(y, like) for y in inputs)
+            ts = _with_constants(inputs)
             break
     datas = [t.data for t in ts]
     xp = np
@@ -213,14 +246,19 @@ def apply(op, *inputs, **attrs) -> Tensor:
             xp = get_xp(*datas)
             break
     state = _STATE.get()
+    # a large NumPy value that the graph keeps until backward lives in the buffer pool (memory.py):
+    # computed straight into it when the op can (Op.into), else moved there
+    pool = xp is np and datas and datas[0].nbytes >= _POOL_MIN and state.grad_enabled
     try:
-        out = op.forward(*datas, xp=xp, **attrs)
+        out = op.into(pooled_empty, *datas, **attrs) if pool and op.into is not None else None
+        if out is None:
+            out = op.forward(*datas, xp=xp, **attrs)
+            if pool and type(out) is np.ndarray and out.base is None:
+                out = pooled_copy(out)
     except (ValueError, TypeError, IndexError) as e:
         raise ValueError(_describe_failure(op, ts, attrs, state.scope, e)) from None
     if state.anomaly:
         _check_finite(out, f"forward of {op.name} at {state.scope}", ts)
-    if type(out) is np.ndarray and out.nbytes >= _POOL_MIN and state.grad_enabled and out.base is None:
-        out = pooled_copy(out)      # kept until backward: a view into a reused chunk (see memory.py)
     node = Tensor.__new__(Tensor)
     node.data = out
     node.grad = None

@@ -204,6 +204,11 @@ class RecurrentCell(Module):
         """The non-recurrent part of the step, ``W_x x + b`` (any number of leading axes)."""
         return self.input_layer(x)
 
+    def _split_projection(self, u_all):
+        """The projected inputs of all steps as ``_recur`` wants them per step: ``u_all`` itself, or a
+        tuple of Tensors (each indexed by step) for a cell that slices ``u`` the same way at every step."""
+        return u_all
+
     def _recurrent_weights(self):
         """Whatever ``_recur`` needs of the recurrent weights beyond the layers themselves, prepared once
         per unrolling in the fused path and once per step in the literal one (None for most cells)."""
@@ -343,7 +348,9 @@ class LSTMCell(RecurrentCell):
         pass
 
     def _gates(self, u, s, w):
-        a = ops.add(u, self._recurrent(s))
+        layer = self.recurrent_layer
+        with scope(layer.name):   # W_s s_{t-1} + (W_x x_t + b_s) as one node
+            a = ops.linear(s, layer.weight, u)
         return ops.chunk(a, 4, axis=-1)
 
     def _recur(self, u, state, w):
@@ -424,9 +431,13 @@ class GRUCell(RecurrentCell):
         self.recurrent_layer = self._dense(H, 3 * H, "W_s", "b_s")
         self._finish_init()
 
+    def _split_projection(self, u_all):
+        H = self.hidden_size       # the r, z columns and the n columns, sliced once for all steps
+        return (_cols(u_all, 0, 2 * H), _cols(u_all, 2 * H, 3 * H))
+
     def _recur(self, u, s, w):
         H = self.hidden_size
-        a_rz, a_n = _cols(u, 0, 2 * H), _cols(u, 2 * H, 3 * H)
+        a_rz, a_n = u if isinstance(u, tuple) else (_cols(u, 0, 2 * H), _cols(u, 2 * H, 3 * H))
         if self.reset == "after":
             h = self._recurrent(s)                                   # [h_r; h_z; h_n] = W_s s + b_s
             r, z = _split2(ops.sigmoid(ops.add(a_rz, _cols(h, 0, 2 * H))), H)

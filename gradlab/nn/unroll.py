@@ -187,9 +187,11 @@ def unroll(cell: RecurrentCell, xs, state=None, *, fused: bool = False, start: i
         if n is not None:
             u_all = ops.reshape(u_all, (T,) + batch_shape + (u_all.shape[-1],))
         weights = cell._recurrent_weights()
+        parts = cell._split_projection(u_all)
     for k, t in enumerate(times):
         with scope(*name_scope, t=t):
-            state = cell._recur(u_all[k], state, weights)
+            u_k = parts[k] if isinstance(parts, Tensor) else tuple(part[k] for part in parts)
+            state = cell._recur(u_k, state, weights)
         states.append(state)
     if outputs == "none":
         return Unrolled(cell, states, initial, times=times, outputs=[], output_times=[], fused=True)
