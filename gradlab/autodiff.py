@@ -6,11 +6,11 @@ The traversal is a loop with a child count (no recursion), so a 50 000-step chai
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .backend import get_xp, unbroadcast
 from .context import _STATE
 from .memory import pooled_zeros
-
-import numpy as np
 
 __all__ = ["toposort", "backward", "reverse", "contributions"]
 

@@ -94,7 +94,7 @@ def pooled_copy(a):
     when it is not a fresh NumPy array of at least :data:`MIN_BYTES`."""
     if type(a) is not np.ndarray or a.nbytes < MIN_BYTES or a.base is not None or not a.flags.c_contiguous:
         return a
-    out = _pool().take(a.nbytes).view(a.dtype).reshape(a.shape)
+    out = pooled_empty(a.shape, a.dtype)
     np.copyto(out, a)
     return out
 
@@ -112,7 +112,7 @@ def pooled_zeros(like):
     """Return a zero array shaped like the NumPy array ``like``, from the pool when it is big enough."""
     if type(like) is not np.ndarray or like.nbytes < MIN_BYTES:
         return np.zeros_like(like)
-    out = _pool().take(like.nbytes).view(like.dtype).reshape(like.shape)
+    out = pooled_empty(like.shape, like.dtype)
     out.fill(0)
     return out
 

@@ -2,6 +2,8 @@
 of it is alive, free chunks are reused, and the engine's results do not depend on the pool."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -95,7 +97,8 @@ def test_engine_results_do_not_depend_on_the_pool(fresh_pool, monkeypatch):
     assert fresh_pool.chunks, "a graph of this size should use the pool"
     kept_values = [s.data.copy() for s in kept.states]
     _, second = _elman_grads(cell, xs, ds)                             # reuses chunks while `kept` is alive
-    monkeypatch.setattr(memory, "MIN_BYTES", 1 << 60)                  # pool off
+    monkeypatch.setattr(memory, "MIN_BYTES", 1 << 60)                  # pool off: plain forwards,
+    monkeypatch.setattr(sys.modules["gradlab.tensor"], "_POOL_MIN", 1 << 60)  # apply: no `into` path
     _, plain = _elman_grads(cell, xs, ds)
     for n in first:
         np.testing.assert_array_equal(first[n], second[n])
@@ -109,3 +112,31 @@ def test_no_grad_values_are_not_pooled(fresh_pool):
     with gradlab.no_grad():
         y = gradlab.tanh(x)
     assert y.data.base is None and fresh_pool.chunks == []
+
+
+def _into_cases():
+    from gradlab.ops import OPS
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((40, 64)), rng.standard_normal((40, 64))
+    W, b = rng.standard_normal((48, 64)), rng.standard_normal(48)
+    args = {"add": (x, y), "sub": (x, y), "mul": (x, y), "tanh": (x,), "exp": (x,),
+            "sigmoid": (np.concatenate([x, [[-800.0] * 64, [800.0] * 64]]),),
+            "linear": (x, W, b)}
+    with_into = sorted(n for n, op in OPS.items() if op.into is not None)
+    assert with_into == sorted(args), "every op with an `into` forward needs a case here"
+    return [(OPS[n], args[n]) for n in with_into]
+
+
+@pytest.mark.parametrize("op, args", _into_cases(), ids=lambda v: getattr(v, "name", ""))
+def test_into_forwards_equal_the_plain_forwards_bit_for_bit(op, args):
+    got = op.into(lambda shape, dtype: np.full(shape, np.nan, dtype), *args)
+    np.testing.assert_array_equal(got, op.forward(*args, xp=np))
+
+
+@pytest.mark.parametrize("op, args", [(c[0], c[1]) for c in _into_cases() if c[0].name in ("add", "mul")],
+                         ids=lambda v: getattr(v, "name", ""))
+def test_into_declines_broadcasting_and_mixed_dtypes(op, args):
+    x, y = args
+    alloc = lambda shape, dtype: np.empty(shape, dtype)  # noqa: E731
+    assert op.into(alloc, x, y[:1]) is None
+    assert op.into(alloc, x, y.astype(np.float32)) is None

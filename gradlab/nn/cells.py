@@ -437,7 +437,7 @@ class GRUCell(RecurrentCell):
 
     def _recur(self, u, s, w):
         H = self.hidden_size
-        a_rz, a_n = u if isinstance(u, tuple) else (_cols(u, 0, 2 * H), _cols(u, 2 * H, 3 * H))
+        a_rz, a_n = u if isinstance(u, tuple) else self._split_projection(u)
         if self.reset == "after":
             h = self._recurrent(s)                                   # [h_r; h_z; h_n] = W_s s + b_s
             r, z = _split2(ops.sigmoid(ops.add(a_rz, _cols(h, 0, 2 * H))), H)
