@@ -61,7 +61,7 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
     """
     grads = dict(seeds)
     owned: set = set()          # gradient buffers this loop allocated, safe to update in place
-    deferred: dict = {}         # leaf -> {(op, argnum): ([g, ...], [inputs, ...])} summed when the leaf is reached
+    deferred: dict = {}         # node -> {(op, argnum): ([g, ...], [inputs, ...])} summed when the leaf is reached
     out: dict = {}
     keep = set(keep) if keep else ()
     if xp is None:
@@ -69,17 +69,19 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
     wrap = getattr(xp, "wrap", None)
     anomaly = _STATE.get().anomaly
     batching = on_edge is None and wrap is None
+    special = wrap is not None or anomaly or on_edge is not None   # the per-edge extras, rarely on
     for node in order:
         g = grads.pop(node, None)
         if deferred and node in deferred:
             g = _sum_deferred(deferred.pop(node), g, xp)
         if g is None:
             continue
-        if node.op is None or node in keep:
-            out[node] = g
-            if node.op is None:
-                continue
         op = node.op
+        if op is None:
+            out[node] = g
+            continue
+        if keep and node in keep:
+            out[node] = g
         parents = node.parents
         if value is None:
             inputs = [p.data for p in parents]
@@ -87,11 +89,16 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
         else:
             inputs = [value(p) for p in parents]
             out_value = value(node)
-        per_input = op.vjp if type(op.vjp) is tuple else None
+        vjp = op.vjp
+        per_input = vjp if type(vjp) is tuple else None
         attrs = node.attrs
-        scatter = op.scatter if batching else None
-        batch = op.batch_vjp if batching else None
-        for i, p in enumerate(parents):
+        if batching:
+            scatter, batch = op.scatter, op.batch_vjp
+        else:
+            scatter = batch = None
+        i = -1
+        for p in parents:
+            i += 1
             if not p.requires_grad:
                 continue
             if scatter is not None:
@@ -102,19 +109,24 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
                     owned.add(p)
                 scatter(buf, g, **attrs)
                 continue
-            if batch is not None and p.op is None and i in batch:
+            # an input the VJP reduces into (a weight, a broadcast bias), typically shared by many
+            # nodes, is summed for all of them in one go when it is reached; an input of g's own shape
+            # (the projected input of one step) gets g unchanged and takes the plain path
+            if batch is not None and i in batch and inputs[i].shape != g.shape:
                 entry = deferred.setdefault(p, {}).setdefault((op, i), ([], []))
                 entry[0].append(g)
                 entry[1].append(inputs)
                 continue
             if per_input is not None:
                 f = per_input[i]
-                pg = None if f is None else f(g, out_value, *inputs, xp=xp, **attrs)
+                if f is None:
+                    continue
+                pg = f(g, out_value, *inputs, xp=xp, **attrs)
             else:
-                pg = op.vjp(g, out_value, *inputs, xp=xp, argnum=i, **attrs)
-            if pg is None:
-                continue
-            if wrap is not None:
+                pg = vjp(g, out_value, *inputs, xp=xp, argnum=i, **attrs)
+                if pg is None:
+                    continue
+            if special and wrap is not None:
                 pg = wrap(pg)
             shape = inputs[i].shape
             if pg.shape != shape:
@@ -122,12 +134,13 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
                     pg = unbroadcast(xp, pg, shape)
                 except ValueError as e:
                     raise ValueError(f"{op.name} at {node.scope}: vjp for input {i}: {e}") from None
-            if anomaly:
-                from .tensor import _check_finite
+            if special:
+                if anomaly:
+                    from .tensor import _check_finite
 
-                _check_finite(pg, f"gradient of {op.name} at {node.scope} (input {i})")
-            if on_edge is not None:
-                on_edge(p, node, pg)
+                    _check_finite(pg, f"gradient of {op.name} at {node.scope} (input {i})")
+                if on_edge is not None:
+                    on_edge(p, node, pg)
             prev = grads.get(p)
             if prev is None:
                 grads[p] = pg

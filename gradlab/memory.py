@@ -110,8 +110,10 @@ def pooled_empty(shape, dtype):
 
 def pooled_zeros(like):
     """Return a zero array shaped like the NumPy array ``like``, from the pool when it is big enough."""
-    if type(like) is not np.ndarray or like.nbytes < MIN_BYTES:
+    if type(like) is not np.ndarray:
         return np.zeros_like(like)
+    if like.nbytes < MIN_BYTES:
+        return np.zeros(like.shape, like.dtype)
     out = pooled_empty(like.shape, like.dtype)
     out.fill(0)
     return out

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, eq=False)  # ops compare and hash by identity
+@dataclass(frozen=True, eq=False, slots=True)  # ops compare and hash by identity
 class Op:
     """One primitive: its name, forward, VJPs and the facts the interpreters need about it."""
 
@@ -229,6 +229,8 @@ def _rows(arrays, xp):
 
 def _bias_sum(gs, inputs_list, xp):
     shape = inputs_list[0][2].shape              # a bias vector, or an additive term of any shape
+    if len(shape) == 1 and len(gs) > 1 and all(g.shape[-1] == shape[0] for g in gs):
+        return _rows(gs, xp).sum(axis=0)         # a bias vector: one sum over the rows of all uses
     total = None
     for g in gs:                                 # Σ_k (g_k summed over what b was broadcast along)
         part = unbroadcast(xp, g, shape)
@@ -331,10 +333,12 @@ def _getitem_vjp(g, out, x, xp, key):
 
 def _getitem_scatter(buf, g, key):
     if _is_basic(key):
-        buf[key] += g
+        view = buf[key]
+        if isinstance(view, np.generic):  # one element of a NumPy array comes back as a scalar
+            buf[key] = view + g
+        else:
+            view += g                     # a view: added in place (``buf[key] += g`` copies it back too)
     else:
-        import numpy as np
-
         (np.add.at if isinstance(buf, np.ndarray) else _cupy_add_at)(buf, key, g)
 
 

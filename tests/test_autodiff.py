@@ -161,3 +161,32 @@ def test_a_full_shape_additive_leaf_of_linear_used_many_times_keeps_its_shape():
     per_use = gradlab.contributions(loss, u, by="t")
     assert u.grad.shape == (3, 2)
     np.testing.assert_allclose(u.grad, sum(per_use.values()), rtol=1e-12)
+
+
+@given(st.integers(1, 5), st.sampled_from([(), (1,), (3,), (2, 3)]))
+def test_a_weight_slice_shared_by_many_linear_nodes_gets_the_sum_of_its_uses(T, batch):
+    # a slice of a weight (W_s's gate rows) and of a bias, used at every step, is summed in one go by
+    # backward (the batched path); contributions walks edge by edge: both must give the same gradient
+    rng = np.random.default_rng(T)
+    W = Parameter(rng.standard_normal((5, 3)), name="W")
+    b = Parameter(rng.standard_normal(5), name="b")
+    rows, bias = W[1:4], b[1:4]
+    s = tensor(rng.standard_normal(batch + (3,)))
+    for t in range(1, T + 1):
+        with gradlab.scope(t=t):
+            s = gradlab.tanh(gradlab.linear(s, rows, bias))
+    loss = (s * s).sum()
+    per_use_W = sum(gradlab.contributions(loss, W, by="t").values())
+    per_use_b = sum(gradlab.contributions(loss, b, by="t").values())
+    loss.backward()
+    np.testing.assert_allclose(W.grad, per_use_W, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b.grad, per_use_b, rtol=1e-10, atol=1e-12)
+    assert not W.grad[0].any() and not W.grad[4].any() and W.grad[1:4].any()
+
+
+def test_single_elements_of_a_vector_accumulate_their_gradients():
+    # x[2] of a 1-D array is a NumPy scalar, not a view: the scatter must still write into the buffer
+    x = Parameter(np.arange(4.0), name="x")
+    y = x[2] * x[2] + 3.0 * x[0] + x[2]
+    y.backward()
+    np.testing.assert_allclose(x.grad, [3.0, 0.0, 2 * 2.0 + 1.0, 0.0])

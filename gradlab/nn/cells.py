@@ -239,6 +239,17 @@ def _split2(x, H: int):
     return _cols(x, 0, H), _cols(x, H, 2 * H)
 
 
+def _cols_split(u, H: int):
+    """A GRU's projection split into its r, z columns and its n columns."""
+    return _cols(u, 0, 2 * H), _cols(u, 2 * H, 3 * H)
+
+
+def _gru_rows(layer, H: int):
+    """``(W_rz, b_rz, W_n, b_n)``: the r, z rows and the n rows of a GRU's recurrent weight and bias."""
+    w, b = layer.weight, layer.bias
+    return w[: 2 * H], b[: 2 * H], w[2 * H:], b[2 * H:]
+
+
 # ------------------------------------------------------------------------------------ Elman
 class ElmanCell(RecurrentCell):
     r"""The simple (Elman) recurrent cell of the lecture.
@@ -417,6 +428,10 @@ class GRUCell(RecurrentCell):
 
     Shapes: ``W_x (3H, D)``, ``b_x (3H,)``, ``W_s (3H, H)``, ``b_s (3H,)`` (rows stacked r, z, n;
     ``W_{s,n}`` and ``b_{s,n}`` are the n-rows), ``W_y (O, H)``, ``b_y (O,)``.
+
+    ``unroll(..., fused=True)`` records the same function bracketed for speed: the recurrent biases
+    that are only added join ``b_x`` in the one input projection of all steps, the r, z rows and the
+    n rows of ``W_s`` are two products per step, and ``s_t = n_t + z_t ⊙ (s_{t-1} - n_t)``.
     """
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int | None = None, *,
@@ -431,33 +446,63 @@ class GRUCell(RecurrentCell):
         self.recurrent_layer = self._dense(H, 3 * H, "W_s", "b_s")
         self._finish_init()
 
-    def _split_projection(self, u_all):
-        H = self.hidden_size       # the r, z columns and the n columns, sliced once for all steps
-        return (_cols(u_all, 0, 2 * H), _cols(u_all, 2 * H, 3 * H))
-
-    def _recur(self, u, s, w):
-        H = self.hidden_size
-        a_rz, a_n = u if isinstance(u, tuple) else self._split_projection(u)
+    def _step(self, x, state):
+        # the literal step, term by term as in the equations above (what the figures draw)
+        H, s = self.hidden_size, state
+        a_rz, a_n = _cols_split(self.input_layer(x), H)
         if self.reset == "after":
             h = self._recurrent(s)                                   # [h_r; h_z; h_n] = W_s s + b_s
             r, z = _split2(ops.sigmoid(ops.add(a_rz, _cols(h, 0, 2 * H))), H)
             n = ops.tanh(ops.add(a_n, ops.mul(r, _cols(h, 2 * H, 3 * H))))
         else:
-            (w_rz, b_rz), (w_n, b_n) = w
-            with scope(self.recurrent_layer.name):
+            layer = self.recurrent_layer
+            with scope(layer.name):  # the r, z rows and the n rows of W_s and b_s
+                w_rz, b_rz, w_n, b_n = _gru_rows(layer, H)
                 h_rz = ops.linear(s, w_rz, b_rz)
             r, z = _split2(ops.sigmoid(ops.add(a_rz, h_rz)), H)
-            with scope(self.recurrent_layer.name):
+            with scope(layer.name):
                 h_n = ops.linear(ops.mul(r, s), w_n, b_n)
             n = ops.tanh(ops.add(a_n, h_n))
         return ops.add(ops.mul(ops.sub(1.0, z), n), ops.mul(z, s))
 
+    # The fused unrolling records the same function bracketed for speed (fewer nodes, no slicing of a
+    # per-step product): the recurrent biases that are simply added (b_{s,r}, b_{s,z}; all of b_s for
+    # reset="before") join b_x in the one input projection of all steps; the r, z rows and the n rows
+    # of W_s are two products per step; and s_t = n_t + z_t ⊙ (s_{t-1} - n_t).
+    def _project(self, x):
+        H, layer, rec = self.hidden_size, self.input_layer, self.recurrent_layer
+        with scope(rec.name):
+            folded = rec.bias if self.reset == "before" else ops.mul(rec.bias, self._rz_mask())
+        with scope(layer.name):
+            return ops.linear(x, layer.weight, ops.add(layer.bias, folded))
+
+    def _rz_mask(self):
+        H = self.hidden_size
+        mask = self.xp.zeros(3 * H, dtype=self.recurrent_layer.bias.dtype)
+        mask[: 2 * H] = 1
+        return mask
+
+    def _split_projection(self, u_all):
+        return _cols_split(u_all, self.hidden_size)
+
     def _recurrent_weights(self):
+        with scope(self.recurrent_layer.name):
+            return _gru_rows(self.recurrent_layer, self.hidden_size)
+
+    def _recur(self, u, s, w):
+        a_rz, a_n = u
+        w_rz, _, w_n, b_n = w
+        name = self.recurrent_layer.name
+        with scope(name):
+            r, z = _split2(ops.sigmoid(ops.linear(s, w_rz, a_rz)), self.hidden_size)
         if self.reset == "after":
-            return None
-        H, layer = self.hidden_size, self.recurrent_layer
-        with scope(layer.name):  # the r, z rows and the n rows of W_s and b_s
-            return ((layer.weight[: 2 * H], layer.bias[: 2 * H]), (layer.weight[2 * H:], layer.bias[2 * H:]))
+            with scope(name):
+                h_n = ops.linear(s, w_n, b_n)
+            n = ops.tanh(ops.add(a_n, ops.mul(r, h_n)))
+        else:
+            with scope(name):
+                n = ops.tanh(ops.linear(ops.mul(r, s), w_n, a_n))
+        return ops.add(n, ops.mul(z, ops.sub(s, n)))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reset={self.reset!r}"
