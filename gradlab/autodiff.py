@@ -6,11 +6,8 @@ The traversal is a loop with a child count (no recursion), so a 50 000-step chai
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .backend import get_xp, unbroadcast
 from .context import _STATE
-from .memory import pooled_zeros
 
 __all__ = ["toposort", "backward", "reverse", "contributions"]
 
@@ -61,7 +58,7 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
     """
     grads = dict(seeds)
     owned: set = set()          # gradient buffers this loop allocated, safe to update in place
-    deferred: dict = {}         # node -> {(op, argnum): ([g, ...], [inputs, ...])} summed when the leaf is reached
+    deferred: dict = {}         # node -> {(op, argnum): ([g, ...], [inputs, ...], [attrs, ...])} summed when reached
     out: dict = {}
     keep = set(keep) if keep else ()
     if xp is None:
@@ -92,30 +89,20 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
         vjp = op.vjp
         per_input = vjp if type(vjp) is tuple else None
         attrs = node.attrs
-        if batching:
-            scatter, batch = op.scatter, op.batch_vjp
-        else:
-            scatter = batch = None
+        batch = op.batch_vjp if batching else None
         i = -1
         for p in parents:
             i += 1
             if not p.requires_grad:
                 continue
-            if scatter is not None:
-                buf = grads.get(p)
-                if buf is None or p not in owned:
-                    buf = (pooled_zeros(inputs[i]) if xp is np else xp.zeros_like(inputs[i])) if buf is None else buf.copy()
-                    grads[p] = buf
-                    owned.add(p)
-                scatter(buf, g, **attrs)
-                continue
-            # an input the VJP reduces into (a weight, a broadcast bias), typically shared by many
-            # nodes, is summed for all of them in one go when it is reached; an input of g's own shape
-            # (the projected input of one step) gets g unchanged and takes the plain path
+            # an input the VJP reduces or scatters into (a weight, a broadcast bias, a sliced sequence),
+            # typically used by many nodes, gets the sum for all of them in one go when it is reached;
+            # an input of g's own shape (the projected input of one step) takes the plain path
             if batch is not None and i in batch and inputs[i].shape != g.shape:
-                entry = deferred.setdefault(p, {}).setdefault((op, i), ([], []))
+                entry = deferred.setdefault(p, {}).setdefault((op, i), ([], [], []))
                 entry[0].append(g)
                 entry[1].append(inputs)
+                entry[2].append(attrs)
                 continue
             if per_input is not None:
                 f = per_input[i]
@@ -154,8 +141,8 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
 
 
 def _sum_deferred(entries, g, xp):
-    for (op, argnum), (gs, inputs_list) in entries.items():
-        total = op.batch_vjp[argnum](gs, inputs_list, xp)
+    for (op, argnum), (gs, inputs_list, attrs_list) in entries.items():
+        total = op.batch_vjp[argnum](gs, inputs_list, attrs_list, xp)
         g = total if g is None else g + total
     return g
 

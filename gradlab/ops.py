@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import unbroadcast
-from .memory import MIN_BYTES, pooled_empty
+from .memory import MIN_BYTES, pooled_empty, pooled_zeros
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
@@ -46,9 +46,9 @@ class Op:
     analytic: bool = True
     kink: Callable | None = None
     diagnose: Callable | None = None
-    scatter: Callable | None = None  # engine fast path: add g into a gradient buffer in place
-    # engine fast path for a leaf used by many nodes of this op (a shared weight used at every
-    # time step): {argnum: f(gs, inputs_list, xp)} returning Σ_k VJP(g_k, inputs_k) in one go.
+    # engine fast path for an input used by many nodes of this op (a shared weight used at every
+    # time step, a sequence sliced once per step): {argnum: f(gs, inputs_list, attrs_list, xp)}
+    # returning Σ_k VJP(g_k, inputs_k, attrs_k) in one go.
     batch_vjp: dict | None = None
     # engine fast path: into(alloc, *inputs, **attrs) computes the forward (NumPy) into an array from
     # ``alloc(shape, dtype)`` (the buffer pool) and returns it, or returns None to leave it to ``forward``
@@ -68,14 +68,13 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, scatter=None, batch_vjp=None,
-          into=None):
+def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, batch_vjp=None, into=None):
     """Decorator: register the decorated forward as op ``name`` and return a function that applies it."""
 
     def register(forward):
         if name in OPS:
             raise ValueError(f"defop: an op named {name!r} is already registered")
-        op = Op(name, forward, vjp, analytic, kink, diagnose, scatter, batch_vjp, into)
+        op = Op(name, forward, vjp, analytic, kink, diagnose, batch_vjp, into)
         OPS[name] = op
 
         applied = functools.partial(apply, op)   # C-level: no extra Python frame per recorded node
@@ -227,7 +226,7 @@ def _rows(arrays, xp):
     return np.concatenate(arrays, axis=0, out=out)  # a transient buffer: reused from the pool
 
 
-def _bias_sum(gs, inputs_list, xp):
+def _bias_sum(gs, inputs_list, attrs_list, xp):
     shape = inputs_list[0][2].shape              # a bias vector, or an additive term of any shape
     if len(shape) == 1 and len(gs) > 1 and all(g.shape[-1] == shape[0] for g in gs):
         return _rows(gs, xp).sum(axis=0)         # a bias vector: one sum over the rows of all uses
@@ -241,7 +240,7 @@ def _bias_sum(gs, inputs_list, xp):
 # Σ_k g_kᵀ x_k = Gᵀ X with the g's and x's of all uses stacked as rows: BPTT's
 # ∂E/∂W = Σ_t δ_t x_tᵀ as one matrix product instead of T outer products.
 _LINEAR_BATCH = {
-    1: lambda gs, inputs_list, xp: _rows(gs, xp).T @ _rows([ins[0] for ins in inputs_list], xp),
+    1: lambda gs, inputs_list, attrs_list, xp: _rows(gs, xp).T @ _rows([ins[0] for ins in inputs_list], xp),
     2: _bias_sum,
 }
 
@@ -348,7 +347,57 @@ def _cupy_add_at(buf, key, g):  # pragma: no cover - needs a GPU
     cupyx.scatter_add(buf, key, g)
 
 
-@defop("getitem", (_getitem_vjp,), scatter=_getitem_scatter,
+def _tiles(keys, shape) -> bool:
+    """Whether the keys pick disjoint parts of an array of ``shape`` that together cover all of it: the
+    steps x[0], …, x[T-1] of a sequence, or the gate columns x[..., a:b] of a stacked projection."""
+    if not shape or not keys:
+        return False
+    if type(keys[0]) is int:
+        n = shape[0]
+        if len(keys) != n:
+            return False
+        seen = set()
+        for k in keys:
+            if type(k) is not int or not -n <= k < n:
+                return False
+            seen.add(k % n)
+        return len(seen) == n
+    n = shape[-1]
+    spans = []
+    for k in keys:
+        if type(k) is not tuple or len(k) != 2 or k[0] is not Ellipsis or type(k[1]) is not slice:
+            return False
+        lo, hi, step = k[1].indices(n)
+        if step != 1:
+            return False
+        if hi > lo:
+            spans.append((lo, hi))
+    spans.sort()
+    end = 0
+    for lo, hi in spans:
+        if lo != end:
+            return False
+        end = hi
+    return end == n
+
+
+def _getitem_batch(gs, inputs_list, attrs_list, xp):
+    # Σ_k scatter(g_k at key_k) for every slice taken of one array. When the slices tile the array
+    # (each element picked exactly once) the g's are copied into place: no zero fill, no additions.
+    x = inputs_list[0][0]
+    keys = [a["key"] for a in attrs_list]
+    if _tiles(keys, x.shape):
+        buf = pooled_empty(x.shape, x.dtype) if xp is np else xp.empty(x.shape, x.dtype)
+        for g, key in zip(gs, keys):
+            buf[key] = g
+        return buf
+    buf = pooled_zeros(x) if xp is np else xp.zeros_like(x)
+    for g, key in zip(gs, keys):
+        _getitem_scatter(buf, g, key)
+    return buf
+
+
+@defop("getitem", (_getitem_vjp,), batch_vjp={0: _getitem_batch},
        diagnose=lambda a, key: f"index {key!r} does not fit shape {a!r}")
 def _getitem(x, xp, key):
     """Return x[key] (basic slicing or integer-array indexing)."""

@@ -190,3 +190,42 @@ def test_single_elements_of_a_vector_accumulate_their_gradients():
     y = x[2] * x[2] + 3.0 * x[0] + x[2]
     y.backward()
     np.testing.assert_allclose(x.grad, [3.0, 0.0, 2 * 2.0 + 1.0, 0.0])
+
+
+@given(st.data())
+def test_many_slices_of_one_array_get_the_same_gradient_batched_or_edge_by_edge(data):
+    # backward sums the slices' gradients in one go (copied into place when the slices tile the array,
+    # zero-filled and added otherwise); contributions walks edge by edge through the plain VJP
+    n, m = data.draw(st.integers(1, 4), label="n"), data.draw(st.integers(1, 5), label="m")
+    x = Parameter(np.arange(n * m, dtype=float).reshape(n, m) / 7.0, name="x")
+    if data.draw(st.booleans(), label="rows"):
+        keys = data.draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=2 * n), label="keys")
+        if data.draw(st.booleans(), label="tile"):
+            keys = list(range(n))
+    else:
+        cuts = sorted(data.draw(st.lists(st.integers(0, m), max_size=3), label="cuts"))
+        bounds = [0] + cuts + [m]
+        keys = [(Ellipsis, slice(a, b)) for a, b in zip(bounds, bounds[1:])]
+        keys += data.draw(st.lists(st.sampled_from(keys), max_size=2), label="repeats")
+    loss = tensor(0.0)
+    for j, key in enumerate(keys):
+        loss = loss + (x[key] * float(j + 1)).sum()
+    per_edge = sum(gradlab.contributions(loss, x, by="scope").values())
+    loss.backward()
+    np.testing.assert_allclose(x.grad, per_edge, rtol=1e-12)
+    expected = np.zeros((n, m))
+    for j, key in enumerate(keys):
+        expected[key] += j + 1
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+
+
+def test_tiles_accepts_exact_covers_only():
+    from gradlab.ops import _tiles
+
+    assert _tiles([0, 1, 2], (3, 4)) and _tiles([2, -2, 0], (3, 4))
+    assert not _tiles([0, 1, 1], (3, 4)) and not _tiles([0, 1], (3, 4)) and not _tiles([0, 1, 5], (3, 4))
+    cols = lambda a, b: (Ellipsis, slice(a, b))  # noqa: E731
+    assert _tiles([cols(2, 4), cols(0, 2)], (3, 4)) and _tiles([cols(0, None), cols(4, 4)], (3, 4))
+    assert not _tiles([cols(0, 2), cols(1, 4)], (3, 4)) and not _tiles([cols(0, 3)], (3, 4))
+    assert not _tiles([(Ellipsis, slice(0, 4, 2)), (Ellipsis, slice(1, 4, 2))], (3, 4))
+    assert not _tiles([0, cols(0, 4)], (3, 4)) and not _tiles([], (3,)) and not _tiles([0], ())
