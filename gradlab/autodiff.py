@@ -2,21 +2,35 @@ r"""Reverse mode: an iterative topological sort and the accumulating backward lo
 
 BPTT needs nothing more: an unfolded RNN uses the same Parameter at every step, and this loop adds
 the gradient arriving from each use (``+=``), so ∂E/∂W = Σ_t (contribution of step t) by construction.
-The traversal is a loop with a child count (no recursion), so a 50 000-step chain is fine.
+The traversals are loops (no recursion), so a 50 000-step chain is fine: reverse mode collects the
+nodes it must visit and sorts them by creation (a node is always made after its inputs); other
+walks count each node's consumers.
 """
 from __future__ import annotations
+
+from operator import attrgetter
 
 from .backend import get_xp, unbroadcast
 from .context import _STATE
 
 __all__ = ["toposort", "backward", "reverse", "contributions"]
 
+_by_creation = attrgetter("seq")
+
 
 def toposort(outputs, follow=None):
     """Return the nodes reachable from ``outputs``, each listed before every node it consumes
     (outputs first, leaves last). ``follow(node)`` limits which parents are walked (all by default;
     :func:`requires_grad` for reverse mode)."""
-    grad_only = follow is requires_grad
+    if follow is requires_grad:   # reverse mode: collect, then sort by creation (see Tensor.seq)
+        seen = set(outputs)
+        stack = list(seen)
+        while stack:
+            for p in stack.pop().parents:
+                if p.requires_grad and p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return sorted(seen, key=_by_creation, reverse=True)
     counts: dict = {}           # node -> number of consumers among the reachable nodes (+1 when first seen)
     stack = list(outputs)
     while stack:
@@ -26,7 +40,7 @@ def toposort(outputs, follow=None):
             continue
         counts[node] = 1
         for p in node.parents:
-            if p.requires_grad if grad_only else (follow is None or follow(p)):
+            if follow is None or follow(p):
                 stack.append(p)
     for out in outputs:  # outputs are not consumed by anything we start from
         counts[out] -= 1

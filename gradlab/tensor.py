@@ -8,6 +8,8 @@ renderer read it; none of them re-runs model code.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .backend import get_xp, is_cupy
@@ -18,6 +20,9 @@ __all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor"]
 
 _NO_ATTRS: dict = {}
 _TOP = Scope()
+# every Tensor takes the next number when it is made; a node is always made after its inputs, so
+# sorting by it is a topological order (reverse mode sorts instead of counting consumers)
+_SEQ = itertools.count()
 
 
 def _as_array(data, what: str):
@@ -46,7 +51,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "op", "parents", "attrs", "scope", "name", "requires_grad", "retains_grad",
-                 "__weakref__")
+                 "seq", "__weakref__")
     __array_ufunc__ = None  # make ``ndarray * Tensor`` defer to Tensor.__rmul__
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None):
@@ -59,6 +64,7 @@ class Tensor:
         self.name = name
         self.requires_grad = bool(requires_grad)
         self.retains_grad = False
+        self.seq = next(_SEQ)
 
     # --- introspection -------------------------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="Shape of ``data``.")
@@ -221,6 +227,7 @@ def _with_constants(inputs) -> tuple:
                 c.data = arr
                 c.grad, c.op, c.parents, c.attrs = None, None, (), _NO_ATTRS
                 c.scope, c.name, c.requires_grad, c.retains_grad = _STATE.get().scope, None, False, False
+                c.seq = next(_SEQ)
                 out.append(c)
             else:
                 out.append(as_tensor(y, like))
@@ -267,6 +274,7 @@ def apply(op, *inputs, **attrs) -> Tensor:
     node.scope = state.scope
     node.name = None
     node.retains_grad = False
+    node.seq = next(_SEQ)
     if state.grad_enabled:
         node.parents = ts
         node.requires_grad = False

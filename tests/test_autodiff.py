@@ -229,3 +229,24 @@ def test_tiles_accepts_exact_covers_only():
     assert not _tiles([cols(0, 2), cols(1, 4)], (3, 4)) and not _tiles([cols(0, 3)], (3, 4))
     assert not _tiles([(Ellipsis, slice(0, 4, 2)), (Ellipsis, slice(1, 4, 2))], (3, 4))
     assert not _tiles([0, cols(0, 4)], (3, 4)) and not _tiles([], (3,)) and not _tiles([0], ())
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50), st.booleans()), min_size=1, max_size=25))
+def test_reverse_mode_order_lists_every_node_before_its_inputs(recipe):
+    from gradlab.autodiff import requires_grad, toposort
+
+    nodes = [Parameter(np.array(1.5), name="a"), tensor(np.array(0.5)), Parameter(np.array(-2.0), name="b")]
+    for i, j, use_mul in recipe:       # each new node combines two earlier ones (a random DAG)
+        x, y = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        nodes.append(x * y if use_mul else x + y)
+    root = nodes[-1]
+    for follow in (requires_grad, None):
+        order = toposort([root], follow=follow)
+        where = {n: k for k, n in enumerate(order)}
+        assert len(where) == len(order) and order[0] is root
+        for n in order:
+            for p in n.parents:
+                if p in where:
+                    assert where[p] > where[n]
+                else:
+                    assert follow is requires_grad and not p.requires_grad

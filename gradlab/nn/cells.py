@@ -81,6 +81,8 @@ class RecurrentCell(Module):
                     continue
                 setattr(self, f"{part}_0", Parameter(np.zeros(size, dtype=self.dtype), name=f"{part}_0"))
         object.__delattr__(self, "_rng")
+        params = self.parameters()     # any one parameter tells the namespace (it is asked per unrolling)
+        object.__setattr__(self, "_anchor", params[0] if params else None)
 
     def __getattr__(self, key: str):
         # lecture names: ``cell.W_s`` is the Parameter named "W_s" wherever it lives in the cell
@@ -95,8 +97,11 @@ class RecurrentCell(Module):
     @property
     def xp(self):
         """The array namespace of the cell's parameters (NumPy, or CuPy after ``to_device``)."""
-        params = self.parameters()
-        return get_xp(params[0].data) if params else np
+        anchor = self.__dict__.get("_anchor")
+        if anchor is None:
+            params = self.parameters()
+            return get_xp(params[0].data) if params else np
+        return get_xp(anchor.data)
 
     def zeros(self, shape) -> Tensor:
         """Return a constant Tensor of zeros of ``shape`` on the cell's device and dtype."""

@@ -14,7 +14,7 @@ layer is one matrix product after it. Gradients are the same; only the per-step 
 """
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from .. import ops
 from ..context import scope
@@ -181,7 +181,7 @@ def unroll(cell: RecurrentCell, xs, state=None, *, fused: bool = False, start: i
     if whole is None:
         whole = ops.stack(steps, axis=0)
     with scope(*name_scope):
-        n = int(np.prod(batch_shape, dtype=int)) if batch_shape else None
+        n = math.prod(batch_shape) if batch_shape else None
         flat = whole if n is None else ops.reshape(whole, (T * n, cell.input_size))
         u_all = cell._project(flat)
         if n is not None:
