@@ -570,7 +570,20 @@ def _stack_vjp(g, out, *xs, xp, argnum, axis):
     return g[(slice(None),) * (axis % g.ndim) + (argnum,)]   # a view: the slice of g this input became
 
 
-@defop("stack", _stack_vjp, diagnose=lambda *shapes, axis: f"all shapes must be equal, got {list(shapes)!r}")
+def _stack_into(alloc, *xs, axis):
+    first = xs[0]
+    for x in xs:
+        if x.shape != first.shape or x.dtype != first.dtype or x.dtype.kind != "f":
+            return None
+    if not -first.ndim - 1 <= axis <= first.ndim:
+        return None
+    at = axis % (first.ndim + 1)
+    out = alloc(first.shape[:at] + (len(xs),) + first.shape[at:], first.dtype)
+    return np.stack(xs, axis=axis, out=out)
+
+
+@defop("stack", _stack_vjp, diagnose=lambda *shapes, axis: f"all shapes must be equal, got {list(shapes)!r}",
+       into=_stack_into)
 def _stack(*xs, xp, axis):
     """Return the inputs stacked along a new axis."""
     return xp.stack(xs, axis=axis)

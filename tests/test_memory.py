@@ -121,16 +121,27 @@ def _into_cases():
     W, b = rng.standard_normal((48, 64)), rng.standard_normal(48)
     args = {"add": (x, y), "sub": (x, y), "mul": (x, y), "tanh": (x,), "exp": (x,),
             "sigmoid": (np.concatenate([x, [[-800.0] * 64, [800.0] * 64]]),),
-            "linear": (x, W, b)}
+            "linear": (x, W, b), "stack": (x, y, x)}
+    attrs = {"stack": {"axis": -2}}
     with_into = sorted(n for n, op in OPS.items() if op.into is not None)
     assert with_into == sorted(args), "every op with an `into` forward needs a case here"
-    return [(OPS[n], args[n]) for n in with_into]
+    return [(OPS[n], args[n], attrs.get(n, {})) for n in with_into]
 
 
-@pytest.mark.parametrize("op, args", _into_cases(), ids=lambda v: getattr(v, "name", ""))
-def test_into_forwards_equal_the_plain_forwards_bit_for_bit(op, args):
-    got = op.into(lambda shape, dtype: np.full(shape, np.nan, dtype), *args)
-    np.testing.assert_array_equal(got, op.forward(*args, xp=np))
+@pytest.mark.parametrize("op, args, attrs", _into_cases(), ids=lambda v: getattr(v, "name", ""))
+def test_into_forwards_equal_the_plain_forwards_bit_for_bit(op, args, attrs):
+    got = op.into(lambda shape, dtype: np.full(shape, np.nan, dtype), *args, **attrs)
+    np.testing.assert_array_equal(got, op.forward(*args, xp=np, **attrs))
+
+
+def test_stack_into_declines_unequal_inputs_and_a_bad_axis():
+    from gradlab.ops import OPS
+    x = np.ones((3, 4))
+    alloc = lambda shape, dtype: np.empty(shape, dtype)  # noqa: E731
+    assert OPS["stack"].into(alloc, x, x[:2], axis=0) is None
+    assert OPS["stack"].into(alloc, x, x.astype(np.float32), axis=0) is None
+    assert OPS["stack"].into(alloc, x, x, axis=3) is None and OPS["stack"].into(alloc, x, x, axis=-4) is None
+    assert OPS["stack"].into(alloc, x, x, axis=-3).shape == (2, 3, 4)
 
 
 @pytest.mark.parametrize("op, args", [(c[0], c[1]) for c in _into_cases() if c[0].name in ("add", "mul")],
