@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test explore bench setup setup-dev system-deps clean
+.PHONY: demo test explore bench bench-targets setup setup-dev system-deps clean
 
 # The main job: write the lecture figures, then check every derivation in derivations/ (planted
 # errors must be caught) and draw a figure of each caught error, all into figures/.
@@ -24,6 +24,10 @@ explore: setup-dev system-deps
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# The speed targets of issues 2 and 3, each measured in 5 fresh interpreters (about 6 minutes).
+bench-targets: setup
+	$(BIN)/python benchmarks/targets.py
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
