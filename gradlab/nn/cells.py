@@ -497,16 +497,18 @@ class GRUCell(RecurrentCell):
     def _recur(self, u, s, w):
         a_rz, a_n = u
         w_rz, _, w_n, b_n = w
-        name = self.recurrent_layer.name
-        with scope(name):
-            r, z = _split2(ops.sigmoid(ops.linear(s, w_rz, a_rz)), self.hidden_size)
-        if self.reset == "after":
-            with scope(name):
-                h_n = ops.linear(s, w_n, b_n)
+        after = self.reset == "after"
+        with scope(self.recurrent_layer.name):       # W_s's r, z rows (+ projected input); its n rows
+            pre_rz = ops.linear(s, w_rz, a_rz)
+            h_n = ops.linear(s, w_n, b_n) if after else None
+        r, z = _split2(ops.sigmoid(pre_rz), self.hidden_size)
+        if after:
             n = ops.tanh(ops.add(a_n, ops.mul(r, h_n)))
         else:
-            with scope(name):
-                n = ops.tanh(ops.linear(ops.mul(r, s), w_n, a_n))
+            reset = ops.mul(r, s)
+            with scope(self.recurrent_layer.name):
+                pre_n = ops.linear(reset, w_n, a_n)
+            n = ops.tanh(pre_n)
         return ops.add(n, ops.mul(z, ops.sub(s, n)))
 
     def extra_repr(self) -> str:
