@@ -242,16 +242,24 @@ def apply(op, *inputs, **attrs) -> Tensor:
     raised by the array library are replaced by a ``ValueError`` naming the op, its scope and the shapes.
     """
     ts = inputs
-    for x in inputs:
+    datas = []
+    xp = np
+    grad = False
+    for x in inputs:                  # one pass: the arrays, their namespace, whether a gradient flows
         if type(x) is not Tensor and not isinstance(x, Tensor):
             ts = _with_constants(inputs)
-            break
-    datas = [t.data for t in ts]
-    xp = np
-    for d in datas:
-        if type(d) is not np.ndarray:
+            datas = [t.data for t in ts]
             xp = get_xp(*datas)
+            grad = any(t.requires_grad for t in ts)
             break
+        d = x.data
+        if type(d) is not np.ndarray:
+            xp = None
+        if x.requires_grad:
+            grad = True
+        datas.append(d)
+    if xp is None:
+        xp = get_xp(*datas)
     state = _STATE.get()
     # a large NumPy value that the graph keeps until backward lives in the buffer pool (memory.py):
     # computed straight into it when the op can (Op.into), else moved there
@@ -277,11 +285,7 @@ def apply(op, *inputs, **attrs) -> Tensor:
     node.seq = next(_SEQ)
     if state.grad_enabled:
         node.parents = ts
-        node.requires_grad = False
-        for t in ts:
-            if t.requires_grad:
-                node.requires_grad = True
-                break
+        node.requires_grad = grad
     else:
         node.op, node.attrs, node.parents, node.requires_grad = None, _NO_ATTRS, (), False
     return node
