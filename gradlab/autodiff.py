@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from operator import attrgetter
 
+import numpy as np
+
 from .backend import get_xp, unbroadcast
 from .context import _STATE
+from .memory import MIN_BYTES as POOL_MIN, is_pooled, pooled_like
 
 __all__ = ["toposort", "backward", "reverse", "contributions"]
 
@@ -62,13 +65,14 @@ def requires_grad(node) -> bool:
     return node.requires_grad
 
 
-def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
+def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, pooled_out=False):
     r"""Run reverse mode over ``order`` (as returned by :func:`toposort`) and return {node: gradient}
     for the leaves that require a gradient and for the nodes in ``keep``.
 
     ``seeds`` maps output nodes to their upstream gradients. ``value(node)`` gives the value a node
     had in the forward pass (``node.data`` by default; a replay passes its own values). ``on_edge(parent,
-    child, g)`` sees each gradient contribution before it is accumulated.
+    child, g)`` sees each gradient contribution before it is accumulated. The returned arrays are the
+    caller's (``pooled_out=True`` may hand back views into the buffer pool, for a caller that copies).
     """
     grads = dict(seeds)
     owned: set = set()          # gradient buffers this loop allocated, safe to update in place
@@ -149,8 +153,13 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None):
                 prev += pg            # in place for arrays; NumPy scalars (0-d results) rebind
                 grads[p] = prev
             else:
-                grads[p] = prev + pg
+                buf = pooled_like(prev, pg) if xp is np and pg.nbytes >= POOL_MIN else None
+                grads[p] = prev + pg if buf is None else np.add(prev, pg, out=buf)
                 owned.add(p)
+    if not pooled_out:
+        for node, g in out.items():
+            if is_pooled(g):
+                out[node] = g.copy()   # results outlive this call; the pool's memory is reused
     return out
 
 
@@ -182,7 +191,7 @@ def backward(root, g=None) -> None:
             raise ValueError(f"backward: g has shape {tuple(g.shape)} but the output has shape {root.shape}")
     order = toposort([root], follow=requires_grad)
     keep = [n for n in order if n.retains_grad]
-    for node, grad in reverse(order, {root: g}, keep=keep, xp=xp).items():
+    for node, grad in reverse(order, {root: g}, keep=keep, xp=xp, pooled_out=True).items():
         node.grad = grad.copy() if node.grad is None else node.grad + grad
 
 

@@ -25,7 +25,8 @@ import threading
 
 import numpy as np
 
-__all__ = ["pooled_copy", "pooled_empty", "pooled_zeros", "release_memory", "MIN_BYTES", "CHUNK_BYTES", "MAX_IDLE_BYTES"]
+__all__ = ["pooled_copy", "pooled_empty", "pooled_zeros", "pooled_like", "is_pooled", "release_memory", "MIN_BYTES",
+           "CHUNK_BYTES", "MAX_IDLE_BYTES"]
 
 #: arrays smaller than this are left to ``malloc`` (the small-size benchmarks are per-call bound)
 MIN_BYTES = 16 * 1024
@@ -117,6 +118,36 @@ def pooled_zeros(like):
     out = pooled_empty(like.shape, like.dtype)
     out.fill(0)
     return out
+
+
+def pooled_like(*arrays):
+    """Return an uninitialised pooled array for an element-wise result of ``arrays`` when they are NumPy
+    float arrays of one shape and dtype and at least :data:`MIN_BYTES` (else None: compute as usual).
+
+    Reverse mode keeps many such results alive until the weight gradients are summed (the per-step δ_t
+    of an unfolded RNN); from ``malloc`` they page-fault afresh every iteration, from the pool they do not.
+    """
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.nbytes < MIN_BYTES or first.dtype.kind != "f":
+        return None
+    for a in arrays:
+        if type(a) is not np.ndarray or a.shape != first.shape or a.dtype != first.dtype:
+            return None
+    return _pool().take(first.nbytes).view(first.dtype).reshape(first.shape)
+
+
+def is_pooled(a) -> bool:
+    """Return whether ``a`` is a view into this thread's pool (such arrays must not outlive a computation:
+    a result handed to a caller is copied out first)."""
+    if type(a) is not np.ndarray:
+        return False
+    base = a.base
+    if base is None:
+        return False
+    for c in _pool().chunks:
+        if base is c:
+            return True
+    return False
 
 
 def release_memory() -> int:

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import unbroadcast
-from .memory import MIN_BYTES, pooled_empty, pooled_zeros
+from .memory import MIN_BYTES, pooled_empty, pooled_like, pooled_zeros
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
@@ -124,7 +124,15 @@ def sub(x, y, xp):
     return x - y
 
 
-@defop("mul", (lambda g, out, x, y, xp: g * y, lambda g, out, x, y, xp: g * x), diagnose=_broadcast_diagnose,
+# VJPs of the per-step element-wise ops write large NumPy results into the pool (memory.pooled_like):
+# the same operations in the same order as the plain expressions, so the values are bit for bit equal.
+def _times(g, a, xp):
+    r = pooled_like(g, a) if xp is np and a.nbytes >= MIN_BYTES else None
+    return g * a if r is None else np.multiply(g, a, out=r)
+
+
+@defop("mul", (lambda g, out, x, y, xp: _times(g, y, xp), lambda g, out, x, y, xp: _times(g, x, xp)),
+       diagnose=_broadcast_diagnose,
        into=_binary_into(np.multiply))
 def mul(x, y, xp):
     """Return the element-wise product x * y (broadcasting)."""
@@ -463,7 +471,16 @@ def mean(x, axis=None, keepdims: bool = False):
 
 
 # ---------------------------------------------------------------------------- element-wise maps
-@defop("tanh", (lambda g, out, x, xp: g * (1 - out * out),), into=_unary_into(np.tanh))   # tanh' = 1 - tanh²
+def _tanh_vjp(g, out, x, xp):          # tanh' = 1 - tanh²
+    r = pooled_like(g, out) if xp is np and out.nbytes >= MIN_BYTES else None
+    if r is None:
+        return g * (1 - out * out)
+    np.multiply(out, out, out=r)
+    np.subtract(1, r, out=r)
+    return np.multiply(g, r, out=r)
+
+
+@defop("tanh", (_tanh_vjp,), into=_unary_into(np.tanh))
 def tanh(x, xp):
     """Return tanh(x)."""
     return xp.tanh(x)
@@ -482,7 +499,15 @@ def _sigmoid_into(alloc, x):
     return np.reciprocal(out, out=out)      # the same IEEE operations as the forward: identical bits
 
 
-@defop("sigmoid", (lambda g, out, x, xp: g * out * (1 - out),), into=_sigmoid_into)
+def _sigmoid_vjp(g, out, x, xp):
+    r = pooled_like(g, out) if xp is np and out.nbytes >= MIN_BYTES else None
+    if r is None:
+        return g * out * (1 - out)
+    np.multiply(g, out, out=r)
+    return np.multiply(r, 1 - out, out=r)
+
+
+@defop("sigmoid", (_sigmoid_vjp,), into=_sigmoid_into)
 def sigmoid(x, xp):
     """Return the logistic sigmoid 1 / (1 + exp(-x))."""
     with np.errstate(over="ignore", under="ignore"):
@@ -497,7 +522,7 @@ def relu(x, xp):
     return xp.maximum(x, 0)
 
 
-@defop("exp", (lambda g, out, x, xp: g * out,), into=_unary_into(np.exp))
+@defop("exp", (lambda g, out, x, xp: _times(g, out, xp),), into=_unary_into(np.exp))
 def exp(x, xp):
     """Return exp(x)."""
     return xp.exp(x)

@@ -151,3 +151,41 @@ def test_into_declines_broadcasting_and_mixed_dtypes(op, args):
     alloc = lambda shape, dtype: np.empty(shape, dtype)  # noqa: E731
     assert op.into(alloc, x, y[:1]) is None
     assert op.into(alloc, x, y.astype(np.float32)) is None
+
+
+def test_pooled_vjps_equal_the_plain_expressions_bit_for_bit(fresh_pool):
+    from gradlab.ops import OPS
+    rng = np.random.default_rng(9)
+    x, y, g = (rng.standard_normal((40, 64)) for _ in range(3))
+    cases = {"tanh": (lambda: np.tanh(x), lambda out: g * (1 - out * out)),
+             "sigmoid": (lambda: 1.0 / (1.0 + np.exp(-x)), lambda out: g * out * (1 - out)),
+             "exp": (lambda: np.exp(x), lambda out: g * out)}
+    for name, (forward, plain) in cases.items():
+        out = forward()
+        got = OPS[name].vjp[0](g, out, x, xp=np)
+        assert memory.is_pooled(got), name
+        np.testing.assert_array_equal(got, plain(out), err_msg=name)
+    got = [OPS["mul"].vjp[i](g, x * y, x, y, xp=np) for i in (0, 1)]
+    assert all(memory.is_pooled(a) for a in got)
+    np.testing.assert_array_equal(got[0], g * y)
+    np.testing.assert_array_equal(got[1], g * x)
+    small = OPS["tanh"].vjp[0](g[:2], np.tanh(x[:2]), x[:2], xp=np)   # under MIN_BYTES: plain NumPy
+    assert not memory.is_pooled(small)
+    assert not memory.is_pooled(OPS["mul"].vjp[0](g, x, x, y[:1], xp=np))   # broadcasting: plain
+
+
+def test_gradients_handed_to_callers_are_not_pool_views(fresh_pool):
+    # a caller may keep what reverse mode returns; a pool view would pin its chunk (and every later
+    # graph would allocate a new one), so results are copied out of the pool
+    rng = np.random.default_rng(10)
+    cell = nn.ElmanCell(16, 64, 8, rng=np.random.default_rng(11))
+    xs = gradlab.tensor(rng.standard_normal((12, 40, 16)), requires_grad=True)  # sliced per step
+    out = nn.unroll(cell, xs, fused=True)
+    E = nn.mse_half(out.output_sequence, rng.standard_normal((12, 40, 8)))
+    hidden = nn.analysis.hidden_gradients(E, out)
+    by_graph = gradlab.Graph(E).gradient([xs, cell.W_s])
+    E.backward()
+    assert fresh_pool.chunks, "a graph of this size should use the pool"
+    returned = [*hidden.values(), *by_graph.values(), xs.grad, *(p.grad for p in cell.parameters())]
+    assert not any(memory.is_pooled(a) for a in returned)
+    np.testing.assert_allclose(by_graph[xs], xs.grad, rtol=1e-12)
