@@ -18,7 +18,7 @@ import math
 
 from .. import ops
 from ..context import scope
-from ..tensor import Tensor
+from ..tensor import Tensor, apply
 from .cells import RecurrentCell
 
 __all__ = ["Unrolled", "unroll", "as_sequence"]
@@ -188,9 +188,11 @@ def unroll(cell: RecurrentCell, xs, state=None, *, fused: bool = False, start: i
             u_all = ops.reshape(u_all, (T,) + batch_shape + (u_all.shape[-1],))
         weights = cell._recurrent_weights()
         parts = cell._split_projection(u_all)
+    single = isinstance(parts, Tensor)
+    step_of = ops.OPS["getitem"]       # parts[k] as a node, without the user-facing index checks
     for k, t in enumerate(times):
         with scope(*name_scope, t=t):
-            u_k = parts[k] if isinstance(parts, Tensor) else tuple(part[k] for part in parts)
+            u_k = apply(step_of, parts, key=k) if single else tuple([apply(step_of, p, key=k) for p in parts])
             state = cell._recur(u_k, state, weights)
         states.append(state)
     if outputs == "none":
