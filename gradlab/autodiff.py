@@ -65,14 +65,16 @@ def requires_grad(node) -> bool:
     return node.requires_grad
 
 
-def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, pooled_out=False):
+def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, pooled_out=False, fresh=None):
     r"""Run reverse mode over ``order`` (as returned by :func:`toposort`) and return {node: gradient}
     for the leaves that require a gradient and for the nodes in ``keep``.
 
     ``seeds`` maps output nodes to their upstream gradients. ``value(node)`` gives the value a node
     had in the forward pass (``node.data`` by default; a replay passes its own values). ``on_edge(parent,
     child, g)`` sees each gradient contribution before it is accumulated. The returned arrays are the
-    caller's (``pooled_out=True`` may hand back views into the buffer pool, for a caller that copies).
+    caller's (``pooled_out=True`` may hand back views into the buffer pool, for a caller that copies);
+    a set passed as ``fresh`` receives the nodes whose returned array this call computed for them alone
+    (a weight's summed gradient), which the caller may keep without copying.
     """
     grads = dict(seeds)
     owned: set = set()          # gradient buffers this loop allocated, safe to update in place
@@ -89,6 +91,8 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, poole
         g = grads.pop(node, None)
         if deferred and node in deferred:
             g = _sum_deferred(deferred.pop(node), g, xp)
+            if fresh is not None and node.op is None:
+                fresh.add(node)
         if g is None:
             continue
         op = node.op
@@ -191,8 +195,14 @@ def backward(root, g=None) -> None:
             raise ValueError(f"backward: g has shape {tuple(g.shape)} but the output has shape {root.shape}")
     order = toposort([root], follow=requires_grad)
     keep = [n for n in order if n.retains_grad]
-    for node, grad in reverse(order, {root: g}, keep=keep, xp=xp, pooled_out=True).items():
-        node.grad = grad.copy() if node.grad is None else node.grad + grad
+    fresh: set = set()
+    for node, grad in reverse(order, {root: g}, keep=keep, xp=xp, pooled_out=True, fresh=fresh).items():
+        if node.grad is not None:
+            node.grad = node.grad + grad
+        elif node in fresh and not is_pooled(grad):
+            node.grad = grad           # computed for this leaf alone (a weight's Σ_t δ_t x_tᵀ): no copy
+        else:
+            node.grad = grad.copy()
 
 
 def contributions(root, param, by: str = "t", g=None) -> dict:

@@ -360,27 +360,47 @@ def _cupy_add_at(buf, key, g):  # pragma: no cover - needs a GPU
     cupyx.scatter_add(buf, key, g)
 
 
+def _span(key, ndim):
+    """``(axis, item)`` when the basic ``key`` takes one int or one slice along a single axis and all of
+    every other axis (``x[t]``, ``x[..., a:b]``, ``x[:, a:b]``); None for any other key."""
+    items = key if type(key) is tuple else (key,)
+    ellipses = [i for i, it in enumerate(items) if it is Ellipsis]
+    if len(ellipses) > 1:
+        return None
+    if ellipses:
+        i = ellipses[0]
+        items = items[:i] + (slice(None),) * (ndim - len(items) + 1) + items[i + 1:]
+    if len(items) > ndim:
+        return None
+    found = None
+    for axis, it in enumerate(items):
+        if type(it) is slice and it.start is None and it.stop is None and it.step is None:
+            continue
+        if found is not None or not (type(it) is int or type(it) is slice):
+            return None
+        found = (axis, it)
+    return (0, slice(None)) if found is None else found
+
+
 def _tiles(keys, shape) -> bool:
     """Whether the keys pick disjoint parts of an array of ``shape`` that together cover all of it: the
     steps x[0], …, x[T-1] of a sequence, or the gate columns x[..., a:b] of a stacked projection."""
     if not shape or not keys:
         return False
-    if type(keys[0]) is int:
-        n = shape[0]
-        if len(keys) != n:
-            return False
-        seen = set()
-        for k in keys:
-            if type(k) is not int or not -n <= k < n:
-                return False
-            seen.add(k % n)
-        return len(seen) == n
-    n = shape[-1]
     spans = []
-    for k in keys:
-        if type(k) is not tuple or len(k) != 2 or k[0] is not Ellipsis or type(k[1]) is not slice:
+    axis = None
+    for key in keys:
+        span = _span(key, len(shape))
+        if span is None or (axis is not None and span[0] != axis):
             return False
-        lo, hi, step = k[1].indices(n)
+        axis, item = span
+        n = shape[axis]
+        if type(item) is int:
+            if not -n <= item < n:
+                return False
+            spans.append((item % n, item % n + 1))
+            continue
+        lo, hi, step = item.indices(n)
         if step != 1:
             return False
         if hi > lo:
@@ -391,7 +411,7 @@ def _tiles(keys, shape) -> bool:
         if lo != end:
             return False
         end = hi
-    return end == n
+    return end == shape[axis]
 
 
 def _getitem_batch(gs, inputs_list, attrs_list, xp):

@@ -205,7 +205,8 @@ def test_many_slices_of_one_array_get_the_same_gradient_batched_or_edge_by_edge(
     else:
         cuts = sorted(data.draw(st.lists(st.integers(0, m), max_size=3), label="cuts"))
         bounds = [0] + cuts + [m]
-        keys = [(Ellipsis, slice(a, b)) for a, b in zip(bounds, bounds[1:])]
+        lead = Ellipsis if data.draw(st.booleans(), label="ellipsis") else slice(None)   # x[..., a:b] or x[:, a:b]
+        keys = [(lead, slice(a, b)) for a, b in zip(bounds, bounds[1:])]
         keys += data.draw(st.lists(st.sampled_from(keys), max_size=2), label="repeats")
     loss = tensor(0.0)
     for j, key in enumerate(keys):
@@ -229,6 +230,12 @@ def test_tiles_accepts_exact_covers_only():
     assert not _tiles([cols(0, 2), cols(1, 4)], (3, 4)) and not _tiles([cols(0, 3)], (3, 4))
     assert not _tiles([(Ellipsis, slice(0, 4, 2)), (Ellipsis, slice(1, 4, 2))], (3, 4))
     assert not _tiles([0, cols(0, 4)], (3, 4)) and not _tiles([], (3,)) and not _tiles([0], ())
+    full = slice(None)
+    assert _tiles([(full, slice(0, 1)), (full, slice(1, 4))], (3, 4))          # split/chunk's keys
+    assert _tiles([(slice(0, 2), full), 2], (3, 4)) and _tiles([(full, full)], (3, 4))
+    assert not _tiles([(slice(0, 2), slice(0, 2)), (slice(2, 3), slice(2, 4))], (3, 4))
+    assert not _tiles([(full, slice(0, 2)), (slice(0, 2), full)], (3, 4))      # two different axes
+    assert not _tiles([(Ellipsis, Ellipsis, slice(0, 4))], (3, 4)) and not _tiles([np.array([0, 1, 2])], (3, 4))
 
 
 @given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50), st.booleans()), min_size=1, max_size=25))
@@ -250,3 +257,23 @@ def test_reverse_mode_order_lists_every_node_before_its_inputs(recipe):
                     assert where[p] > where[n]
                 else:
                     assert follow is requires_grad and not p.requires_grad
+
+
+def test_leaf_gradients_never_share_memory():
+    # add passes one g to both inputs; a weight's batched gradient is handed over without a copy;
+    # either way no two .grad arrays (and no user array) may be the same memory
+    x = Parameter(np.ones((2, 3)), name="x")
+    y = Parameter(np.ones((2, 3)), name="y")
+    W = Parameter(np.full((3, 3), 0.5), name="W")
+    g = np.arange(6.0).reshape(2, 3)
+    h = x + y
+    out = gradlab.linear(h, W) + gradlab.linear(x, W)
+    out.backward(g)
+    grads = [x.grad, y.grad, W.grad]
+    for i, a in enumerate(grads):
+        assert not np.shares_memory(a, g)
+        for b in grads[i + 1:]:
+            assert not np.shares_memory(a, b)
+    x.grad += 1.0                                     # a user's in-place change touches only x.grad
+    np.testing.assert_allclose(y.grad, g @ W.data)
+    np.testing.assert_allclose(W.grad, g.T @ (h.data + x.data))
