@@ -79,7 +79,10 @@ def compare(impls: dict, repeat: int = 7, min_time: float = 0.05, warmup: int = 
     Each callable is warmed up, then timed in batches of calls lasting about ``min_time`` seconds;
     the batches of all callables are *interleaved* (round-robin, ``repeat`` rounds) so that a burst
     of load from other processes hits every implementation alike, and the best batch counts (the
-    minimum is the estimate least disturbed by noise, since noise only ever adds time).
+    minimum is the estimate least disturbed by noise, since noise only ever adds time). One untimed
+    call precedes every batch, so each batch times warm, steady-state calls: the row before it has just
+    filled the caches with other code and data, and a cold first call would otherwise count against
+    whichever row follows a different one (at the small size a batch is only about 12 calls).
 
     ``clock`` defaults to :data:`CLOCK`: wall time (``time.perf_counter``), or with the environment
     variable ``GRADLAB_BENCH_CLOCK=cpu`` the process's CPU time, which leaves out the time the process
@@ -95,6 +98,7 @@ def compare(impls: dict, repeat: int = 7, min_time: float = 0.05, warmup: int = 
     for _ in range(repeat):
         for name, fn in impls.items():
             n = numbers[name]
+            fn()      # untimed: the rows before this one left their own code and data in the caches
             t0 = clock()
             for _ in range(n):
                 fn()

@@ -78,7 +78,8 @@ def main() -> None:
         args.runs, args.repeat = 2, 3
     print(f"# speed targets, {args.runs} runs each (fresh interpreter per run) — {common.limit_threads()}")
     print(f"# {common.machine_line()}\n")
-    print("| network | size | target | gradlab ÷ floor, each run | median | worst | met in | PyTorch ÷ floor, median |")
+    print("| network | size | target | gradlab ÷ floor, each run | median | worst | met in "
+          "| PyTorch ÷ floor, median |")
     print("|---|---|---:|---|---:|---:|---:|---:|")
     for size in args.sizes:
         target = TARGETS[size]
