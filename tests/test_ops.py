@@ -47,8 +47,14 @@ def check_op_gradients(op, inputs, attrs, seed=0, rtol=1e-7, fd_rtol=1e-6):
     minus = float(graph.replay({p: p.data - h * u for p, u in zip(params, us)}))
     numeric = (plus - minus) / (2 * h)
     analytic = float(sum(np.sum(p.grad * u) for p, u in zip(params, us)))
-    rel = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-8)
-    assert rel < fd_rtol, f"{op.name}: central difference {numeric!r} vs VJP {analytic!r} (rel {rel:.2e})"
+    # the central difference carries a rounding error of about eps·|f| / h besides its O(h²) term: when
+    # the directional derivative is small next to f itself (log_softmax: 8e-5 next to |f| ≈ 10), that
+    # error, not the VJP, dominates, so it is allowed for on top of the relative tolerance
+    rounding = 4 * np.finfo(float).eps * (abs(plus) + abs(minus)) / (2 * h)
+    err = abs(numeric - analytic)
+    rel = err / max(abs(numeric) + abs(analytic), 1e-8)
+    assert err <= fd_rtol * (abs(numeric) + abs(analytic)) + rounding, (
+        f"{op.name}: central difference {numeric!r} vs VJP {analytic!r} (rel {rel:.2e}, rounding {rounding:.1e})")
 
 
 def test_every_registered_op_has_a_declared_domain():
