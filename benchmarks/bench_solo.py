@@ -16,9 +16,7 @@ from __future__ import annotations
 import common  # noqa: F401  (first: pins BLAS to one thread before NumPy loads)
 
 import argparse
-import os
 import resource
-import subprocess
 import sys
 import time
 
@@ -26,25 +24,9 @@ NETWORKS = ("elman", "lstm", "gru")
 ROWS = ("floor", "gradlab")
 
 
-def build(network: str, size: str, row: str):
-    """Return the zero-argument callable for one row (imports the other bench scripts lazily)."""
-    import bench_cells
-    import bench_engine
-
-    dims = common.SIZES[size]
-    if network == "elman":
-        p, xs, ds = bench_engine.make_problem(**dims)
-        return bench_engine.numpy_floor(p, xs, ds) if row == "floor" else bench_engine.gradlab_unroll(p, xs, ds)
-    p, xs, ds = bench_cells.make_problem(network, **dims)
-    if row == "gradlab":
-        return bench_cells.gradlab_ref(network, p, xs, ds, True)
-    floor = bench_cells.lstm_floor if network == "lstm" else bench_cells.gru_floor
-    return floor(p, xs, bench_cells.mse_grad(ds.reshape(-1, ds.shape[-1])))
-
-
 def child(network: str, size: str, row: str, seconds: float) -> None:
     """Time one row in this process: print 'best_seconds faults_per_call'."""
-    fn = build(network, size, row)
+    fn = common.network_rows(network, size, (row,))[row]
     for _ in range(3):
         fn()
     calls, best = 0, float("inf")
@@ -61,11 +43,8 @@ def child(network: str, size: str, row: str, seconds: float) -> None:
 
 def measure(network: str, size: str, row: str, seconds: float) -> tuple:
     """Run :func:`child` in a fresh interpreter and return (best seconds, faults per call)."""
-    out = subprocess.run([sys.executable, __file__, "--child", network, size, row, str(seconds)],
-                         capture_output=True, text=True, env=dict(os.environ), check=False)
-    if out.returncode:
-        raise RuntimeError(f"bench_solo: {network} {size} {row} failed:\n{out.stderr}")
-    best, faults = out.stdout.split()
+    out = common.run_child(__file__, (network, size, row, seconds), f"bench_solo: {network} {size} {row}")
+    best, faults = out.split()
     return float(best), float(faults)
 
 
@@ -85,7 +64,8 @@ def main() -> None:
         args.rounds, args.seconds = 1, 0.3
     print(f"# each row alone in a fresh process, {args.rounds} alternating rounds — {common.limit_threads()}")
     print(f"# {common.machine_line()}\n")
-    print("| network | size | floor ms | gradlab ms | gradlab × floor | every round's ratio | page faults per call (floor / gradlab) |")
+    print("| network | size | floor ms | gradlab ms | gradlab × floor | every round's ratio "
+          "| page faults per call (floor / gradlab) |")
     print("|---|---|---:|---:|---:|---|---|")
     for size in args.sizes:
         for network in args.networks:

@@ -23,7 +23,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["SIZES", "CLOCK", "limit_threads", "optional", "compare", "check_grads", "run_case", "print_table", "machine_line",
-           "parse_args"]
+           "parse_args", "network_rows", "run_child"]
 
 #: the timer: wall time, or this process's CPU time with GRADLAB_BENCH_CLOCK=cpu (see ``compare``)
 CLOCK = time.process_time if os.environ.get("GRADLAB_BENCH_CLOCK") == "cpu" else time.perf_counter
@@ -215,3 +215,38 @@ def run_case(title: str, impls: dict, floor: str, args, rtol: float = 1e-10, not
         if fn is None:
             print(f"| {name} | skipped | | {notes.get(name, 'not installed')}")
     return times
+
+
+def network_rows(network: str, size: str, rows=("floor", "gradlab", "pytorch")) -> dict:
+    """Return {row: callable returning (loss, {name: gradient}), or None when absent} for ``network`` in
+    {"elman", "lstm", "gru"} at ``size``: the NumPy floor, gradlab ``unroll(fused=True)`` and PyTorch eager,
+    as in ``bench_engine.py`` / ``bench_cells.py``. Only the rows asked for are built (and PyTorch is
+    imported only for "pytorch")."""
+    import bench_cells
+    import bench_engine
+
+    dims = SIZES[size]
+    if network == "elman":
+        p, xs, ds = bench_engine.make_problem(**dims)
+        make = {"floor": lambda: bench_engine.numpy_floor(p, xs, ds),
+                "gradlab": lambda: bench_engine.gradlab_unroll(p, xs, ds),
+                "pytorch": lambda: bench_engine.torch_ref(p, xs, ds)}
+    else:
+        p, xs, ds = bench_cells.make_problem(network, **dims)
+        floor = bench_cells.lstm_floor if network == "lstm" else bench_cells.gru_floor
+        make = {"floor": lambda: floor(p, xs, bench_cells.mse_grad(ds.reshape(-1, ds.shape[-1]))),
+                "gradlab": lambda: bench_cells.gradlab_ref(network, p, xs, ds, True),
+                "pytorch": lambda: bench_cells.torch_ref(network, p, xs, ds)}
+    return {row: make[row]() for row in rows}
+
+
+def run_child(script: str, args, what: str) -> str:
+    """Run ``python script --child *args`` in a fresh interpreter and return its standard output;
+    raise ``RuntimeError`` naming ``what`` with the child's error output when it fails."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, script, "--child", *map(str, args)], capture_output=True, text=True,
+                         check=False)
+    if out.returncode:
+        raise RuntimeError(f"{what} failed:\n{out.stderr}")
+    return out.stdout

@@ -20,34 +20,15 @@ import common  # noqa: F401  (first: pins BLAS to one thread before NumPy loads)
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 
 TARGETS = {"small": 4.0, "large": 1.15}
 NETWORKS = ("elman", "lstm", "gru")
-ROWS = ("floor", "gradlab", "pytorch")
-
-
-def build(network: str, size: str) -> dict:
-    """Return {row: callable returning (loss, {name: gradient}) or None} for one network and size."""
-    import bench_cells
-    import bench_engine
-
-    dims = common.SIZES[size]
-    if network == "elman":
-        p, xs, ds = bench_engine.make_problem(**dims)
-        return {"floor": bench_engine.numpy_floor(p, xs, ds), "gradlab": bench_engine.gradlab_unroll(p, xs, ds),
-                "pytorch": bench_engine.torch_ref(p, xs, ds)}
-    p, xs, ds = bench_cells.make_problem(network, **dims)
-    floor = bench_cells.lstm_floor if network == "lstm" else bench_cells.gru_floor
-    return {"floor": floor(p, xs, bench_cells.mse_grad(ds.reshape(-1, ds.shape[-1]))),
-            "gradlab": bench_cells.gradlab_ref(network, p, xs, ds, True),
-            "pytorch": bench_cells.torch_ref(network, p, xs, ds)}
 
 
 def child(network: str, size: str, repeat: int) -> None:
     """One run in this interpreter: check gradients against the floor, time, print JSON {row: seconds}."""
-    impls = {k: f for k, f in build(network, size).items() if f is not None}
+    impls = {k: f for k, f in common.network_rows(network, size).items() if f is not None}
     _, ref = impls["floor"]()
     for name, fn in impls.items():
         common.check_grads(ref, fn()[1], f"{network} {size} {name}")
@@ -56,11 +37,8 @@ def child(network: str, size: str, repeat: int) -> None:
 
 def run_once(network: str, size: str, repeat: int) -> dict:
     """Run :func:`child` in a fresh interpreter and return its {row: seconds}."""
-    out = subprocess.run([sys.executable, __file__, "--child", network, size, str(repeat)],
-                         capture_output=True, text=True, check=False)
-    if out.returncode:
-        raise RuntimeError(f"targets: {network} {size} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    out = common.run_child(__file__, (network, size, repeat), f"targets: {network} {size}")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:

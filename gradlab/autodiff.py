@@ -65,16 +65,15 @@ def requires_grad(node) -> bool:
     return node.requires_grad
 
 
-def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, pooled_out=False, fresh=None):
+def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, fresh=None):
     r"""Run reverse mode over ``order`` (as returned by :func:`toposort`) and return {node: gradient}
     for the leaves that require a gradient and for the nodes in ``keep``.
 
     ``seeds`` maps output nodes to their upstream gradients. ``value(node)`` gives the value a node
     had in the forward pass (``node.data`` by default; a replay passes its own values). ``on_edge(parent,
-    child, g)`` sees each gradient contribution before it is accumulated. The returned arrays are the
-    caller's (``pooled_out=True`` may hand back views into the buffer pool, for a caller that copies);
-    a set passed as ``fresh`` receives the nodes whose returned array this call computed for them alone
-    (a weight's summed gradient), which the caller may keep without copying.
+    child, g)`` sees each gradient contribution before it is accumulated. No returned array is a view
+    into the buffer pool. A set passed as ``fresh`` receives the nodes whose returned array this call
+    made for them alone (a weight's summed gradient), which the caller may keep without copying.
     """
     grads = dict(seeds)
     owned: set = set()          # gradient buffers this loop allocated, safe to update in place
@@ -157,13 +156,14 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, poole
                 prev += pg            # in place for arrays; NumPy scalars (0-d results) rebind
                 grads[p] = prev
             else:
-                buf = pooled_like(prev, pg) if xp is np and pg.nbytes >= POOL_MIN else None
+                buf = pooled_like(prev, pg) if pg.nbytes >= POOL_MIN else None   # size test first: per edge
                 grads[p] = prev + pg if buf is None else np.add(prev, pg, out=buf)
                 owned.add(p)
-    if not pooled_out:
-        for node, g in out.items():
-            if is_pooled(g):
-                out[node] = g.copy()   # results outlive this call; the pool's memory is reused
+    for node, g in out.items():
+        if is_pooled(g):
+            out[node] = g.copy()       # results outlive this call; the pool's memory is reused
+            if fresh is not None:
+                fresh.add(node)
     return out
 
 
@@ -196,11 +196,11 @@ def backward(root, g=None) -> None:
     order = toposort([root], follow=requires_grad)
     keep = [n for n in order if n.retains_grad]
     fresh: set = set()
-    for node, grad in reverse(order, {root: g}, keep=keep, xp=xp, pooled_out=True, fresh=fresh).items():
+    for node, grad in reverse(order, {root: g}, keep=keep, xp=xp, fresh=fresh).items():
         if node.grad is not None:
             node.grad = node.grad + grad
-        elif node in fresh and not is_pooled(grad):
-            node.grad = grad           # computed for this leaf alone (a weight's Σ_t δ_t x_tᵀ): no copy
+        elif node in fresh:
+            node.grad = grad           # made for this node alone (a weight's Σ_t δ_t x_tᵀ): no copy
         else:
             node.grad = grad.copy()
 

@@ -122,7 +122,8 @@ def pooled_zeros(like):
 
 def pooled_like(*arrays):
     """Return an uninitialised pooled array for an element-wise result of ``arrays`` when they are NumPy
-    float arrays of one shape and dtype and at least :data:`MIN_BYTES` (else None: compute as usual).
+    float arrays of one shape and dtype and at least :data:`MIN_BYTES`; else None (compute as usual:
+    small arrays, broadcasting, complex or object values, CuPy).
 
     Reverse mode keeps many such results alive until the weight gradients are summed (the per-step δ_t
     of an unfolded RNN); from ``malloc`` they page-fault afresh every iteration, from the pool they do not.
@@ -133,7 +134,7 @@ def pooled_like(*arrays):
     for a in arrays:
         if type(a) is not np.ndarray or a.shape != first.shape or a.dtype != first.dtype:
             return None
-    return _pool().take(first.nbytes).view(first.dtype).reshape(first.shape)
+    return pooled_empty(first.shape, first.dtype)
 
 
 def is_pooled(a) -> bool:

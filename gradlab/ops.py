@@ -133,7 +133,7 @@ def sub(x, y, xp):
 # VJPs of the per-step element-wise ops write large NumPy results into the pool (memory.pooled_like):
 # the same operations in the same order as the plain expressions, so the values are bit for bit equal.
 def _times(g, a, xp):
-    r = pooled_like(g, a) if xp is np and a.nbytes >= MIN_BYTES else None
+    r = pooled_like(g, a) if a.nbytes >= MIN_BYTES else None   # the size test first: this is per node
     return g * a if r is None else np.multiply(g, a, out=r)
 
 
@@ -499,7 +499,7 @@ def mean(x, axis=None, keepdims: bool = False):
 
 # ---------------------------------------------------------------------------- element-wise maps
 def _tanh_vjp(g, out, x, xp):          # tanh' = 1 - tanh²
-    r = pooled_like(g, out) if xp is np and out.nbytes >= MIN_BYTES else None
+    r = pooled_like(g, out) if out.nbytes >= MIN_BYTES else None
     if r is None:
         return g * (1 - out * out)
     np.multiply(out, out, out=r)
@@ -527,7 +527,7 @@ def _sigmoid_into(alloc, x):
 
 
 def _sigmoid_vjp(g, out, x, xp):
-    r = pooled_like(g, out) if xp is np and out.nbytes >= MIN_BYTES else None
+    r = pooled_like(g, out) if out.nbytes >= MIN_BYTES else None
     if r is None:
         return g * out * (1 - out)
     np.multiply(g, out, out=r)

@@ -491,12 +491,14 @@ class GRUCell(RecurrentCell):
         return _cols_split(u_all, self.hidden_size)
 
     def _recurrent_weights(self):
-        with scope(self.recurrent_layer.name):
-            return _gru_rows(self.recurrent_layer, self.hidden_size)
+        H, layer = self.hidden_size, self.recurrent_layer
+        with scope(layer.name):       # b_{s,r}, b_{s,z} (and b_{s,n} for reset="before") are in the projection
+            w = layer.weight
+            return w[: 2 * H], w[2 * H:], layer.bias[2 * H:] if self.reset == "after" else None
 
     def _recur(self, u, s, w):
         a_rz, a_n = u
-        w_rz, _, w_n, b_n = w
+        w_rz, w_n, b_n = w
         after = self.reset == "after"
         with scope(self.recurrent_layer.name):       # W_s's r, z rows (+ projected input); its n rows
             pre_rz = ops.linear(s, w_rz, a_rz)
