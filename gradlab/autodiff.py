@@ -14,7 +14,7 @@ import numpy as np
 
 from .backend import get_xp, unbroadcast
 from .context import _STATE
-from .memory import MIN_BYTES as POOL_MIN, is_pooled, pooled_like
+from .memory import is_pooled
 
 __all__ = ["toposort", "backward", "reverse", "contributions"]
 
@@ -78,6 +78,7 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, fresh
     grads = dict(seeds)
     owned: set = set()          # gradient buffers this loop allocated, safe to update in place
     deferred: dict = {}         # node -> {(op, argnum): ([g, ...], [inputs, ...], [attrs, ...])} summed when reached
+    shared: dict = {}           # work the batched sums share within this call (see Op.batch_vjp)
     out: dict = {}
     keep = set(keep) if keep else ()
     if xp is None:
@@ -89,7 +90,7 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, fresh
     for node in order:
         g = grads.pop(node, None)
         if deferred and node in deferred:
-            g = _sum_deferred(deferred.pop(node), g, xp)
+            g = _sum_deferred(deferred.pop(node), g, xp, shared)
             if fresh is not None and node.op is None:
                 fresh.add(node)
         if g is None:
@@ -125,23 +126,26 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, fresh
                 entry[1].append(inputs)
                 entry[2].append(attrs)
                 continue
-            if per_input is not None:
-                f = per_input[i]
-                if f is None:
-                    continue
-                pg = f(g, out_value, *inputs, xp=xp, **attrs)
+            if i and op.symmetric and p is parents[0]:
+                pass                  # r * r: the second input's VJP equals the first's, pg
             else:
-                pg = vjp(g, out_value, *inputs, xp=xp, argnum=i, **attrs)
-                if pg is None:
-                    continue
-            if special and wrap is not None:
-                pg = wrap(pg)
-            shape = inputs[i].shape
-            if pg.shape != shape:
-                try:
-                    pg = unbroadcast(xp, pg, shape)
-                except ValueError as e:
-                    raise ValueError(f"{op.name} at {node.scope}: vjp for input {i}: {e}") from None
+                if per_input is not None:
+                    f = per_input[i]
+                    if f is None:
+                        continue
+                    pg = f(g, out_value, *inputs, xp=xp, **attrs)
+                else:
+                    pg = vjp(g, out_value, *inputs, xp=xp, argnum=i, **attrs)
+                    if pg is None:
+                        continue
+                if special and wrap is not None:
+                    pg = wrap(pg)
+                shape = inputs[i].shape
+                if pg.shape != shape:
+                    try:
+                        pg = unbroadcast(xp, pg, shape)
+                    except ValueError as e:
+                        raise ValueError(f"{op.name} at {node.scope}: vjp for input {i}: {e}") from None
             if special:
                 if anomaly:
                     from .tensor import _check_finite
@@ -156,8 +160,9 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, fresh
                 prev += pg            # in place for arrays; NumPy scalars (0-d results) rebind
                 grads[p] = prev
             else:
-                buf = pooled_like(prev, pg) if pg.nbytes >= POOL_MIN else None   # size test first: per edge
-                grads[p] = prev + pg if buf is None else np.add(prev, pg, out=buf)
+                # a new array from malloc, not the pool: a sum is usually consumed at once (the δ of
+                # the next node), and malloc hands the same warm block back for the next one
+                grads[p] = prev + pg
                 owned.add(p)
     for node, g in out.items():
         if is_pooled(g):
@@ -167,9 +172,9 @@ def reverse(order, seeds, value=None, *, on_edge=None, keep=None, xp=None, fresh
     return out
 
 
-def _sum_deferred(entries, g, xp):
+def _sum_deferred(entries, g, xp, shared):
     for (op, argnum), (gs, inputs_list, attrs_list) in entries.items():
-        total = op.batch_vjp[argnum](gs, inputs_list, attrs_list, xp)
+        total = op.batch_vjp[argnum](gs, inputs_list, attrs_list, xp, shared)
         g = total if g is None else g + total
     return g
 

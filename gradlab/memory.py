@@ -46,7 +46,7 @@ class _Pool:
         self.offset = 0
 
     def take(self, nbytes: int):
-        """Return a uint8 view of ``nbytes`` bytes (aligned) from the pool."""
+        """Return ``(chunk, offset)``: ``nbytes`` bytes (aligned) of the pool, where no live view is."""
         step = (nbytes + _ALIGN - 1) & ~(_ALIGN - 1)
         cur = self.current
         if cur is not None and self.offset and sys.getrefcount(cur) <= 3:
@@ -55,9 +55,9 @@ class _Pool:
             del cur                 # a local reference would make the current chunk look in use
             self.current, self.offset = self._free_chunk(step), 0
             cur = self.current
-        view = cur[self.offset:self.offset + nbytes]
-        self.offset += step
-        return view
+        offset = self.offset
+        self.offset = offset + step
+        return cur, offset
 
     def _free_chunk(self, step: int):
         chunks = self.chunks
@@ -106,7 +106,8 @@ def pooled_empty(shape, dtype):
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
-    return _pool().take(nbytes).view(dtype).reshape(shape)
+    chunk, offset = _pool().take(nbytes)
+    return np.ndarray(shape, dtype, chunk, offset)     # a view: its base is the chunk
 
 
 def pooled_zeros(like):

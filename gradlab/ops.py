@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import unbroadcast
-from .memory import MIN_BYTES, pooled_empty, pooled_like, pooled_zeros
+from .memory import MIN_BYTES, is_pooled, pooled_empty, pooled_like, pooled_zeros
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
@@ -53,12 +53,15 @@ class Op:
     kink: Callable | None = None
     diagnose: Callable | None = None
     # engine fast path for an input used by many nodes of this op (a shared weight used at every
-    # time step, a sequence sliced once per step): {argnum: f(gs, inputs_list, attrs_list, xp)}
-    # returning Σ_k VJP(g_k, inputs_k, attrs_k) in one go.
+    # time step, a sequence sliced once per step): {argnum: f(gs, inputs_list, attrs_list, xp, shared)}
+    # returning Σ_k VJP(g_k, inputs_k, attrs_k) in one go. ``shared`` is a dict that lives for one
+    # reverse pass, where one sum leaves work another can reuse (rows it has already joined).
     batch_vjp: dict | None = None
     # engine fast path: into(alloc, *inputs, **attrs) computes the forward (NumPy) into an array from
     # ``alloc(shape, dtype)`` (the buffer pool) and returns it, or returns None to leave it to ``forward``
     into: Callable | None = None
+    # f(x, y) = f(y, x): when both inputs are one node (r * r) its two VJPs are equal, computed once
+    symmetric: bool = False
 
     def input_vjp(self, argnum: int, g, out, inputs, xp, attrs):
         """Return the gradient for input ``argnum`` (or None when that input gets none)."""
@@ -74,13 +77,14 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, batch_vjp=None, into=None):
+def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, batch_vjp=None, into=None,
+          symmetric=False):
     """Decorator: register the decorated forward as op ``name`` and return a function that applies it."""
 
     def register(forward):
         if name in OPS:
             raise ValueError(f"defop: an op named {name!r} is already registered")
-        op = Op(name, forward, vjp, analytic, kink, diagnose, batch_vjp, into)
+        op = Op(name, forward, vjp, analytic, kink, diagnose, batch_vjp, into, symmetric)
         OPS[name] = op
 
         applied = functools.partial(apply, op)   # C-level: no extra Python frame per recorded node
@@ -117,7 +121,7 @@ def _binary_into(ufunc):
 
 # ---------------------------------------------------------------------------------- arithmetic
 @defop("add", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: g), diagnose=_broadcast_diagnose,
-       into=_binary_into(np.add))
+       into=_binary_into(np.add), symmetric=True)
 def add(x, y, xp):
     """Return x + y (broadcasting)."""
     return x + y
@@ -139,7 +143,7 @@ def _times(g, a, xp):
 
 @defop("mul", (lambda g, out, x, y, xp: _times(g, y, xp), lambda g, out, x, y, xp: _times(g, x, xp)),
        diagnose=_broadcast_diagnose,
-       into=_binary_into(np.multiply))
+       into=_binary_into(np.multiply), symmetric=True)
 def mul(x, y, xp):
     """Return the element-wise product x * y (broadcasting)."""
     return x * y
@@ -227,9 +231,13 @@ def _linear_vjp(g, out, x, W, b=None, *, xp, argnum):
     return g      # b broadcasts over the rows (a bias) or has the output's shape; unbroadcast sums
 
 
-def _rows(arrays, xp):
+def _rows(arrays, xp, shared=None):
     if len(arrays) == 1:                         # one use: a view, no copy
         return arrays[0].reshape(-1, arrays[0].shape[-1])
+    if shared:                                   # already joined, in this order, by a batched sum
+        known = shared.get(tuple(map(id, arrays)))
+        if known is not None:
+            return known[0]
     if not all(a.ndim == 2 for a in arrays):     # the usual case is (batch, features) per use
         arrays = [a.reshape(-1, a.shape[-1]) for a in arrays]
     first = arrays[0]
@@ -240,10 +248,60 @@ def _rows(arrays, xp):
     return np.concatenate(arrays, axis=0, out=out)  # a transient buffer: reused from the pool
 
 
-def _bias_sum(gs, inputs_list, attrs_list, xp):
+def _address(a) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def _runs(arrays):
+    """Split the 2-D NumPy ``arrays`` into runs of consecutive row blocks of one C-contiguous array
+    (the rows s_0 … s_{T-1} of a stacked sequence): return ``[(first row, rows, view)]``, each view
+    spanning its run without a copy. Arrays that own their memory are runs of their own."""
+    runs = []
+    row = 0
+    end = None                       # where the last array of the current run ends
+    for a in arrays:
+        base = a.base
+        here = _address(a) if type(base) is np.ndarray and a.flags.c_contiguous else None
+        if here is not None and here == end and base is runs[-1][2].base and a.dtype == runs[-1][2].dtype \
+                and a.shape[1] == runs[-1][2].shape[1]:
+            runs[-1][1] += a.shape[0]
+        else:
+            runs.append([row, a.shape[0], a])
+        end = None if here is None else here + a.nbytes
+        row += a.shape[0]
+    out = []
+    for first, n, a in runs:
+        if n != a.shape[0]:          # a view of n rows starting at the run's first array
+            base = a.base
+            if not base.flags.c_contiguous:
+                return None
+            a = np.ndarray((n, a.shape[1]), a.dtype, base, _address(a) - _address(base))
+        out.append((first, n, a))
+    return out
+
+
+def _weight_sum(gs, inputs_list, attrs_list, xp, shared):
+    # Σ_k g_kᵀ x_k = Gᵀ X with the g's and x's of all uses stacked as rows, in the order the uses were
+    # made (the order a tiled slice gradient already holds them in: see _getitem_batch)
+    gs = gs[::-1]
+    xs = [ins[0] for ins in reversed(inputs_list)]
+    G = _rows(gs, xp, shared)
+    if xp is np and len(xs) > 1 and G.nbytes >= _TRANSIENT_POOL_MIN:
+        xs = [x if x.ndim == 2 else x.reshape(-1, x.shape[-1]) for x in xs]
+        runs = _runs(xs)
+        if runs is not None and len(runs) <= 4:  # the inputs are (mostly) one array already: no copy
+            total = None
+            for first, n, X in runs:
+                part = G[first:first + n].T @ X
+                total = part if total is None else total + part
+            return total
+    return G.T @ _rows(xs, xp)
+
+
+def _bias_sum(gs, inputs_list, attrs_list, xp, shared):
     shape = inputs_list[0][2].shape              # a bias vector, or an additive term of any shape
     if len(shape) == 1 and len(gs) > 1 and all(g.shape[-1] == shape[0] for g in gs):
-        return _rows(gs, xp).sum(axis=0)         # a bias vector: one sum over the rows of all uses
+        return _rows(gs, xp, shared).sum(axis=0)  # a bias vector: one sum over the rows of all uses
     total = None
     for g in gs:                                 # Σ_k (g_k summed over what b was broadcast along)
         part = unbroadcast(xp, g, shape)
@@ -251,12 +309,8 @@ def _bias_sum(gs, inputs_list, attrs_list, xp):
     return total
 
 
-# Σ_k g_kᵀ x_k = Gᵀ X with the g's and x's of all uses stacked as rows: BPTT's
-# ∂E/∂W = Σ_t δ_t x_tᵀ as one matrix product instead of T outer products.
-_LINEAR_BATCH = {
-    1: lambda gs, inputs_list, attrs_list, xp: _rows(gs, xp).T @ _rows([ins[0] for ins in inputs_list], xp),
-    2: _bias_sum,
-}
+# BPTT's ∂E/∂W = Σ_t δ_t x_tᵀ as one matrix product instead of T outer products.
+_LINEAR_BATCH = {1: _weight_sum, 2: _bias_sum}
 
 
 def _linear_diagnose(x, W, b=None):
@@ -383,48 +437,65 @@ def _span(key, ndim):
     return (0, slice(None)) if found is None else found
 
 
-def _tiles(keys, shape) -> bool:
-    """Whether the keys pick disjoint parts of an array of ``shape`` that together cover all of it: the
-    steps x[0], …, x[T-1] of a sequence, or the gate columns x[..., a:b] of a stacked projection."""
+def _tiling(keys, shape):
+    """When the keys pick disjoint parts of an array of ``shape`` that together cover all of it (the
+    steps x[0], …, x[T-1] of a sequence, or the gate columns x[..., a:b] of a stacked projection), return
+    ``(axis, order)``: the axis they cut and the key indices in the order of their parts; else None."""
     if not shape or not keys:
-        return False
+        return None
+    n = shape[0]
+    if len(keys) == n and all(type(k) is int for k in keys):      # x[t] for every step t, in any order
+        order = sorted(range(n), key=lambda k: keys[k] % n)
+        return (0, order) if all(-n <= keys[k] < n and keys[k] % n == t for t, k in enumerate(order)) else None
     spans = []
     axis = None
-    for key in keys:
+    for k, key in enumerate(keys):
         span = _span(key, len(shape))
         if span is None or (axis is not None and span[0] != axis):
-            return False
+            return None
         axis, item = span
         n = shape[axis]
         if type(item) is int:
             if not -n <= item < n:
-                return False
-            spans.append((item % n, item % n + 1))
+                return None
+            spans.append((item % n, item % n + 1, k))
             continue
         lo, hi, step = item.indices(n)
         if step != 1:
-            return False
-        if hi > lo:
-            spans.append((lo, hi))
+            return None
+        spans.append((lo, max(lo, hi), k))
     spans.sort()
     end = 0
-    for lo, hi in spans:
-        if lo != end:
-            return False
-        end = hi
-    return end == shape[axis]
+    for lo, hi, _ in spans:
+        if hi > lo:                              # an empty part covers nothing and may sit anywhere
+            if lo != end:
+                return None
+            end = hi
+    return (axis, [k for _, _, k in spans]) if end == shape[axis] else None
 
 
-def _getitem_batch(gs, inputs_list, attrs_list, xp):
+def _tiles(keys, shape) -> bool:
+    """Whether the keys pick disjoint parts of an array of ``shape`` that together cover all of it."""
+    return _tiling(keys, shape) is not None
+
+
+def _getitem_batch(gs, inputs_list, attrs_list, xp, shared):
     # Σ_k scatter(g_k at key_k) for every slice taken of one array. When the slices tile the array
     # (each element picked exactly once) the g's are copied into place: no zero fill, no additions.
     x = inputs_list[0][0]
     keys = [a["key"] for a in attrs_list]
-    if _tiles(keys, x.shape):
+    tiling = _tiling(keys, x.shape)
+    if tiling is not None:
         pooled = xp is np and x.nbytes >= _TRANSIENT_POOL_MIN
         buf = pooled_empty(x.shape, x.dtype) if pooled else xp.empty(x.shape, x.dtype)
         for g, key in zip(gs, keys):
             buf[key] = g
+        axis, order = tiling
+        if axis == 0 and buf.ndim > 1:
+            # row blocks: buf's rows are the g's rows joined in the order of their keys. A weight's
+            # batched sum over the same g's (the δ_t of every step) takes them from here, not a copy.
+            ordered = [gs[k] for k in order]
+            shared[tuple(map(id, ordered))] = (buf.reshape(-1, buf.shape[-1]), ordered)
         return buf
     buf = pooled_zeros(x) if xp is np else xp.zeros_like(x)
     for g, key in zip(gs, keys):
@@ -646,7 +717,19 @@ def stack(xs, axis: int = 0):
     xs = list(xs)
     if not xs:
         raise ValueError("stack: needs at least one tensor")
-    return _stack(*xs, axis=axis)
+    out = _stack(*xs, axis=axis)
+    if axis == 0 and is_pooled(out.data):
+        _adopt(xs, out.data)
+    return out
+
+
+def _adopt(xs, stacked) -> None:
+    # The values of computed inputs become views of their rows in the stacked result (equal values,
+    # stored once): what later reads them all, e.g. a weight's batched sum over s_0 … s_{T-1}, then
+    # finds them as one array and needs no copy.
+    for k, x in enumerate(xs):
+        if type(x) is Tensor and x.op is not None and is_pooled(x.data):
+            x.data = stacked[k]
 
 
 def split(x, sizes, axis: int = 0):

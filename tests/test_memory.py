@@ -189,3 +189,65 @@ def test_gradients_handed_to_callers_are_not_pool_views(fresh_pool):
     returned = [*hidden.values(), *by_graph.values(), xs.grad, *(p.grad for p in cell.parameters())]
     assert not any(memory.is_pooled(a) for a in returned)
     np.testing.assert_allclose(by_graph[xs], xs.grad, rtol=1e-12)
+
+
+def test_stack_makes_computed_pooled_inputs_views_of_their_rows(fresh_pool):
+    # equal values stored once: a weight's batched sum over s_0 … s_{T-1} then finds them as one array
+    rng = np.random.default_rng(12)
+    leaf = gradlab.Parameter(big(13, (40, 64)))
+    steps = [gradlab.tanh(gradlab.tensor(rng.standard_normal((40, 64)), requires_grad=True)) for _ in range(3)]
+    small = gradlab.tanh(gradlab.tensor(rng.standard_normal((2, 3)), requires_grad=True))
+    before = [s.data.copy() for s in steps]
+    own = leaf.data
+    hs = gradlab.stack([*steps, leaf], axis=0)
+    for k, (s, v) in enumerate(zip(steps, before)):
+        np.testing.assert_array_equal(s.data, v)
+        assert np.shares_memory(s.data, hs.data) and np.array_equal(hs.data[k], v)
+    assert leaf.data is own and not np.shares_memory(leaf.data, hs.data)   # a leaf keeps its array
+    small_stack = gradlab.stack([small, small], axis=0)                   # not pooled: nothing changes
+    assert not np.shares_memory(small.data, small_stack.data)
+    other_axis = gradlab.stack(steps[:2], axis=1)                          # rows only along axis 0
+    assert not np.shares_memory(steps[0].data, other_axis.data)
+
+
+def test_rows_of_one_array_are_split_into_runs_without_copies():
+    from gradlab.ops import _runs
+
+    b = np.arange(48.0).reshape(12, 4)
+    (first, n, view), = _runs([b[0:2], b[2:3], b[3:6]])
+    assert (first, n) == (0, 6) and np.shares_memory(view, b) and np.array_equal(view, b[:6])
+    runs = _runs([b[0:2], np.ones((1, 4)), b[3:6], b[6:8]])
+    assert [(f, n) for f, n, _ in runs] == [(0, 2), (2, 1), (3, 5)]
+    np.testing.assert_array_equal(runs[2][2], b[3:8])
+    assert [(f, n) for f, n, _ in _runs([b[2:4], b[0:2]])] == [(0, 2), (2, 2)]          # out of order
+    assert [(f, n) for f, n, _ in _runs([np.ones((2, 4)), np.ones((2, 4))])] == [(0, 2), (2, 2)]
+    assert [(f, n) for f, n, _ in _runs([b[0:2, :2], b[2:4, :2]])] == [(0, 2), (2, 2)]  # not contiguous
+
+
+def test_bptt_weight_sums_take_the_stacked_states_and_tiled_deltas_without_copying(fresh_pool, monkeypatch):
+    # ∂E/∂W_s = Σ_t δ_t s_{t-1}ᵀ: the δ_t are already joined in the projection's gradient and the states
+    # in the stacked sequence, so the fused Elman backward needs no concatenation; and it agrees with the
+    # plain path (pool off, every row copied) to rounding
+    rng = np.random.default_rng(14)
+    cell = nn.ElmanCell(16, 256, 8, rng=np.random.default_rng(15))
+    xs, ds = rng.standard_normal((32, 16, 16)), rng.standard_normal((32, 16, 8))   # δ's: 1 MiB
+    joined = []
+    concatenate = np.concatenate
+
+    def counting(arrays, *args, **kwargs):
+        joined.append(len(arrays))
+        return concatenate(arrays, *args, **kwargs)
+
+    cell.zero_grad()
+    out = nn.unroll(cell, xs, fused=True)
+    E = nn.mse_half(out.output_sequence, ds)
+    monkeypatch.setattr(np, "concatenate", counting)
+    E.backward()
+    monkeypatch.undo()
+    assert joined == [], f"backward joined rows of {joined} arrays"
+    fast = {n: p.grad.copy() for n, p in cell.parameters_by_name().items()}
+    monkeypatch.setattr(memory, "MIN_BYTES", 1 << 60)
+    monkeypatch.setattr(sys.modules["gradlab.tensor"], "_POOL_MIN", 1 << 60)
+    _, plain = _elman_grads(cell, xs, ds)
+    for n in fast:
+        np.testing.assert_allclose(fast[n], plain[n], rtol=1e-12, atol=1e-14, err_msg=n)

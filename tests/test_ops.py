@@ -101,6 +101,37 @@ def test_a_vjp_that_forgets_broadcasting_is_caught():
         check_op_gradients(wrong, (np.arange(1.0, 7.0).reshape(2, 3), np.array([0.5, -1.0, 2.0])), {})
 
 
+@pytest.mark.parametrize("name", sorted(n for n, op in OPS.items() if op.symmetric))
+@given(st.data())
+def test_symmetric_ops_commute_and_op_of_x_x_computes_its_vjp_once(name, data):
+    # reverse mode computes the VJP of op(x, x) once and gives it to both inputs (r * r in ½‖y − d‖²);
+    # that is only right for f(x, y) = f(y, x), and the result must still match autograd
+    op = OPS[name]
+    shape = data.draw(st.sampled_from([(3,), (2, 4)]), label="shape")
+    x, y = (np.asarray(data.draw(st.lists(st.floats(-3, 3), min_size=int(np.prod(shape)),
+                                          max_size=int(np.prod(shape))), label=k)).reshape(shape) for k in "xy")
+    np.testing.assert_array_equal(op.forward(x, y, xp=np), op.forward(y, x, xp=np))
+    calls = []
+    original = op.vjp
+
+    def counted(k):
+        def vjp(*args, **kwargs):
+            calls.append(k)
+            return original[k](*args, **kwargs)
+        return vjp
+
+    object.__setattr__(op, "vjp", (counted(0), counted(1)))
+    try:
+        p = Parameter(x, name="x")
+        loss = apply(op, p, p).sum()
+        loss.backward()
+    finally:
+        object.__setattr__(op, "vjp", original)
+    assert calls == [0]
+    f = Graph(loss).function([p], xp=anp)
+    np.testing.assert_allclose(p.grad, autograd.grad(f)(x), rtol=1e-12, atol=1e-14)
+
+
 def test_ops_agree_across_backends(xp):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
