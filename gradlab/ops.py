@@ -701,6 +701,10 @@ def _stack_into(alloc, *xs, axis):
     if not -first.ndim - 1 <= axis <= first.ndim:
         return None
     at = axis % (first.ndim + 1)
+    if at == 0:
+        runs = _runs([x.reshape(1, -1) for x in xs])
+        if runs is not None and len(runs) == 1:   # already the consecutive rows of one array (unroll
+            return runs[0][2].reshape((len(xs),) + first.shape)   # computed s_t into it): no copy
     out = alloc(first.shape[:at] + (len(xs),) + first.shape[at:], first.dtype)
     return np.stack(xs, axis=axis, out=out)
 

@@ -235,11 +235,14 @@ def _with_constants(inputs) -> tuple:
     return tuple(as_tensor(y, like) for y in inputs)
 
 
-def apply(op, *inputs, **attrs) -> Tensor:
+def apply(op, *inputs, _out=None, **attrs) -> Tensor:
     """Run ``op`` forward on the inputs' data and record the result as a new node.
 
     Non-Tensor inputs become constant leaves. Inside ``no_grad`` nothing is recorded. Shape errors
     raised by the array library are replaced by a ``ValueError`` naming the op, its scope and the shapes.
+    ``_out`` (engine use) is a pooled NumPy array the value may be computed into when the op's ``into``
+    forward runs and the shape and dtype match (e.g. row t of an unrolled network's state sequence);
+    otherwise it is ignored.
     """
     ts = inputs
     datas = []
@@ -265,7 +268,10 @@ def apply(op, *inputs, **attrs) -> Tensor:
     # computed straight into it when the op can (Op.into), else moved there
     pool = xp is np and datas and datas[0].nbytes >= _POOL_MIN and state.grad_enabled
     try:
-        out = op.into(pooled_empty, *datas, **attrs) if pool and op.into is not None else None
+        if pool and op.into is not None:
+            out = op.into(pooled_empty if _out is None else _allocator(_out), *datas, **attrs)
+        else:
+            out = None
         if out is None:
             out = op.forward(*datas, xp=xp, **attrs)
             if pool and type(out) is np.ndarray and out.base is None:
@@ -289,6 +295,15 @@ def apply(op, *inputs, **attrs) -> Tensor:
     else:
         node.op, node.attrs, node.parents, node.requires_grad = None, _NO_ATTRS, (), False
     return node
+
+
+def _allocator(dest):
+    """An ``alloc(shape, dtype)`` for ``Op.into`` that hands out ``dest`` when it fits, else pool memory."""
+    def alloc(shape, dtype):
+        if tuple(shape) == dest.shape and np.dtype(dtype) == dest.dtype:
+            return dest
+        return pooled_empty(shape, dtype)
+    return alloc
 
 
 def _describe_failure(op, ts, attrs, where, err) -> str:

@@ -251,3 +251,54 @@ def test_bptt_weight_sums_take_the_stacked_states_and_tiled_deltas_without_copyi
     _, plain = _elman_grads(cell, xs, ds)
     for n in fast:
         np.testing.assert_allclose(fast[n], plain[n], rtol=1e-12, atol=1e-14, err_msg=n)
+
+
+@pytest.mark.parametrize("cls", [nn.ElmanCell, nn.LSTMCell, nn.PeepholeLSTMCell, nn.GRUCell])
+def test_fused_unrolling_computes_the_states_into_one_sequence_that_stack_does_not_copy(fresh_pool, cls,
+                                                                                       monkeypatch):
+    from gradlab.ops import _address
+
+    rng = np.random.default_rng(16)
+    cell = cls(16, 64, 8, rng=np.random.default_rng(17))
+    xs = rng.standard_normal((6, 40, 16))                                 # (40, 64) states: 20 KiB each
+    copies = []
+    stack = np.stack
+    monkeypatch.setattr(np, "stack", lambda *a, **k: copies.append(len(a[0])) or stack(*a, **k))
+    fused = nn.unroll(cell, xs, fused=True)
+    monkeypatch.undo()
+    assert copies == [], f"the states were copied into the sequence ({copies})"
+    hs = fused._hidden_sequence.data
+    for k, st in enumerate(fused.states):
+        h = cell.hidden(st).data
+        assert _address(h) == _address(hs[k]), f"step {k} was copied into the sequence"
+    literal = nn.unroll(cell, xs)
+    for a, b in zip(fused.states, literal.states):
+        np.testing.assert_allclose(cell.hidden(a).data, cell.hidden(b).data, rtol=1e-12, atol=1e-14)
+    with gradlab.no_grad():                                               # nothing pooled: plain stack
+        plain = nn.unroll(cell, xs, fused=True)
+    assert not np.shares_memory(plain._hidden_sequence.data, cell.hidden(plain.states[0]).data)
+    np.testing.assert_array_equal(plain.output_sequence.data, fused.output_sequence.data)
+
+
+def test_a_destination_is_used_only_when_it_fits(fresh_pool):
+    x = gradlab.tensor(big(18, (40, 64)), requires_grad=True)
+    dest = memory.pooled_empty((40, 64), np.float64)
+    y = gradlab.tanh(x, _out=dest)
+    assert y.data is dest and np.array_equal(dest, np.tanh(x.data))
+    for wrong in (memory.pooled_empty((40, 32), np.float64), memory.pooled_empty((40, 64), np.float32)):
+        z = gradlab.tanh(x, _out=wrong)
+        assert not np.shares_memory(z.data, wrong) and np.array_equal(z.data, np.tanh(x.data))
+    with gradlab.no_grad():
+        assert not np.shares_memory(gradlab.tanh(x, _out=dest).data, dest)
+    rows = memory.pooled_empty((3, 40, 64), np.float64)
+    parts = [gradlab.tanh(x * float(k + 1), _out=rows[k]) for k in range(3)]
+    assert _same_memory(gradlab.stack(parts, axis=0).data, rows)              # consecutive rows: a view
+    swapped = gradlab.stack([parts[1], parts[0], parts[2]], axis=0).data      # out of order: a copy
+    assert not np.shares_memory(swapped, rows)
+    np.testing.assert_array_equal(swapped, rows[[1, 0, 2]])
+
+
+def _same_memory(a, b):
+    from gradlab.ops import _address
+
+    return _address(a) == _address(b) and a.shape == b.shape and a.strides == b.strides

@@ -54,6 +54,9 @@ class RecurrentCell(Module):
     #: whether ``unroll(..., fused=True)`` may apply the output layer to all steps at once
     #: (False when the output feeds back into the state, as in the Jordan network)
     output_after_loop: bool = True
+    #: whether ``_recur`` takes ``out=``: an array the new hidden state may be computed into (row t of
+    #: the state sequence the fused unrolling stacks for the output layer, which then needs no copy)
+    _hidden_into: bool = False
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int | None = None, *,
                  learn_initial_state: bool = False, name: str | None = "cell", rng=None, dtype=np.float64):
@@ -279,11 +282,14 @@ class ElmanCell(RecurrentCell):
         self.recurrent_layer = self._dense(H, H, "W_s", None)
         self._finish_init()
 
-    def _recur(self, u, s, w):
+    _hidden_into = True
+
+    def _recur(self, u, s, w, out=None):
         layer = self.recurrent_layer
         with scope(layer.name):   # W_s s_{t-1} + (W_x x_t + b_s) as one node
             a = ops.linear(s, layer.weight, u)
-        return ACTIVATIONS[self.activation](a)
+        act = ACTIVATIONS[self.activation]
+        return act(a) if out is None or self.activation == "identity" else act(a, _out=out)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, activation={self.activation!r}"
@@ -369,12 +375,14 @@ class LSTMCell(RecurrentCell):
             a = ops.linear(s, layer.weight, u)
         return ops.chunk(a, 4, axis=-1)
 
-    def _recur(self, u, state, w):
+    _hidden_into = True
+
+    def _recur(self, u, state, w, out=None):
         s, c = state
         a_i, a_f, a_g, a_o = self._gates(u, s, w)
         i, f, g, o = ops.sigmoid(a_i), ops.sigmoid(a_f), ops.tanh(a_g), ops.sigmoid(a_o)
         c_new = ops.add(ops.mul(f, c), ops.mul(i, g))
-        return (ops.mul(o, ops.tanh(c_new)), c_new)
+        return (ops.mul(o, ops.tanh(c_new), _out=out), c_new)
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -401,7 +409,7 @@ class PeepholeLSTMCell(LSTMCell):
             setattr(self, f"p_{gate}", Parameter(self._rng.uniform(-bound, bound, H).astype(self.dtype),
                                                  name=f"p_{gate}"))
 
-    def _recur(self, u, state, w):
+    def _recur(self, u, state, w, out=None):
         s, c = state
         a_i, a_f, a_g, a_o = self._gates(u, s, w)
         i = ops.sigmoid(ops.add(a_i, ops.mul(self.p_i, c)))
@@ -409,7 +417,7 @@ class PeepholeLSTMCell(LSTMCell):
         g = ops.tanh(a_g)
         c_new = ops.add(ops.mul(f, c), ops.mul(i, g))
         o = ops.sigmoid(ops.add(a_o, ops.mul(self.p_o, c_new)))
-        return (ops.mul(o, ops.tanh(c_new)), c_new)
+        return (ops.mul(o, ops.tanh(c_new), _out=out), c_new)
 
 
 # -------------------------------------------------------------------------------------- GRU
@@ -496,7 +504,9 @@ class GRUCell(RecurrentCell):
             w = layer.weight
             return w[: 2 * H], w[2 * H:], layer.bias[2 * H:] if self.reset == "after" else None
 
-    def _recur(self, u, s, w):
+    _hidden_into = True
+
+    def _recur(self, u, s, w, out=None):
         a_rz, a_n = u
         w_rz, w_n, b_n = w
         after = self.reset == "after"
@@ -511,7 +521,7 @@ class GRUCell(RecurrentCell):
             with scope(self.recurrent_layer.name):
                 pre_n = ops.linear(reset, w_n, a_n)
             n = ops.tanh(pre_n)
-        return ops.add(n, ops.mul(z, ops.sub(s, n)))
+        return ops.add(n, ops.mul(z, ops.sub(s, n)), _out=out)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reset={self.reset!r}"
