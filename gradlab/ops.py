@@ -486,8 +486,9 @@ def _getitem_batch(gs, inputs_list, attrs_list, xp, shared):
     keys = [a["key"] for a in attrs_list]
     tiling = _tiling(keys, x.shape)
     if tiling is not None:
-        pooled = xp is np and x.nbytes >= _TRANSIENT_POOL_MIN
-        buf = pooled_empty(x.shape, x.dtype) if pooled else xp.empty(x.shape, x.dtype)
+        # often kept until the end (a step's gate gradients wait for W_s's sum): pool memory, which
+        # malloc would hand back and page-fault in again every iteration (4 300 faults per LSTM call)
+        buf = pooled_empty(x.shape, x.dtype) if xp is np else xp.empty(x.shape, x.dtype)
         for g, key in zip(gs, keys):
             buf[key] = g
         axis, order = tiling
