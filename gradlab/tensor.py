@@ -300,7 +300,8 @@ def apply(op, *inputs, _out=None, **attrs) -> Tensor:
 def _allocator(dest):
     """An ``alloc(shape, dtype)`` for ``Op.into`` that hands out ``dest`` when it fits, else pool memory."""
     def alloc(shape, dtype):
-        if tuple(shape) == dest.shape and np.dtype(dtype) == dest.dtype:
+        if type(dest) is np.ndarray and tuple(shape) == dest.shape and np.dtype(dtype) == dest.dtype \
+                and dest.flags.writeable:
             return dest
         return pooled_empty(shape, dtype)
     return alloc

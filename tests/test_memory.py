@@ -288,6 +288,10 @@ def test_a_destination_is_used_only_when_it_fits(fresh_pool):
     for wrong in (memory.pooled_empty((40, 32), np.float64), memory.pooled_empty((40, 64), np.float32)):
         z = gradlab.tanh(x, _out=wrong)
         assert not np.shares_memory(z.data, wrong) and np.array_equal(z.data, np.tanh(x.data))
+    frozen = memory.pooled_empty((40, 64), np.float64)
+    frozen.flags.writeable = False
+    assert not np.shares_memory(gradlab.tanh(x, _out=frozen).data, frozen)
+    np.testing.assert_array_equal(gradlab.tanh(x, _out=[0.0]).data, np.tanh(x.data))   # not an array
     with gradlab.no_grad():
         assert not np.shares_memory(gradlab.tanh(x, _out=dest).data, dest)
     rows = memory.pooled_empty((3, 40, 64), np.float64)
