@@ -378,8 +378,7 @@ def char_training_steps(B, T, D, H):
 
 def main() -> None:
     args = common.parse_args(__doc__.splitlines()[0])
-    print(f"# LSTM and GRU, forward + backward, float64 — {common.limit_threads()}")
-    print(f"# {common.machine_line()}")
+    common.print_header("LSTM and GRU, forward + backward, float64")
     for cell in ("lstm", "gru"):
         for size in args.sizes:
             dims = common.SIZES[size]

@@ -276,8 +276,7 @@ def impls_for(p, xs, ds):
 
 def main() -> None:
     args = common.parse_args(__doc__.splitlines()[0])
-    print(f"# Elman RNN, forward + backward, float64 — {common.limit_threads()}")
-    print(f"# {common.machine_line()}")
+    common.print_header("Elman RNN, forward + backward, float64")
     for size in args.sizes:
         dims = common.SIZES[size]
         p, xs, ds = make_problem(**dims)

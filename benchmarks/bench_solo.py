@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import common  # noqa: F401  (first: pins BLAS to one thread before NumPy loads)
 
-import argparse
 import resource
 import sys
 import time
@@ -53,17 +52,15 @@ def main() -> None:
         network, size, row, seconds = sys.argv[2:6]
         child(network, size, row, float(seconds))
         return
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", nargs="+", choices=sorted(common.SIZES), default=["small", "large"])
-    ap.add_argument("--networks", nargs="+", choices=NETWORKS, default=list(NETWORKS))
+    ap = common.grid_parser(__doc__.splitlines()[0], NETWORKS)
     ap.add_argument("--rounds", type=int, default=3, help="alternations of the processes (default 3)")
     ap.add_argument("--seconds", type=float, default=3.0, help="timing per process (default 3 s)")
     ap.add_argument("--quick", action="store_true", help="one round of 0.3 s each (a smoke run)")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.seconds = 1, 0.3
-    print(f"# each row alone in a fresh process, {args.rounds} alternating rounds — {common.limit_threads()}")
-    print(f"# {common.machine_line()}\n")
+    common.print_header(f"each row alone in a fresh process, {args.rounds} alternating rounds")
+    print()
     print("| network | size | floor ms | gradlab ms | gradlab × floor | every round's ratio "
           "| page faults per call (floor / gradlab) |")
     print("|---|---|---:|---:|---:|---|---|")

@@ -23,7 +23,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["SIZES", "CLOCK", "limit_threads", "optional", "compare", "check_grads", "run_case", "print_table", "machine_line",
-           "parse_args", "network_rows", "run_child"]
+           "grid_parser", "print_header", "parse_args", "network_rows", "run_child"]
 
 #: the timer: wall time, or this process's CPU time with GRADLAB_BENCH_CLOCK=cpu (see ``compare``)
 CLOCK = time.process_time if os.environ.get("GRADLAB_BENCH_CLOCK") == "cpu" else time.perf_counter
@@ -175,13 +175,28 @@ def _version(name: str) -> str:
         return "absent"
 
 
-def parse_args(description: str):
-    """Return parsed command-line options common to the bench scripts (``--quick``, ``--sizes``)."""
+def grid_parser(description: str, networks=None):
+    """Return an ``ArgumentParser`` with ``--sizes`` (and ``--networks`` when ``networks`` is given),
+    the options every script that loops over problem sizes shares; callers add their own."""
     import argparse
 
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["small", "large"],
                    help="which problem sizes to run (default: both)")
+    if networks is not None:
+        p.add_argument("--networks", nargs="+", choices=networks, default=list(networks))
+    return p
+
+
+def print_header(title: str) -> None:
+    """Print the two header lines of a bench script: ``title`` with the thread setting, then the machine."""
+    print(f"# {title} — {limit_threads()}")
+    print(f"# {machine_line()}")
+
+
+def parse_args(description: str):
+    """Return parsed command-line options common to the bench scripts (``--quick``, ``--sizes``)."""
+    p = grid_parser(description)
     p.add_argument("--repeat", type=int, default=15, help="interleaved timing rounds (default 15)")
     p.add_argument("--quick", action="store_true", help="fewer rounds, shorter batches (a smoke run)")
     args = p.parse_args()

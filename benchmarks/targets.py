@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import common  # noqa: F401  (first: pins BLAS to one thread before NumPy loads)
 
-import argparse
 import json
 import statistics
 import sys
@@ -45,17 +44,15 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = common.grid_parser(__doc__.splitlines()[0], NETWORKS)
     ap.add_argument("--runs", type=int, default=5, help="fresh interpreters per network and size (default 5)")
-    ap.add_argument("--sizes", nargs="+", choices=sorted(common.SIZES), default=["small", "large"])
-    ap.add_argument("--networks", nargs="+", choices=NETWORKS, default=list(NETWORKS))
     ap.add_argument("--repeat", type=int, default=15, help="interleaved timing rounds per run (default 15)")
     ap.add_argument("--quick", action="store_true", help="2 runs of 3 rounds (a smoke run)")
     args = ap.parse_args()
     if args.quick:
         args.runs, args.repeat = 2, 3
-    print(f"# speed targets, {args.runs} runs each (fresh interpreter per run) — {common.limit_threads()}")
-    print(f"# {common.machine_line()}\n")
+    common.print_header(f"speed targets, {args.runs} runs each (fresh interpreter per run)")
+    print()
     print("| network | size | target | gradlab ÷ floor, each run | median | worst | met in "
           "| PyTorch ÷ floor, median |")
     print("|---|---|---:|---|---:|---:|---:|---:|")

@@ -474,11 +474,6 @@ def _tiling(keys, shape):
     return (axis, [k for _, _, k in spans]) if end == shape[axis] else None
 
 
-def _tiles(keys, shape) -> bool:
-    """Whether the keys pick disjoint parts of an array of ``shape`` that together cover all of it."""
-    return _tiling(keys, shape) is not None
-
-
 def _getitem_batch(gs, inputs_list, attrs_list, xp, shared):
     # Σ_k scatter(g_k at key_k) for every slice taken of one array. When the slices tile the array
     # (each element picked exactly once) the g's are copied into place: no zero fill, no additions.
@@ -723,8 +718,9 @@ def stack(xs, axis: int = 0):
     if not xs:
         raise ValueError("stack: needs at least one tensor")
     out = _stack(*xs, axis=axis)
-    if axis == 0 and is_pooled(out.data):
-        _adopt(xs, out.data)
+    data = out.data
+    if axis == 0 and is_pooled(data) and _address(data) != _address(out.parents[0].data):   # not made of them
+        _adopt(xs, data)
     return out
 
 
