@@ -43,8 +43,8 @@ from gradlab.data import nrmse
 from gradlab.nn.cells import ElmanCell
 from gradlab.nn.losses import mse_half
 from gradlab.nn.optim import Adam
-from gradlab.nn.reservoir import (ReservoirCell, fit_readout, memory_capacity, reservoir_states, ridge_readout,
-                                  state_distance, train_readout)
+from gradlab.nn.reservoir import (ReservoirCell, fit_readout, memory_capacity, reservoir_states, state_distance,
+                                  train_readout)
 from gradlab.nn.train import fit
 from gradlab.nn.unroll import unroll
 

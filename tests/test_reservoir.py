@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import gradlab
 from gradlab.autodiff import requires_grad, toposort
-from gradlab.nn.losses import mse_half, sequence_loss
+from gradlab.nn.losses import sequence_loss
 from gradlab.nn.reservoir import (ReservoirCell, fit_readout, fixed_weights, free_run, memory_capacity,
                                   reservoir_states, ridge_readout, spectral_radius, state_distance, train_readout)
 from gradlab.nn.unroll import unroll
@@ -102,6 +102,25 @@ def test_training_the_readout_never_computes_a_gradient_for_the_reservoir():
     # no BPTT: reverse mode visits the readout and the loss (a few nodes per step), nothing of the recurrence
     assert len(visited) < 8 * len(u)
     assert not any(n.op is not None and n.op.name == "tanh" for n in visited)
+
+
+def test_recorded_esn_graph_replays_for_the_checkers_references():
+    import autograd
+    import autograd.numpy as anp
+
+    u, d = sine_task(T=12)
+    cell = ReservoirCell(1, 6, 1, connectivity=0.5, leak_rate=0.5, rng=1)
+    E = sequence_loss(unroll(cell, u), d)
+    E.backward()
+    graph = gradlab.Graph(E)
+    readout = [cell.W_y, cell.b_y]
+    auto = autograd.grad(lambda ps: graph.function(readout, xp=anp)(*ps))([p.data for p in readout])
+    for p, g in zip(readout, auto):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-12, atol=1e-14)
+    # the reservoir is fixed by choice: E does depend on W_s (autograd on the replay says how), the engine
+    # simply never computes it
+    g_ws = autograd.grad(lambda w: graph.function([cell.W_s], xp=anp)(w))(cell.W_s.data)
+    assert np.abs(g_ws).max() > 1e-6 and cell.W_s.grad is None
 
 
 # ------------------------------------------------------------------------- echo state property
@@ -243,3 +262,26 @@ def test_unfolded_figure_marks_the_reservoir_weights_fixed_and_the_readout_train
     assert folded.count(style.FIXED_MARK) >= 3                       # W_x, W_s and W_fb
     elman = gradlab.to_dot("elman", T=3).source
     assert style.FIXED_MARK not in elman                              # trained weights are not marked
+
+
+def test_gradient_view_shows_what_bptt_would_send_back_through_a_fixed_reservoir():
+    # the engine never computes ∂E/∂s_t for an ESN (nothing there requires a gradient), but the figure
+    # of gradient flow must still show its true value, δ_t = W_yᵀ(y_t − d_t) + J_{t+1}ᵀ δ_{t+1}
+    from gradlab.render import state_gradients, unfolding_of
+
+    rng = np.random.default_rng(0)
+    cell = ReservoirCell(1, 5, 1, connectivity=0.5, leak_rate=0.5, rng=0)
+    xs, d = rng.normal(size=(4, 1)), rng.normal(size=(4, 1))
+    net = unroll(cell, xs)
+    u = unfolding_of(sequence_loss(net, d))
+    norms = state_gradients(u)
+    shown = [norms[s] for t in u.times for s in u.steps[t].states]
+    S = np.stack([s.data for s in net.states])
+    Wy, Ws, a = cell.W_y.data, cell.W_s.data, 0.5
+    pre = np.tanh(xs @ cell.W_x.data.T + np.vstack([np.zeros(5), S[:-1]]) @ Ws.T)
+    delta, back = np.zeros((4, 5)), np.zeros(5)
+    for t in range(3, -1, -1):
+        delta[t] = Wy.T @ (Wy @ S[t] + cell.b_y.data - d[t]) + back
+        back = ((1 - a) * np.eye(5) + a * (1 - pre[t] ** 2)[:, None] * Ws).T @ delta[t]
+    np.testing.assert_allclose(shown, np.linalg.norm(delta, axis=1), rtol=1e-12)
+    assert all(w.grad is None for w in fixed_weights(cell).values())
