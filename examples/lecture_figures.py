@@ -1,6 +1,7 @@
 r"""Write the lecture figures: folded and unfolded networks, cell interiors, the op-level graph, gradient
-flow through time (vanishing in an Elman network, kept by an LSTM, stopped by truncated BPTT) and the
-checker's findings on a wrong derivation, all drawn from the graphs gradlab records.
+flow through time (vanishing in an Elman network, kept by an LSTM, stopped by truncated BPTT), the
+checker's findings on a wrong derivation, all drawn from the graphs gradlab records, and the echo-state
+and time-delay networks (with two data plots: the echo state property and memory capacity).
 
     python examples/lecture_figures.py                  # PNG figures into examples/figures/
     python examples/lecture_figures.py --out figs --format svg
@@ -85,7 +86,52 @@ def figures(out: str, fmt: str) -> list:
     report = gradlab.check_gradient(load_derivation(wrong))
     save("elman_check_wrong_derivation", check_figure(report, title="wrong_elman_no_recurrent_term.py: "
                                                       "the recurrent term of ∂E/∂s_t is missing"))
+    # 6. echo-state networks and time-delay networks
+    written += reservoir_and_tdnn_figures(save, out, fmt)
     return written
+
+
+# ------------------------------------------------------------ echo-state and time-delay networks (issue 15)
+def reservoir_and_tdnn_figures(save, out: str, fmt: str) -> list:
+    r"""Draw the echo-state and time-delay figures: graph figures through ``save`` (the reservoir's fixed
+    weights marked ❄, the TDNN's taps shared by every shift), and two data plots written into ``out``
+    (the echo state property; memory capacity against its bound N). Return the data plots' paths."""
+    from gradlab.nn.reservoir import ReservoirCell, memory_capacity, state_distance
+    from gradlab.nn.tdnn import TDNN, tdnn_figure
+    from gradlab.render import plots
+
+    esn = ReservoirCell(1, 4, 1, connectivity=0.5, leak_rate=0.5, rng=0)
+    save("esn_unfolded", esn, view="unfolded", T=3,
+         title="Echo-state network: W<SUB>x</SUB>, W<SUB>s</SUB> fixed (❄), only W<SUB>y</SUB>, b<SUB>y</SUB> trained")
+    feedback = ReservoirCell(1, 4, 1, connectivity=0.5, feedback=True, rng=0)
+    save("esn_feedback_folded", feedback, view="folded", T=3)
+    save("esn_feedback_unfolded", feedback, view="unfolded", T=3,
+         title="ESN with output feedback: y<SUB>t−1</SUB> returns through the fixed W<SUB>fb</SUB>")
+    save("tdnn_unfolded", tdnn_figure([TDNN(1, 2, 3, rng=0), TDNN(2, 1, 2, weight_name="V", bias_name="c", rng=1)], 7,
+                                      title="Two TDNN layers (windows 3 and 2): every shift uses the same taps"))
+    ext = fmt if fmt in ("png", "svg", "pdf") else "png"
+    rng = np.random.default_rng(0)
+    u = rng.uniform(-1, 1, (200, 1))
+    a, b = rng.uniform(-1, 1, 30), rng.uniform(-1, 1, 30)
+    curves = {f"ρ = {rho:g}": np.maximum(state_distance(
+        ReservoirCell(1, 30, None, spectral_radius=rho, input_scaling=0.1, rng=0), u, a, b), 1e-17)
+        for rho in (0.5, 0.9, 1.5, 3.0)}
+    fig, ax = plots.new(title="Echo state property: two initial states, one input")
+    plots.lines(ax, np.arange(1, 201), curves, xlabel="time step t", ylabel=r"$\|s^a_t - s^b_t\|$", logy=True,
+                legend="lower left")
+    paths = [str(plots.save(fig, os.path.join(out, f"esn_state_distance.{ext}")))]
+    fig, ax = plots.new(title=r"Memory capacity of 30 units: $\sum_k r^2(u_{t-k}, y_k) \leq N$")
+    curves = {}
+    for label, kw in (("random tanh", {}), ("random linear", {"activation": "identity"}),
+                      ("linear cycle", {"activation": "identity", "topology": "cycle"})):
+        mc = memory_capacity(ReservoirCell(1, 30, None, input_scaling=0.1, rng=0, **kw), n_train=2000, rng=1)
+        curves[f"{label}: MC = {mc.total:.1f}"] = np.cumsum(mc.r2)
+    plots.lines(ax, mc.delays, curves, xlabel="delay k", ylabel=r"$\sum_{j \leq k}\, r^2_j$",
+                hline=(30, "bound N = 30"), legend="lower right")
+    paths.append(str(plots.save(fig, os.path.join(out, f"esn_memory_capacity.{ext}"))))
+    for p in paths:
+        print("wrote", p)
+    return paths
 
 
 def main(argv=None) -> int:

@@ -19,3 +19,11 @@ from .train import History, ProgressBar, TBPTTResult, detach_state, fit, train_s
 
 __all__ += ["Optimizer", "SGD", "Momentum", "Adagrad", "Adam", "clip_grad_norm", "clip_grad_value", "grad_norm",
             "fit", "train_step", "truncated_bptt", "TBPTTResult", "History", "ProgressBar", "detach_state"]
+from .module import Fixed
+from .reservoir import (MemoryCapacity, ReservoirCell, fit_readout, fixed_weights, free_run, memory_capacity,
+                        reservoir_states, ridge_readout, spectral_radius, state_distance, train_readout)
+from .tdnn import TDNN, receptive_field, tdnn_figure
+
+__all__ += ["Fixed", "ReservoirCell", "spectral_radius", "fixed_weights", "reservoir_states", "ridge_readout",
+            "fit_readout", "train_readout", "free_run", "state_distance", "memory_capacity", "MemoryCapacity",
+            "TDNN", "receptive_field", "tdnn_figure"]

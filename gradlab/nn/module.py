@@ -17,7 +17,7 @@ from .. import ops
 from ..context import scope
 from ..tensor import Parameter, Tensor
 
-__all__ = ["Module", "Dense", "Tanh", "Sigmoid", "ReLU", "Identity", "Sequential", "make_rng", "ACTIVATIONS"]
+__all__ = ["Module", "Dense", "Tanh", "Sigmoid", "ReLU", "Identity", "Sequential", "make_rng", "ACTIVATIONS", "Fixed"]
 
 
 def make_rng(rng=None) -> np.random.Generator:
@@ -30,6 +30,19 @@ def make_rng(rng=None) -> np.random.Generator:
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
     raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}")
+
+
+class Fixed(Tensor):
+    """A weight that is *not trained*: a named leaf used like a :class:`~gradlab.Parameter` (shared by every
+    place that reads it) but asking for no gradient, so reverse mode never computes one for it or for
+    anything computed from it alone. ``fixed`` (True) lets the figures mark it (e.g. an echo-state
+    reservoir's W_x and W_s). A module does not list it among its parameters, so no optimiser sees it."""
+
+    __slots__ = ()
+    fixed = True
+
+    def __init__(self, data, name: str | None = None):
+        super().__init__(data, requires_grad=False, name=name)
 
 
 class Module:
@@ -54,10 +67,15 @@ class Module:
             self._registry("_params")[key] = value
             if value.name is None:
                 value.name = key
+        elif isinstance(value, Fixed):
+            if value.name is None:
+                value.name = key
         elif isinstance(value, Module):
             self._registry("_modules")[key] = value
             if value.__dict__.get("name") is None:
                 object.__setattr__(value, "name", key)
+        if not isinstance(value, Parameter) and key in self.__dict__.get("_params", ()):
+            del self._params[key]           # a parameter replaced by something else is no longer one
         object.__setattr__(self, key, value)
 
     def __call__(self, *args, **kwargs):

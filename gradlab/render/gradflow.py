@@ -63,7 +63,9 @@ def state_gradients(u: Unfolding, *, truncate: int | None = None) -> dict:
             continue
         inputs = [as_numpy(p.data) for p in node.parents]
         for i, p in enumerate(node.parents):
-            if not p.requires_grad or (p, node) in cut:
+            # an op node that asks for no gradient still has one (a state of a fixed reservoir: ∂E/∂s_t is
+            # what BPTT would send back); only leaves without requires_grad (inputs, constants) are skipped
+            if (p.op is None and not p.requires_grad) or (p, node) in cut:
                 continue
             pg = node.op.input_vjp(i, g, as_numpy(node.data), inputs, np, node.attrs)
             if pg is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import style
 from .opgraph import op_symbol
 from .output import Figure
-from .structure import Unfolding
+from .structure import Unfolding, is_weight
 
 __all__ = ["cell_interior", "GATE_NAMES"]
 
@@ -27,7 +27,7 @@ LAYER_LINE = "#b08d00"
 
 
 def _is_param(p) -> bool:
-    return p.op is None and p.requires_grad
+    return is_weight(p)          # a Parameter, or a weight marked fixed (drawn as not trained)
 
 
 def _is_const(p) -> bool:
@@ -203,7 +203,8 @@ def _draw_step(g, u: Unfolding, st: _Step, *, prefix: str, entry_ids: dict, symb
             layer = st.merged.get(n, n)
             act = n.op.name if n in st.merged else None
             head = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu"}.get(act, "")
-            params = style.param_text(st.params_of(layer), per_line=2)
+            params = style.param_text(st.params_of(layer), per_line=2,
+                                      fixed={u.param_names[p] for p in getattr(u, "fixed", ())})
             label = style.html_label(f"<B>{head}</B>", f'<FONT POINT-SIZE="10">{params}</FONT>') if head \
                 else style.html_label(params)
             g.node(nid(n), label, shape="box", style="filled", fillcolor=LAYER_FILL, color=LAYER_LINE,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import style
 from .output import Figure
-from .structure import Unfolding
+from .structure import Unfolding, is_weight
 
 __all__ = ["op_graph", "op_symbol"]
 
@@ -55,6 +55,7 @@ def op_graph(u: Unfolding, *, shared: str = "label", elide: int | None = None, t
         raise ValueError(f"render: shared must be 'label' or 'once', got {shared!r}")
     times = u.times
     hidden = set(times[elide:-elide]) if elide and len(times) > 2 * elide + 1 else set()
+    fixed = getattr(u, "fixed", set())        # weights that are not trained, marked on their boxes
     g = Figure(name, graph_attr={"rankdir": "BT", "nodesep": "0.15", "ranksep": "0.25",
                                  "fontname": style.FONT, "fontsize": "12"},
                node_attr={"fontname": style.FONT, "fontsize": "11", "shape": "ellipse", "height": "0.3",
@@ -123,12 +124,14 @@ def op_graph(u: Unfolding, *, shared: str = "label", elide: int | None = None, t
                 for i, p in enumerate(n.parents):
                     if p.op is not None:
                         continue
-                    if p.requires_grad:
+                    if is_weight(p):
                         if shared == "label":
                             pid = f"{u.param_names[p]}_t{t}"
                             if (p, t) not in ids:
                                 ids[(p, t)] = pid
-                                c.node(pid, style.html_label(style.math_label(u.param_names[p])), shape="box",
+                                text = style.math_label(u.param_names[p]) if p not in fixed else \
+                                    style.param_text([u.param_names[p]], fixed={u.param_names[p]})
+                                c.node(pid, style.html_label(text), shape="box",
                                        style="filled", fillcolor=style.ROLE_FILL["param"],
                                        color=style.ROLE_LINE["param"], height="0.25", fontsize="11")
                                 param_rows.setdefault(u.param_names[p], []).append(pid)
@@ -168,7 +171,7 @@ def op_graph(u: Unfolding, *, shared: str = "label", elide: int | None = None, t
         if tn in hidden:
             continue
         for p in dict.fromkeys(n.parents):
-            if p.op is None and p.requires_grad:
+            if is_weight(p):
                 if shared == "label":
                     g.edge(ids[(p, tn)], nid(n), color=style.ROLE_LINE["param"])
                 continue

@@ -19,12 +19,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Unfolding", "Step", "Edge", "param_name"]
+__all__ = ["Unfolding", "Step", "Edge", "param_name", "is_weight"]
 
 
 def param_name(p, fallback: int = 0) -> str:
     """Return the lecture name of parameter ``p`` (``p.name``), or ``θ<k>`` when it has none."""
     return p.name if p.name else f"θ{fallback}"
+
+
+def is_weight(n) -> bool:
+    """Return True for a model weight: a leaf that requires a gradient (a Parameter), or a leaf marked
+    ``fixed`` (:class:`gradlab.nn.module.Fixed`, e.g. an echo-state reservoir's W_s), which figures draw
+    as a weight, marked fixed, although it has no gradient."""
+    return n.op is None and (n.requires_grad or getattr(n, "fixed", False))
 
 
 @dataclass
@@ -66,7 +73,8 @@ class Unfolding:
         for n in nodes:
             for p in dict.fromkeys(n.parents):
                 self.children[p].append(n)
-        self.params = [n for n in nodes if n.op is None and n.requires_grad]
+        self.params = [n for n in nodes if is_weight(n)]
+        self.fixed = {p for p in self.params if not p.requires_grad}   # weights drawn as not trained
         self.param_names = {}
         for k, p in enumerate(self.params):
             self.param_names[p] = param_name(p, k)
@@ -176,7 +184,7 @@ class Unfolding:
             cands = []
             for k, n in enumerate(step.nodes):
                 for i, p in enumerate(n.parents):
-                    if p in inside or p.requires_grad or p.ndim == 0:
+                    if p in inside or is_weight(p) or p.ndim == 0:
                         continue
                     if p.op is not None and p.scope.t is not None:
                         continue  # a state of an earlier step
@@ -184,7 +192,7 @@ class Unfolding:
                     if len(users) > 1:
                         continue  # e.g. the whole sequence xs, sliced inside each step
                     cands.append((k, i, p))
-                if not n.requires_grad and n.ndim > 0 and all(p.op is None and not p.requires_grad
+                if not n.requires_grad and n.ndim > 0 and all(p.op is None and not is_weight(p)
                                                               for p in n.parents):
                     cands.append((k, None, n))  # a slice x_t = xs[t] taken inside the step
             prev = self.steps.get(t - 1)
@@ -300,7 +308,7 @@ class Unfolding:
             while stack:
                 n = stack.pop()
                 for p in n.parents:
-                    if p in shown or p in region or (p.op is None and p.requires_grad):
+                    if p in shown or p in region or is_weight(p):
                         continue
                     region.add(p)
                     stack.append(p)
@@ -316,13 +324,13 @@ class Unfolding:
                         r |= reach[p]
                         if not reach[p]:
                             b |= below[p]
-                    elif p.op is None and p.requires_grad:
+                    elif is_weight(p):
                         b.add(p)
                 reach[h], below[h] = r, b
                 if r:
                     ps = set()
                     for p in h.parents:
-                        ps |= {p} if (p.op is None and p.requires_grad) else (
+                        ps |= {p} if is_weight(p) else (
                             below[p] if p in region and not reach[p] else set())
                     # the weights act on the values that come in where they apply: linear(x, W, u)
                     # is W x + u, so W and a parameter bias label x's edge only, not u's
@@ -356,6 +364,6 @@ class Unfolding:
         seen = {}
         for n in self.steps[t].nodes:
             for p in n.parents:
-                if p.op is None and p.requires_grad:
+                if is_weight(p):
                     seen.setdefault(p, None)
         return list(seen)

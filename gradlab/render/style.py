@@ -10,7 +10,7 @@ import html
 import math
 
 __all__ = ["set_title", "math_label", "html_label", "param_text", "ROLE_FILL", "ROLE_LINE", "PALETTE", "HIGHLIGHT", "FONT",
-           "norm_colour", "scale_legend", "fmt_number"]
+           "norm_colour", "scale_legend", "fmt_number", "FIXED_INK", "FIXED_MARK"]
 
 FONT = "Helvetica"
 # fill and line colour per role of a value node
@@ -22,6 +22,10 @@ PARAM_INK = "#283593"
 # distinct colours for the fan-out edges of parameters drawn once (colour-blind safe, Okabe–Ito)
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 HIGHLIGHT = "#d62728"   # the checker's findings
+# weights that are not trained (gradlab.nn.module.Fixed, e.g. a reservoir's): grey, with a snowflake
+# ("frozen"), on their labels and on the edges that carry only them
+FIXED_INK = "#8c8c8c"
+FIXED_MARK = "❄"
 OK_INK = "#2a7d2a"
 
 
@@ -50,11 +54,15 @@ def html_label(*lines: str) -> str:
     return "<" + "<BR/>".join(lines) + ">"
 
 
-def param_text(names, *, highlight=(), per_line: int = 4) -> str:
-    """Return inner markup listing parameter names (a highlighted name is red and bold)."""
+def param_text(names, *, highlight=(), per_line: int = 4, fixed=()) -> str:
+    """Return inner markup listing parameter names (a highlighted name is red and bold; a ``fixed`` name,
+    a weight that is not trained, grey with :data:`FIXED_MARK` after it)."""
     names = list(names)
     parts = []
     for n in names:
+        if n in fixed and n not in highlight:
+            parts.append(math_label(n, colour=FIXED_INK) + f'<FONT COLOR="{FIXED_INK}"> {FIXED_MARK}</FONT>')
+            continue
         parts.append(math_label(n, bold=n in highlight, colour=HIGHLIGHT if n in highlight else PARAM_INK))
     lines = [", ".join(parts[i:i + per_line]) for i in range(0, len(parts), per_line)]
     return "<BR/>".join(lines)

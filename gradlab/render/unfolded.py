@@ -138,6 +138,7 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
         raise ValueError(f"render: shared must be 'label' or 'once', got {shared!r}")
     plan = _Plan(u, elide=elide, box=box)
     row_of = _rows(u, plan.box)
+    fixed = {u.param_names[p] for p in getattr(u, "fixed", ())}
     highlight = highlight or {}
     cut = cut or set()
     g = _fig(name, title)
@@ -199,7 +200,8 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                 hl = {p for p in highlight if highlight[p] is None or t in highlight[p]}
                 lines = [f"<B>{u.cell_name}</B>"]
                 if shared == "label" and params:
-                    lines.append(style.param_text([u.param_names[p] for p in params], highlight=hl, per_line=2))
+                    lines.append(style.param_text([u.param_names[p] for p in params], highlight=hl, per_line=2,
+                                                  fixed=fixed))
                 c.node(bid, style.html_label(*lines), shape="box", style="rounded,filled",
                        fillcolor=style.ROLE_FILL["cell"], color=style.HIGHLIGHT if hl else style.ROLE_LINE["cell"],
                        penwidth="2.2" if hl else "1.3", margin="0.12,0.06")
@@ -228,9 +230,11 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
         names = [u.param_names[p] for p in label_params]
         if shared == "label" and names:
             hl = {p for p in names if p in highlight and (highlight[p] is None or t in highlight[p])}
-            attrs["label"] = style.html_label(style.param_text(names, highlight=hl))
+            attrs["label"] = style.html_label(style.param_text(names, highlight=hl, fixed=fixed))
             if hl:
                 attrs.update(color=style.HIGHLIGHT, penwidth="2.5")
+        if names and not colour and all(n in fixed for n in names):
+            attrs["color"] = style.FIXED_INK      # an edge through fixed weights only: no gradient, no training
         if colour:
             attrs["color"], attrs["penwidth"] = colour
         if backward:
@@ -318,9 +322,11 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
                 colour = style.PALETTE[k % len(style.PALETTE)]
                 names = [u.param_names[p] for p in members]
                 hl = {n for n in names if n in highlight}
-                row.node(f"param_{names[0]}", style.html_label(style.param_text(names, highlight=hl)),
-                         shape="box", style="rounded,filled", fillcolor=style.ROLE_FILL["param"], color=colour,
-                         penwidth="1.6")
+                frozen = all(n in fixed for n in names)
+                text = style.param_text(names, highlight=hl, fixed=fixed)
+                row.node(f"param_{names[0]}", style.html_label(text + (" fixed" if frozen else "")),
+                         shape="box", style="rounded,filled" + (",dashed" if frozen else ""),
+                         fillcolor="#f2f2f2" if frozen else style.ROLE_FILL["param"], color=colour, penwidth="1.6")
         # the row stands under the inputs: invisible edges to the start point put it there (edges to an
         # input itself would pull the steps apart)
         for k, members in enumerate(groups.values()):
@@ -368,6 +374,7 @@ def folded(u: Unfolding, *, box: bool | None = None, title: str | None = None, n
     """
     plan = _Plan(u, elide=None, box=box)
     row_of = _rows(u, plan.box)
+    fixed = {u.param_names[p] for p in getattr(u, "fixed", ())}
     t = u.times[-1] if len(u.times) == 1 else u.times[-2]   # a step whose states feed a next step
     step, nxt = u.steps[t], u.steps.get(t + 1)
     g = _fig(name, title)
@@ -386,7 +393,8 @@ def folded(u: Unfolding, *, box: bool | None = None, title: str | None = None, n
     carried = [n for n in step.states if nxt is not None and any(c in set(nxt.nodes) for c in u.children[n])]
     if plan.box:
         g.node("cell", style.html_label(f"<B>{u.cell_name}</B>", style.param_text(
-            [u.param_names[p] for p in _box_params(u, t)], per_line=3)), shape="box", style="rounded,filled",
+            [u.param_names[p] for p in _box_params(u, t)], per_line=3, fixed=fixed)), shape="box",
+            style="rounded,filled",
             fillcolor=style.ROLE_FILL["cell"], color=style.ROLE_LINE["cell"], margin="0.12,0.06")
         rows["s"].insert(0, "cell")
     done = set()
@@ -403,7 +411,8 @@ def folded(u: Unfolding, *, box: bool | None = None, title: str | None = None, n
                     g.edge(a, b)
             continue
         label = [u.param_names[p] for p in u.matrices(e.params)]
-        g.edge(ids[e.tail], ids[e.head], **({"label": style.html_label(style.param_text(label))} if label else {}))
+        g.edge(ids[e.tail], ids[e.head], **({"label": style.html_label(style.param_text(label, fixed=fixed))}
+                                            if label else {}))
     # the recurrent edges: state -> delay (one step) -> (the cell | the states it feeds)
     for s in carried:
         d = f"delay_{ids[s]}"
@@ -420,7 +429,7 @@ def folded(u: Unfolding, *, box: bool | None = None, title: str | None = None, n
                 label = [u.param_names[p] for p in u.matrices(e.params)]
                 nm, _ = u.label(e.head)
                 g.edge(d, nm, tailport="s", headport="se", constraint="false",
-                       **({"label": style.html_label(style.param_text(label))} if label else {}))
+                       **({"label": style.html_label(style.param_text(label, fixed=fixed))} if label else {}))
     for r, members in rows.items():
         if members:
             with g.subgraph() as row:
