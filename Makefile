@@ -16,11 +16,11 @@ demo: setup system-deps
 	$(BIN)/gradlab check derivations/ --figure figures
 
 test: setup-dev system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The wider Hypothesis exploration profile (more examples, random seeds).
 explore: setup-dev system-deps
-	$(BIN)/python -m pytest --hypothesis-profile=explore $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest --hypothesis-profile=explore $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
