@@ -35,7 +35,9 @@ choices). The defaults are the conventions above.
 * ``batch="sum"`` or ``"mean"``: the data carry a batch of B sequences (size ``B``), run side by side
   with the same weights; E = Σ_b E⁽ᵇ⁾ or (1/B) Σ_b E⁽ᵇ⁾.
 * ``initial_state="zero"``: s_0 (and c_0 for the LSTMs) is fixed to zero, as in code that starts from
-  ``np.zeros``; the data then hold no ``s_0``. The default ``"given"`` draws it and passes it in.
+  ``np.zeros``; the data then hold no ``s_0``. The default ``"given"`` draws it and passes it in. A dict
+  fixes some parts only: ``initial_state={"c_0": "zero"}`` is an LSTM whose s_0 is given and whose
+  c_0 starts at zero (as in code that takes ``h0`` and sets ``c = np.zeros_like(h0)``).
 * ``layout``: how vectors and weights are stored. ``"vector"`` (the default): 1-D vectors, weights
   (outputs, inputs) applied as W x. ``"column"``: every vector is a column, x_t (D, 1), s_t and
   s_0 (H, 1), the biases (H, 1) and (O, 1); a batch is side by side in columns (D, B); weights as in
@@ -100,7 +102,7 @@ OPTIONS = {
     "inputs": ("vector", ("vector", "index"), "x_t a vector, or a class index with the one-hot vector implied"),
     "targets": ("vector", ("vector", "index"), "d_t a vector, or a class index (softmax cross-entropy)"),
     "batch": (None, (None, "sum", "mean"), "no batch axis, or B sequences with E summed or averaged over them"),
-    "initial_state": ("given", ("given", "zero"), "s_0 given in the data, or fixed to zero"),
+    "initial_state": ("given", ("given", "zero"), "s_0 given in the data, or fixed to zero (a dict: per part)"),
     "layout": ("vector", ("vector", "column", "row"), "1-D vectors; column vectors (n, 1); or row vectors "
                "with weights stored transposed (inputs, outputs)"),
     "gates": ("ifgo", ("ifgo", "ifog", "concat"), "LSTM: stacked gate order, or per-gate weights on [s_{t−1}; x_t]"),
@@ -189,8 +191,11 @@ class Spec:
             words.append("index targets")
         if self.opt("batch"):
             words.append(f"a batch of B sequences, E {'averaged' if self.opt('batch') == 'mean' else 'summed'} over it")
-        if self.opt("initial_state") == "zero":
+        zero = self.zero_states()
+        if zero and len(zero) == len(self._state_names()):
             words.append("initial state fixed to zero")
+        elif zero:
+            words.append(f"{', '.join(zero)} fixed to zero")
         layout = self.opt("layout")
         if layout == "column":
             words.append("column vectors")
@@ -218,12 +223,12 @@ class Spec:
 
     def with_options(self, **changes) -> "Spec":
         """Return the same spec with some options changed (checked like the spec functions' own)."""
-        current = {k: (dict(v) if k == "names" else v) for k, v in self.options}
+        current = {k: (dict(v) if k == "names" or isinstance(v, tuple) else v) for k, v in self.options}
         current.update(changes)
         return _make(self.kind, self.loss, self.activation, self.mode, **current)
 
     def __repr__(self) -> str:
-        extra = "".join(f", {k}={(dict(v) if k == 'names' else v)!r}" for k, v in self.options)
+        extra = "".join(f", {k}={(dict(v) if isinstance(v, tuple) else v)!r}" for k, v in self.options)
         return f"gradlab.specs.{self.kind}(loss={self.loss!r}, activation={self.activation!r}, mode={self.mode!r}{extra})"
 
     @property
@@ -250,11 +255,22 @@ class Spec:
         """Return the keys of ``data`` a derivation receives, e.g. ``("xs", "ds", "s_0")``."""
         if not self.recurrent:
             return ("x", "d")
-        states = () if self.opt("initial_state") == "zero" else tuple(self._state_names())
+        states = tuple(n for n in self._state_names() if n not in self.zero_states())
         return ("xs", "ds" if self.mode == "many_to_many" else "d") + states
 
     def _state_names(self) -> tuple:
         return tuple(f"{part}_0" for part in _cell_class(self.kind).state_names)
+
+    def zero_states(self) -> tuple:
+        """The parts of the initial state fixed to zero (``initial_state=``), e.g. ``("s_0", "c_0")``."""
+        if not self.recurrent:
+            return ()
+        value = self.opt("initial_state")
+        if value == "zero":
+            return self._state_names()
+        if isinstance(value, tuple):
+            return tuple(k for k, v in value if v == "zero")
+        return ()
 
     def adjoint_names(self) -> tuple:
         r"""Return the intermediate adjoints a derivation may return: ``delta_s`` is ∂E/∂s_t for t = 1..T
@@ -467,8 +483,8 @@ class Spec:
                 data["ds"] = values("ds", (T,) + batch + (native_sizes["O"],), target)
             else:
                 data["d"] = values("d", batch + (native_sizes["O"],), target)
-            if self.opt("initial_state") != "zero":
-                for name, n in zip(self._state_names(), module.state_sizes()):
+            for name, n in zip(self._state_names(), module.state_sizes()):
+                if name not in self.zero_states():
                     data[name] = (0.5 * away(batch + (n,))).astype(dtype)
         data = {k: self._to_author_data(k, v) for k, v in data.items()}
         return Problem(self, sizes, seed, params, data, module)
@@ -749,11 +765,11 @@ class Problem:
             from .nn.unroll import unroll as _unroll
 
             xs = inputs["xs"]
-            if spec.opt("initial_state") == "zero":
-                state = mod.initial_state(tuple(xs.shape[1:-1]))
-            else:
-                state = tuple(inputs[k] for k in spec._state_names())
-                state = state[0] if len(state) == 1 else state
+            zero = spec.zero_states()
+            batch_shape = tuple(xs.shape[1:-1])
+            state = tuple(mod.zeros(batch_shape + (n,)) if k in zero else inputs[k]
+                          for k, n in zip(spec._state_names(), mod.state_sizes()))
+            state = state[0] if len(state) == 1 else state
             k = spec.opt("truncate")
             if k is None:
                 run = _unroll(mod, xs, state=state, outputs="all" if spec.mode == "many_to_many" else "last")
@@ -884,10 +900,12 @@ def _equations(spec: Spec) -> list:
         lines = [_drop_biases(line) for line in lines]
     if spec.opt("inputs") == "index":
         lines.append("x_t = one-hot(xs[t]): W_x x_t is the column of W_x picked by the index")
-    if spec.recurrent and spec.opt("initial_state") == "zero":
-        lines.append(", ".join(f"{s} = 0" for s in spec._state_names()) + " (fixed)")
-    elif spec.recurrent:
-        lines.append(", ".join(spec._state_names()) + " given in the data")
+    if spec.recurrent:
+        zero = spec.zero_states()
+        given = [n for n in spec._state_names() if n not in zero]
+        parts = ([", ".join(f"{n} = 0" for n in zero) + " (fixed)"] if zero else []) + \
+            ([", ".join(given) + " given in the data"] if given else [])
+        lines.append("; ".join(parts))
     if spec.opt("layout") == "column":
         lines.append("stored as column vectors: x_t (D, 1), s_t (H, 1), biases (n, 1)")
     elif spec.opt("layout") == "row":
@@ -977,6 +995,14 @@ def _check_option(kind, loss, mode, key, value):
             raise ValueError(f"{where}: names must be a dict {{the code's name: lecture name}} with names that are "
                              f"Python identifiers, got {value!r}")
         return dict(value)
+    if key == "initial_state" and isinstance(value, dict) and kind != "feedforward":
+        parts = tuple(f"{p}_0" for p in _cell_class(kind).state_names)
+        for part, how in value.items():
+            if part not in parts or how not in ("given", "zero"):
+                raise ValueError(f"{where}: initial_state maps the parts of the initial state {', '.join(parts)} to "
+                                 f"\"given\" or \"zero\", got {value!r}")
+        hows = {value.get(p, "given") for p in parts}
+        return hows.pop() if len(hows) == 1 else tuple((p, value.get(p, "given")) for p in parts)
     if key == "biases":
         if not isinstance(value, bool):
             raise ValueError(f"{where}: biases must be True or False, got {value!r}")

@@ -395,8 +395,7 @@ class Call(Candidate):
         kwargs = {n: value(q) for n, q in arg_plan}
         self.calls += 1
         g = self.fn.__globals__
-        saved = {t: g.get(t, _MISSING) if not hasattr(g, "needs") else dict.get(g, t, _MISSING)
-                 for t, _ in glob_plan}
+        saved = {t: dict.get(g, t, _MISSING) for t, _ in glob_plan}
         instance = self.instance
         saved_attrs = {}
         try:
@@ -501,7 +500,11 @@ class Call(Candidate):
         elif isinstance(exc, (ValueError, IndexError, TypeError)):
             shown = [f"{n}={_shape(value(q))}" for n, q in
                      [(n, q) for n, q in self._plans[id(self.spec)][0]] + glob_plan + attr_plan]
-            hint = "the check passed " + ", ".join(shown) + " (in the layout the spec's options declare)"
+            layout = self.spec.opt("layout")
+            what = {"vector": "1-D vectors", "column": "column vectors (n, 1)",
+                    "row": "row vectors, weights (inputs, outputs)"}[layout]
+            hint = (f"the check passed {', '.join(shown)}: the spec declares layout={layout!r} ({what}); "
+                    f"code written for another layout needs that option")
         return DerivationError(msg, frame.filename if frame else src, line, hint)
 
 

@@ -54,29 +54,46 @@ def clip_references(bound: float, eng: dict, refs: dict, fd: dict) -> tuple:
 
 
 def neighbours(spec) -> list:
-    """[(spec, words)]: the models a forward is often written for by mistake, one option changed."""
+    """[(spec, words, cause)]: the models a forward is often written for by mistake, one option changed;
+    ``words`` names the option, ``cause`` says what such a forward does."""
     out = []
 
-    def add(words, **changes):
+    def add(words, cause, **changes):
         try:
-            out.append((spec.with_options(**changes), words))
+            out.append((spec.with_options(**changes), words, cause))
         except ValueError:
             pass
 
-    if spec.recurrent and spec.opt("initial_state") == "given":
-        add("the initial state fixed to zero (initial_state=\"zero\")", initial_state="zero")
+    if spec.recurrent:
+        parts = spec._state_names()
+        given = [n for n in parts if n not in spec.zero_states()]
+        if len(given) == len(parts):
+            add("the initial state fixed to zero (initial_state=\"zero\")",
+                f"your forward starts from {' and '.join(n + ' = 0' for n in parts)} where the data give "
+                f"{' and '.join(parts)}", initial_state="zero")
+        if len(given) > 1 or len(given) < len(parts):
+            for n in given:
+                zero = {p: "zero" for p in parts if p == n or p not in given}
+                add(f"{n} fixed to zero (initial_state={zero!r})",
+                    f"your forward starts from {n} = 0 where the data give {n}",
+                    initial_state={p: zero.get(p, "given") for p in parts})
     if spec.recurrent and spec.mode == "many_to_many":
         if spec.opt("over_time") == "sum":
-            add("E averaged over time, E = (1/T) Σ_t E_t (over_time=\"mean\")", over_time="mean")
+            add("E averaged over time, E = (1/T) Σ_t E_t (over_time=\"mean\")",
+                "your forward averages E_t over the steps where the model sums them", over_time="mean")
         else:
-            add("E summed over time, E = Σ_t E_t (over_time=\"sum\")", over_time="sum")
+            add("E summed over time, E = Σ_t E_t (over_time=\"sum\")",
+                "your forward sums E_t over the steps where the model averages them", over_time="sum")
     if spec.opt("batch") == "sum":
-        add("E averaged over the batch (batch=\"mean\")", batch="mean")
+        add("E averaged over the batch (batch=\"mean\")", "your forward averages over the batch where the model "
+            "sums", batch="mean")
     elif spec.opt("batch") == "mean":
-        add("E summed over the batch (batch=\"sum\")", batch="sum")
+        add("E summed over the batch (batch=\"sum\")", "your forward sums over the batch where the model "
+            "averages", batch="sum")
     if spec.kind == "lstm" and spec.opt("gates") in ("ifgo", "ifog"):
         other = "ifog" if spec.opt("gates") == "ifgo" else "ifgo"
-        add(f"the gate blocks stacked {', '.join(other)} (gates=\"{other}\")", gates=other)
+        add(f"the gate blocks stacked {', '.join(other)} (gates=\"{other}\")",
+            f"your forward reads the gate blocks of the stacked weights in the order {', '.join(other)}", gates=other)
     return out
 
 
@@ -114,12 +131,13 @@ def _final_states(spec, problem) -> dict:
     return out
 
 
-def _unjudge(report, why: str) -> None:
+def _unjudge(report) -> None:
+    """The gradients belong to another model: no verdict, no worst element, no pitfalls for them."""
     for p in report.params:
         if p.verdict == "wrong":
             p.verdict = "unjudged"
+            p.worst = None
             p.findings = [f for f in p.findings if f.kind == "shape"]
-            p.findings.append(Finding("unjudged", why, "note", p.name))
 
 
 def diagnose(report, cand, spec, problem, rec, grads: dict, eng: dict, forward: dict, *, explain: bool = True):
@@ -149,16 +167,15 @@ def diagnose(report, cand, spec, problem, rec, grads: dict, eng: dict, forward: 
     if not wrong or not explain:
         return
     if len(wrong) >= 2 or len(report.params) == 1:
-        for alt, words in neighbours(spec):
+        for alt, words, cause in neighbours(spec):
             eng_alt, _ = engine_gradient(_problem_for(alt, problem).record())
             if _all_match(grads, eng_alt):
                 report.findings.append(Finding(
                     "model", f"every gradient you return is exactly that of another model: the same with {words}. "
-                    f"Your forward computes that model (for instance it starts from zeros where the data give "
-                    f"s_0, or averages where the model sums), so no backward is to blame. If that model is what "
-                    f"you mean, declare it in the spec; otherwise change the forward. The declared model is:\n"
-                    + _indent(spec.equations()), "error"))
-                _unjudge(report, "not judged: the gradient belongs to another model (see above)")
+                    f"{cause[0].upper() + cause[1:]}, so it is not your backward that is wrong: declare the "
+                    f"option if that model is what you mean, or change the forward. The declared model is:\n"
+                    + _indent(spec.equations()), "error", data={"option": words}))
+                _unjudge(report)
                 return
     _truncation(report, spec, problem, grads, wrong)
     _mean_on_one(report, spec, problem, grads, eng, wrong)
@@ -195,17 +212,17 @@ def _forward_mismatch(report, spec, problem, grads, E_c, mismatch, wrong, explai
             f"The model declared is:\n" + _indent(spec.equations()))
     found = None
     if E_c is not None:
-        for alt, words in neighbours(spec):
+        for alt, words, cause in neighbours(spec):
             alt_problem = _problem_for(alt, problem)
             rec = alt_problem.record()
             if E_c is not None and _same_value(E_c, float(rec.loss.data)):
                 eng_alt, _ = engine_gradient(rec)
-                found = (words, _all_match(grads, eng_alt), [n for n in eng_alt if not _all_match(
+                found = (words, cause, _all_match(grads, eng_alt), [n for n in eng_alt if not _all_match(
                     {n: grads.get(n)}, {n: eng_alt[n]})])
                 break
     if found is not None:
-        words, right, bad = found
-        text += f"\nYour E is the E of the same model with {words}."
+        words, cause, right, bad = found
+        text += f"\nYour E is the E of the same model with {words}: {cause}."
         text += (" Against that model your gradient is right: declare the option if it is what you mean."
                  if right else f" Against that model your gradient of {', '.join(bad)} is still wrong.")
     if wrong:
@@ -214,7 +231,7 @@ def _forward_mismatch(report, spec, problem, grads, E_c, mismatch, wrong, explai
     else:
         text += "\nYour gradients agree with the declared model's, so only the loss value you return is off."
     report.findings.append(Finding("forward", text, "error"))
-    _unjudge(report, "not judged: your forward computes a different E (see above)")
+    _unjudge(report)
 
 
 def _indent(text: str) -> str:

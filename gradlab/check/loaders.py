@@ -39,6 +39,14 @@ __all__ = ["load_function", "needed_globals", "LoadedFunction"]
 #: builtins a constant assignment may call: they compute a value and touch nothing else
 _PURE_CALLS = {"range", "len", "int", "float", "complex", "str", "bool", "tuple", "list", "dict", "set",
                "frozenset", "abs", "min", "max", "round", "sum", "sorted", "reversed", "enumerate", "zip", "pow"}
+#: functions of numpy and math a constant assignment may call: deterministic, no I/O, no hidden state
+_PURE_MODULE_CALLS = {
+    "numpy": {"zeros", "ones", "eye", "identity", "full", "arange", "linspace", "array", "asarray", "zeros_like",
+              "ones_like", "full_like", "sqrt", "exp", "log", "log2", "log10", "tanh", "sin", "cos", "abs",
+              "float64", "float32", "int64", "int32", "prod", "sum", "max", "min", "concatenate", "stack", "diag",
+              "outer", "dot", "maximum", "minimum", "floor", "ceil", "round"},
+    "math": None,    # every function of math
+}
 #: cell magics whose body is still Python
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
 _MAIN_GUARD = "if __name__ == \"__main__\":"
@@ -132,7 +140,9 @@ def _read(path: str):
     except SyntaxError as exc:
         raise DerivationError(f"SyntaxError: {exc.msg}", path, exc.lineno) from None
     linecache.checkcache(path)
-    return _statements(tree.body, path, 0), []
+    stmts = _statements(tree.body, path, 0)
+    _recheck_purity(stmts)
+    return stmts, []
 
 
 def _read_notebook(path: str, text: str):
@@ -159,6 +169,7 @@ def _read_notebook(path: str, text: str):
             errors.append((name, exc.lineno, exc.msg, code))
             continue
         stmts += _statements(tree.body, name, number * 100000)
+    _recheck_purity(stmts)
     return stmts, errors
 
 
@@ -184,6 +195,49 @@ def _strip_magics(src: str) -> str | None:
 
 def _statements(body, filename: str, base: int) -> list:
     return [_classify(node, filename, base + i) for i, node in enumerate(body)]
+
+
+def _import_aliases(stmts) -> dict:
+    """{name bound by an import: what it is, e.g. "np" -> "numpy", "sqrt" -> "math.sqrt"}."""
+    out = {}
+    for s in stmts:
+        node = s.node
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                out[_alias_name(a)] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for a in node.names:
+                if a.name != "*":
+                    out[_alias_name(a)] = f"{node.module}.{a.name}"
+    return out
+
+
+def _pure_call(func, aliases: dict) -> bool:
+    """Whether calling ``func`` (an expression) computes a value and does nothing else."""
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name):
+        return False
+    if not parts and func.id in _PURE_CALLS and func.id not in aliases:
+        return True
+    full = ".".join([aliases.get(func.id, "")] + parts[::-1]) if func.id in aliases else ""
+    module, _, name = full.rpartition(".")
+    if module not in _PURE_MODULE_CALLS:
+        return False
+    allowed = _PURE_MODULE_CALLS[module]
+    return allowed is None or name in allowed
+
+
+def _recheck_purity(stmts) -> None:
+    """Constant assignments may call numpy's and math's pure functions, once the imports are known."""
+    aliases = _import_aliases(stmts)
+    for s in stmts:
+        if s.kind == "other" and isinstance(s.node, (ast.Assign, ast.AnnAssign)) and s.node.value is not None \
+                and " calls " in s.reason and _impure(s.node.value, aliases) is None:
+            s.kind, s.safe, s.reason = "const", True, ""
+            s.now, s.later = _reads(s.node)
 
 
 def _target_names(target) -> tuple:
@@ -298,12 +352,12 @@ def _line_ref(filename: str, line: int) -> str:
     return f"line {line}"
 
 
-def _impure(expr) -> str | None:
+def _impure(expr, aliases: dict | None = None) -> str | None:
     """Why evaluating ``expr`` could do more than compute a constant (None when it cannot)."""
     for sub in ast.walk(expr):
         if isinstance(sub, ast.Call):
             f = sub.func
-            if not (isinstance(f, ast.Name) and f.id in _PURE_CALLS):
+            if not (isinstance(f, ast.Name) and f.id in _PURE_CALLS) and not _pure_call(f, aliases or {}):
                 return f"calls {ast.unparse(f)}()"
         elif isinstance(sub, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
             return "is not a constant expression"
