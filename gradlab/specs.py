@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -907,7 +908,7 @@ def _equations(spec: Spec) -> list:
             ([", ".join(given) + " given in the data"] if given else [])
         lines.append("; ".join(parts))
     if spec.opt("layout") == "column":
-        lines.append("stored as column vectors: x_t (D, 1), s_t (H, 1), biases (n, 1)")
+        lines.append(f"stored as column vectors: x_t ({'V' if spec.vocabulary else 'D'}, 1), s_t (H, 1), biases (n, 1)")
     elif spec.opt("layout") == "row":
         lines.append("stored as row vectors: your weight matrices are the transposes (inputs, outputs), x_t W")
     k = spec.opt("truncate")
@@ -963,6 +964,10 @@ def _make(kind: str, loss: str, activation: str, mode: str, **options) -> Spec:
             if author != lec and author in lecture and author not in names.values():
                 raise ValueError(f"gradlab.specs.{kind}: names gives {lec!r} the name {author!r}, which is already "
                                  f"the name of another parameter; rename that one too")
+        reserved = [a for a in names if a == "E" or re.fullmatch(r"[A-Za-z]+_T", a)]
+        if reserved:
+            raise ValueError(f"gradlab.specs.{kind}: names may not call a parameter {reserved[0]!r}: a derivation "
+                             f"returns its loss as \"E\" and its final state as \"s_T\" beside the gradients")
         if len(set(names.values())) != len(names):
             raise ValueError(f"gradlab.specs.{kind}: names maps two of the code's names to the same parameter: {names}")
         stored["names"] = tuple(names.items())

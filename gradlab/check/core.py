@@ -387,8 +387,10 @@ def _kink_excuse(E, name, cand, disagree, excused, scale):
 
 
 def _smallest(spec) -> dict:
-    """The smallest sizes with some recurrence: T = 2 and one unit everywhere."""
-    return {"T": 2, "D": 1, "H": 1, "O": 1} if spec.recurrent else {"D": 1, "H": 1, "O": 1}
+    """The smallest sizes with some recurrence: T = 2 and one unit everywhere (two classes for a vocabulary)."""
+    sizes = {n: 1 for n in getattr(spec, "size_names", ("T", "D", "H", "O") if spec.recurrent else ("D", "H", "O"))}
+    sizes.update({n: 2 for n in ("T", "V") if n in sizes})
+    return sizes
 
 
 def _values_dtype(problem):

@@ -282,14 +282,21 @@ def _mean_on_one(report, spec, problem, grads, eng, wrong) -> None:
             continue
         for letter, size in factors.items():
             over = "time" if letter == "T" else "the batch"
+            averaged = (spec.opt("over_time") if letter == "T" else spec.opt("batch")) == "mean"
             if abs(k * size - 1) < 1e-6:
-                _add(report, n, Finding("mean_one", f"∂E/∂{n} is the model's divided by {letter} = {size}: a mean "
-                                        f"over {over} applied to this gradient only (the model "
-                                        f"{'sums' if (spec.opt('over_time') if letter == 'T' else spec.opt('batch')) != 'mean' else 'averages'} "
-                                        f"over {over}, and so do your other gradients).", "error", n))
+                found = Finding("mean_one", f"∂E/∂{n} is the model's divided by {letter} = {size}: a mean over {over} "
+                                f"applied to this gradient only (the model {'averages' if averaged else 'sums'} over "
+                                f"{over}, and so do your other gradients).", "error", n)
             elif abs(k - size) < 1e-6 * size:
-                _add(report, n, Finding("mean_one", f"∂E/∂{n} is the model's times {letter} = {size}: the mean "
-                                        f"over {over} is missing from this gradient only.", "error", n))
+                found = Finding("mean_one", f"∂E/∂{n} is the model's times {letter} = {size}: the mean over {over} is "
+                                f"missing from this gradient only.", "error", n)
+            else:
+                continue
+            for p in report.params:          # said precisely now: drop the generic "constant factor"
+                if p.name == n:
+                    p.findings = [f for f in p.findings if f.kind != "scale"]
+            _add(report, n, found)
+            break
 
 
 def _add(report, name, finding) -> None:

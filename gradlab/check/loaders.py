@@ -456,6 +456,10 @@ class _Resolver:
             if aliases is not True:
                 aliases.add(name)
             return None
+        return self.define_statement(s)
+
+    def define_statement(self, s) -> str | None:
+        """Select a definition or constant and what it reads; return why it cannot run, or None."""
         for dep in sorted(s.now):
             if dep in s.binds and s.kind == "def":
                 continue
@@ -509,8 +513,10 @@ def load_function(path: str, name: str, *, globals=None):
             raise DerivationError(f"class {top} has no method {method!r}; its methods are {', '.join(names) or 'none'}",
                                   target.filename, target.line, f"did you mean {top}.{close[0]}?" if close else None)
     res = _Resolver(stmts, [n for n in supplied])
-    res.define(top, float("inf"))
-    res.needs.pop(top, None)
+    why = res.define_statement(target)        # the definition itself, even if the script rebinds the name later
+    if why:
+        raise DerivationError(f"{top} cannot be defined without running more of the file: {why}",
+                              target.filename, target.line)
     ns = _Namespace({"__name__": "gradlab_loaded_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0]),
                      "__file__": path, "__builtins__": builtins})
     ns.update({k: v for k, v in supplied.items() if isinstance(globals, dict)})
@@ -534,7 +540,10 @@ def load_function(path: str, name: str, *, globals=None):
     needs = {k: (f"{_short(path)}, {v}" if v.startswith(("line ", "cell ")) else v)
              for k, v in res.needs.items() if k not in supplied}
     ns.needs = needs
-    obj = ns[top]
+    obj = dict.get(ns, top)
+    if obj is None or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+        raise DerivationError(f"{top} is rebound after its definition, and gradlab loads the definition only",
+                              target.filename, target.line)
     owner = None
     if method:
         owner = obj
