@@ -234,3 +234,22 @@ def test_an_intended_clip_is_declared_and_clipping_is_named_only_when_values_sat
     assert not undeclared.localisation           # a clip says nothing about time steps
     small = check_gradient(_lossfun(), spec)     # the clip never acts: nothing to declare, nothing named
     assert small.verdict == "pass"
+
+
+def test_a_forward_that_reads_the_gates_in_another_order_is_named_with_the_option():
+    from test_spec_options import _candidate, lstm_ifog_zero_state
+
+    report = check_gradient(_candidate(lstm_ifog_zero_state), specs.lstm(initial_state="zero"))
+    model = [f for f in report.findings if f.kind == "model"]
+    assert report.wrong == [] and model and "gates=\"ifog\"" in model[0].message
+
+
+def test_a_declaration_checked_with_another_models_spec_says_so_and_float32_is_not_another_forward():
+    from gradlab.check import load_derivation
+
+    cand = load_derivation(os.path.join(HERE, "corpus", "minchar", "min_char_rnn.py"))
+    with pytest.raises(DerivationError, match=r"min_char_rnn.py:8: this declaration belongs to .* but it is being "
+                                              r"checked with parameters W_x, b_s, W_s, W_y, b_y"):
+        check_gradient(cand, specs.elman(loss="softmax_cross_entropy", inputs="index", targets="index"))
+    report = check_gradient(cand, dtype=np.float32)      # E computed in float32 is still the model's E
+    assert report.verdict == "pass" and [f.kind for f in report.findings] == ["float32"]

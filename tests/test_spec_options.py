@@ -298,3 +298,12 @@ def test_default_specs_are_unchanged_by_the_options_machinery():
     assert rec.params["W_s"] is not None and rec.params["W_s"].name == "W_s"
     assert gradlab.specs.lstm().param_shapes() == {"W_x": (12, 2), "b_s": (12,), "W_s": (12, 3), "W_y": (2, 3),
                                                    "b_y": (2,)}
+
+
+def test_a_prefix_cuts_the_time_axis_where_the_layout_keeps_it():
+    spec = CASES["row vectors, batch mean"][0]
+    p = spec.draw({"T": 4, "B": 3}, seed=0)
+    q = p.prefix(2)
+    assert q.data["xs"].shape == (3, 2, 2) and q.data["ds"].shape == (3, 2, 2) and q.data["s_0"].shape == (3, 3)
+    np.testing.assert_array_equal(q.data["xs"], p.data["xs"][:, :2])
+    assert float(q.record().loss.data) == pytest.approx(float(elman_row_batch_mean(q.params, q.data)), rel=1e-12)

@@ -376,6 +376,11 @@ class Call(Candidate):
         loss and final state) by parameter name."""
         spec = self.spec
         arg_plan, glob_plan, attr_plan, ret_plan, takes_self = self._plan(spec)
+        if set(params) != set(spec.param_shapes()) or not set(data) <= set(spec.data_names()):
+            raise self._declaration_error(
+                f"this declaration belongs to {spec.describe()} (parameters {', '.join(spec.param_shapes())}), but "
+                f"it is being checked with parameters {', '.join(params)} and data {', '.join(data)}: check it "
+                f"with the same spec, or declare a new call(...) for the other model")
         p = {k: np.array(v, copy=True) for k, v in params.items()}
         d = {k: np.array(v, copy=True) for k, v in data.items()}
         sizes = spec.sizes_of(p, d)
@@ -455,7 +460,8 @@ class Call(Candidate):
                 result[what] = v
             elif kind == "E":
                 try:
-                    result["E"] = float(np.asarray(v, dtype=float).reshape(()))
+                    result["E"] = np.asarray(v).reshape(())
+                    float(result["E"])
                 except (TypeError, ValueError):
                     raise self.error(f"{fname}() returned {target} = {v!r}, which is not one number (the loss)",
                                      self.line_of("")) from None
@@ -485,7 +491,9 @@ class Call(Candidate):
                 and not f.filename.startswith("<")]
         src = self.source_file or ""
         base = src.split(", cell ")[0]
-        author = [f for f in mine if f.filename.split(", cell ")[0] == base] or mine
+        folder = os.path.dirname(os.path.abspath(base))
+        author = [f for f in mine if f.filename.split(", cell ")[0] == base      # the author's file, or a
+                  or os.path.dirname(os.path.abspath(f.filename)) == folder] or mine   # helper beside it
         frame = author[-1] if author else None
         line = frame.lineno if frame else self.def_line
         code = (frame.line or "").strip() if frame else ""

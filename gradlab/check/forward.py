@@ -114,8 +114,13 @@ def _all_match(grads: dict, ref: dict) -> bool:
     return True
 
 
+#: how far a returned loss or state may be from the model's and still be the same forward: far above the
+#: rounding of float64 (~1e-15 relative) and of float32 (~1e-7), far below what another model changes
+FORWARD_RTOL, FORWARD_ATOL = 1e-6, 1e-9
+
+
 def _same_value(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-8 * max(1.0, abs(a), abs(b))
+    return abs(a - b) <= FORWARD_ATOL + FORWARD_RTOL * max(abs(a), abs(b))
 
 
 def _final_states(spec, problem) -> dict:
@@ -147,6 +152,11 @@ def diagnose(report, cand, spec, problem, rec, grads: dict, eng: dict, forward: 
     wrong = [p.name for p in report.params if p.verdict == "wrong"]
     E_ref = float(rec.loss.data)
     E_c = forward.get("E")
+    if E_c is not None:
+        try:
+            E_c = float(np.asarray(E_c, dtype=float).reshape(()))
+        except (TypeError, ValueError):
+            raise cand.error(f"the loss E returned beside the gradient is {E_c!r}, not one number") from None
     mismatch = []
     if E_c is not None and not _same_value(E_c, E_ref):
         mismatch.append(f"E: yours {fmt(E_c)}, the model's {fmt(E_ref)}")
@@ -159,7 +169,7 @@ def diagnose(report, cand, spec, problem, rec, grads: dict, eng: dict, forward: 
                 continue
             if np.shape(v) != np.shape(r):
                 mismatch.append(f"{k}: yours has shape {np.shape(v)}, the model's {np.shape(r)}")
-            elif not np.allclose(v, r, rtol=1e-8, atol=1e-10):
+            elif not np.allclose(v, r, rtol=FORWARD_RTOL, atol=FORWARD_ATOL):
                 mismatch.append(f"{k}: yours differs from the model's by up to {fmt(np.max(np.abs(v - r)))}")
     if mismatch:
         _forward_mismatch(report, spec, problem, grads, E_c, mismatch, wrong, explain)
