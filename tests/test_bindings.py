@@ -253,3 +253,16 @@ def test_a_declaration_checked_with_another_models_spec_says_so_and_float32_is_n
         check_gradient(cand, specs.elman(loss="softmax_cross_entropy", inputs="index", targets="index"))
     report = check_gradient(cand, dtype=np.float32)      # E computed in float32 is still the model's E
     assert report.verdict == "pass" and [f.kind for f in report.findings] == ["float32"]
+
+
+def test_a_gradlab_style_gradient_can_be_wrapped_to_declare_an_intended_clip():
+    mod = _lstm_derivation()
+    spec = specs.lstm()
+    big = spec.draw(seed=0).copy(data={"ds": 40.0 * np.ones((3, 2))})       # far targets: gradients beyond 1
+
+    def clipped(params, data):
+        return {k: np.clip(v, -1, 1) for k, v in mod.gradient(params, data).items() if not k.startswith("delta")}
+    assert check_gradient(call(clipped, clip=1), spec, problem=big).verdict == "pass"
+    report = check_gradient(clipped, spec, problem=big)
+    assert report.verdict == "fail" and all(any(f.kind == "clipped" for f in p.findings)
+                                            for p in report.params if p.verdict == "wrong")

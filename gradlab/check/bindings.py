@@ -16,7 +16,8 @@ options describe the layout, see :mod:`gradlab.specs`)::
 Every binding is ``name=quantity`` or a bare ``name`` (the quantity of the same name). A quantity is
 
 * a parameter, by the spec's names (``names=`` in the spec gives the code's own names);
-* ``params``: the dict of all parameters (for code that takes a ``parameters`` dict);
+* ``params``: the dict of all parameters (for code that takes a ``parameters`` dict), ``data``: the
+  dict of all data (so a gradlab-style ``gradient(params, data)`` can be wrapped, e.g. to declare ``clip``);
 * a data entry: ``xs``, ``ds`` or ``d``, ``s_0``, ``c_0`` … (``spec.data_names()``);
 * a size: ``steps`` (T), ``input_size`` (D), ``hidden_size`` (H), ``output_size`` (O),
   ``vocab_size`` (V), ``batch_size`` (B);
@@ -258,6 +259,8 @@ class Call(Candidate):
                 return ("data", src)
             if src in ("params", "parameters"):
                 return ("params", None)
+            if src == "data":
+                return ("all data", None)
             if src in SIZE_WORDS and SIZE_WORDS[src] in spec.size_names:
                 return ("size", SIZE_WORDS[src])
             if src == "vocab_size" and not spec.vocabulary and "D" in spec.size_names:
@@ -268,7 +271,7 @@ class Call(Candidate):
                                                   f"(give truncate=k in the spec)")
                 return ("number", spec.opt("truncate"))
             words = [w for w, letter in SIZE_WORDS.items() if letter in spec.size_names]
-            vocab = params + data + words + ["params"] + (["truncate"] if spec.opt("truncate") is not None else [])
+            vocab = params + data + words + ["params", "data"] + (["truncate"] if spec.opt("truncate") is not None else [])
             close = difflib.get_close_matches(str(src), vocab, n=1)
             note = ""
             if src in SIZE_WORDS:
@@ -327,6 +330,8 @@ class Call(Candidate):
             return ("data", name)
         if name in ("params", "parameters"):
             return ("params", None)
+        if name == "data" and "data" not in data:
+            return ("all data", None)
         for key, aliases in _ALIASES.items():
             if key in data and name in aliases:
                 return ("data", key)
@@ -393,6 +398,8 @@ class Call(Candidate):
                 return d[what]
             if kind == "params":
                 return p
+            if kind == "all data":
+                return d
             if kind == "size":
                 return sizes[what]
             return what

@@ -172,7 +172,7 @@ def diagnose(report, cand, spec, problem, rec, grads: dict, eng: dict, forward: 
             elif not np.allclose(v, r, rtol=FORWARD_RTOL, atol=FORWARD_ATOL):
                 mismatch.append(f"{k}: yours differs from the model's by up to {fmt(np.max(np.abs(v - r)))}")
     if mismatch:
-        _forward_mismatch(report, spec, problem, grads, E_c, mismatch, wrong, explain)
+        _forward_mismatch(report, spec, problem, grads, E_c, mismatch, wrong)
         return
     if not wrong or not explain:
         return
@@ -217,7 +217,7 @@ def settle(report) -> None:
         report.localisation = [line for line in report.localisation if "T = " not in line]
 
 
-def _forward_mismatch(report, spec, problem, grads, E_c, mismatch, wrong, explain) -> None:
+def _forward_mismatch(report, spec, problem, grads, E_c, mismatch, wrong) -> None:
     text = (f"your forward computes a different E ({'; '.join(mismatch)}), with the same parameters and data. "
             f"The model declared is:\n" + _indent(spec.equations()))
     found = None
