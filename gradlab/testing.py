@@ -56,11 +56,22 @@ def weights(shape, scale: float | None = None, dtype=np.float64):
     return _flat(float(scale), int(np.prod(shape, dtype=int))).map(lambda v: np.asarray(v, dtype=dtype).reshape(shape))
 
 
-def sizes(spec=None, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_O: int = 2):
-    """Strategy for {T, D, H, O} (no T for a feedforward spec); shrinks to 1 each."""
+def sizes(spec=None, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_O: int = 2, max_V: int | None = None,
+          max_B: int = 2):
+    """Strategy for the sizes of ``spec`` ({T, D, H, O}, no T for a feedforward spec; V instead of D and
+    O for a language model with index inputs and targets, at least 2 classes; B with a batch); shrinks
+    to 1 each. With ``truncate=k`` the sequence may be up to k + 3 steps long, so the truncation matters."""
     parts = {"D": st.integers(1, max_D), "H": st.integers(1, max_H), "O": st.integers(1, max_O)}
     if spec is None or spec.recurrent:
-        parts = {"T": st.integers(1, max_T), **parts}
+        k = None if spec is None else spec.opt("truncate")
+        parts = {"T": st.integers(1, max(max_T, k + 3) if k is not None else max_T), **parts}
+    if spec is not None:
+        if spec.vocabulary:
+            parts.pop("D"), parts.pop("O")
+            parts["V"] = st.integers(2, max(2, max_V if max_V is not None else max(max_D, max_O)))
+        if "B" in spec.size_names:
+            parts["B"] = st.integers(1, max_B)
+        parts = {k: parts[k] for k in spec.size_names}
     return st.fixed_dictionaries(parts)
 
 
@@ -75,23 +86,38 @@ def _base(spec, sizes: tuple, dtype: str):
 
 
 @st.composite
-def problems(draw, spec, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_O: int = 2, dtype=np.float64):
+def problems(draw, spec, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_O: int = 2, max_V: int | None = None,
+             max_B: int = 2, dtype=np.float64):
     """Strategy for a concrete :class:`~gradlab.specs.Problem` of ``spec``: sizes, weights, inputs,
-    targets and initial states, all drawn by Hypothesis (so a failure shrinks to simple values)."""
-    sz = draw(sizes(spec, max_T=max_T, max_D=max_D, max_H=max_H, max_O=max_O))
+    targets and initial states, all drawn by Hypothesis (so a failure shrinks to simple values); class
+    indices (``inputs="index"``, ``targets="index"``) are drawn over all classes and shrink to 0."""
+    sz = draw(sizes(spec, max_T=max_T, max_D=max_D, max_H=max_H, max_O=max_O, max_V=max_V, max_B=max_B))
     base = _base(spec, tuple(sorted(sz.items())), np.dtype(dtype).str)
     params = {}
     for k, v in base.params.items():
-        scale = 1.0 / math.sqrt(v.shape[-1]) if v.ndim == 2 else 0.5
+        fan_in = spec.fan_in(k, sz)
+        scale = 1.0 / math.sqrt(fan_in) if fan_in else 0.5
         params[k] = _array(draw, v.shape, scale, dtype)
     data = {}
     for k, v in base.data.items():
-        if k in ("d", "ds") and spec.loss == "softmax_cross_entropy":
+        classes = spec.index_classes(k, sz)
+        if classes is not None:
+            flat = draw(st.lists(st.integers(0, classes - 1), min_size=v.size, max_size=v.size))
+            data[k] = np.asarray(flat, dtype=np.int64).reshape(v.shape)
+        elif k in ("d", "ds") and spec.loss == "softmax_cross_entropy":
             raw = np.abs(_array(draw, v.shape, 10.0, dtype))
-            data[k] = (raw / raw.sum(axis=-1, keepdims=True)).astype(dtype)
+            axis = _class_axis(spec, k)
+            data[k] = (raw / raw.sum(axis=axis, keepdims=True)).astype(dtype)
         else:
             data[k] = _array(draw, v.shape, 1.0 if k in ("xs", "x", "d", "ds") else 0.5, dtype)
     return base.copy(params, data)
+
+
+def _class_axis(spec, key) -> int:
+    """The axis of a target array that holds the classes, in the code's layout."""
+    if spec.opt("layout") == "column":
+        return 1 if (key == "ds") else 0
+    return -1
 
 
 @st.composite

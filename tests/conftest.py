@@ -26,6 +26,10 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("GRADLAB_HYPOTHESIS_PROFILE", "ci"))
 
+# The corpus is course code and declarations, not tests: its scripts read data files and train when
+# imported, so pytest (which imports every module for --doctest-modules) must not collect them.
+collect_ignore_glob = ["corpus/*"]
+
 
 def _cupy_usable() -> bool:
     try:

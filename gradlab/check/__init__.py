@@ -5,16 +5,21 @@ r"""The gradient checker: hand-derived gradients against four references, with e
 * :func:`verify` — a Hypothesis search over sizes, sequence lengths, weights and inputs that shrinks a
   failure to the smallest counterexample;
 * :func:`load_derivation` — a derivation file (``MODEL``, ``gradient(params, data)``, ``EXPECT``) as a
-  candidate, with file-and-line messages for every breach of the contract.
+  candidate, with file-and-line messages for every breach of the contract;
+* :func:`load_function` — one function out of a script that trains at import, or out of a notebook,
+  without running the rest; :func:`call` — the author's own function as the gradient, by declarations
+  (arguments, globals, attributes and returns mapped to the model's parameters, data and gradients).
 
 The command line ``gradlab check PATH...`` lives in :mod:`gradlab.check.cli`.
 """
 from .candidate import Candidate, DerivationError, as_candidate, find_derivations, load_derivation
 from .compare import Tolerance, rel_error, tolerance
+from .bindings import Call, call
 from .core import DEFAULT_REFERENCES, check_gradient
+from .loaders import load_function, needed_globals
 from .report import CheckReport, Element, Finding, ParamResult, VerifyReport
 from .search import verify
 
 __all__ = ["check_gradient", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
            "DerivationError", "CheckReport", "ParamResult", "Element", "Finding", "VerifyReport", "Tolerance",
-           "tolerance", "rel_error", "DEFAULT_REFERENCES"]
+           "tolerance", "rel_error", "DEFAULT_REFERENCES", "load_function", "needed_globals", "call", "Call"]

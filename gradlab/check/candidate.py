@@ -34,6 +34,8 @@ class DerivationError(ValueError):
     def __init__(self, message: str, path: str | None = None, line: int | None = None, hint: str | None = None):
         self.path, self.line, self.hint, self.reason = path, line, hint, message
         where = f"{_short(path)}:{line}: " if path and line else f"{_short(path)}: " if path else ""
+        if path and line and ", cell " in str(path):   # a notebook cell (gradlab.check.loaders): its own lines
+            where = f"{_short(path)}, line {line}: "
         text = where + message + (f"\n  hint: {hint}" if hint else "")
         super().__init__(text)
 
@@ -184,6 +186,9 @@ def _from_namespace(mod, fn, spec, name) -> Candidate:
     cand = Candidate(fn, name or (os.path.basename(path) if path else getattr(mod, "__name__", "gradient")),
                      spec=spec if spec is not None else getattr(mod, "MODEL", None), path=path,
                      doc=(getattr(mod, "__doc__", None) or ""), module=mod)
+    if isinstance(fn, Candidate):   # gradient = gradlab.check.call(...): the author's function, declared
+        fn.name, fn.spec, fn.path, fn.doc, fn.module = cand.name, cand.spec, cand.path, cand.doc, mod
+        cand = fn
     expect = getattr(mod, "EXPECT", "right")
     if expect not in ("right", "wrong"):
         raise cand.error(f"EXPECT must be \"right\" or \"wrong\", got {expect!r}", _assign_line(path, "EXPECT"))
@@ -255,10 +260,11 @@ def load_derivation(path: str) -> Candidate:
         hint = (f"rename {close[0]}() to gradient()" if close else
                 "define def gradient(params, data): ... returning {\"W_x\": ..., ...}")
         raise DerivationError("defines no function gradient(params, data)", path, None, hint)
-    if not inspect.isfunction(fn):
+    if not inspect.isfunction(fn) and not isinstance(fn, Candidate):
         raise DerivationError(f"gradient must be a function, got {type(fn).__name__}", path, _assign_line(path, "gradient"))
     n_req = [p for p in inspect.signature(fn).parameters.values()
-             if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+             if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)] \
+        if inspect.isfunction(fn) else [None, None]
     if len(n_req) != 2:
         raise DerivationError(f"gradient must take two arguments (params, data), it takes "
                               f"{len(n_req)}: ({', '.join(p.name for p in n_req)})", path, fn.__code__.co_firstlineno)

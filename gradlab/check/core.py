@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from . import finite, localise, pitfalls
+from . import finite, forward, localise, pitfalls
 from .candidate import as_candidate
 from .compare import NEGLIGIBLE, compare, compare_scalars, rel_error, tolerance
 from .references import SYMPY_MAX_ELEMENTS, autograd_gradient, engine_gradient, sympy_gradient
@@ -105,6 +105,8 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
     cin = problem.astype(in_dtype)
     out1 = cand(cin.params, cin.data)
     out2 = cand(cin.params, cin.data)
+    fwd = forward.split_outputs(out1, spec)       # a returned loss value E (and final state) beside the gradients
+    forward.split_outputs(out2, spec)
     grads, adjoints, shape_findings, out_dtype = _validate(cand, spec, p64, out1)
     if not _same(out1, out2):
         report.findings.append(Finding("nondeterministic", "your gradient changed between two calls with the same "
@@ -198,6 +200,8 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
             if not all(r[3] for r in rows):
                 fd_full(n)  # fall back to element-wise differences to locate the error
     report.method = _method_text(m, auto, E, refined[0])
+    if getattr(cand, "clip", None) is not None:   # the candidate clips its gradients on purpose
+        eng, refs, fd = forward.clip_references(cand.clip, eng, refs, fd)
     counts["loss_evaluations"] = E.evaluations
 
     # ---- compare, parameter by parameter
@@ -258,6 +262,7 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
             pr.findings.extend(pitfalls.wrong_param_findings(n, c, eng[n], pr.formula))
 
     _filter_factor_findings(report.params)
+    forward.diagnose(report, cand, spec, p64, rec, grads, eng, fwd, explain=localise_errors)
 
     # ---- do the references agree among themselves?
     agreement = {}
@@ -311,14 +316,17 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, mode: str
         if spec.recurrent and p64.sizes["T"] > 1:
             first, _ = localise.by_prefix(cand, p64, wrong, ref_tol["engine"] if "engine" in refs else tolerance("exact"))
             parts = tuple(a[len("delta_"):] for a in spec.adjoint_names())
-            sentence = localise.prefix_sentence(first, p64.sizes["T"], wrong, parts)
+            sentence = localise.prefix_sentence(first, p64.sizes["T"], wrong, parts,
+                                                output_layer=spec.output_layer_names())
             if sentence:
                 report.localisation.insert(0, sentence)
             if first is not None:
                 report.steps = {n: list(range(first, p64.sizes["T"] + 1)) for n in wrong}
 
+    forward.settle(report)
     # ---- verdict
-    if any(f.severity == "error" and f.kind in ("nondeterministic",) for f in report.findings) or wrong:
+    if any(f.severity == "error" and f.kind in ("nondeterministic", "forward", "model") for f in report.findings) \
+            or wrong:
         report.verdict = "fail"
     elif any(p.verdict == "inconclusive" for p in report.params):
         report.verdict = "inconclusive"
@@ -379,8 +387,10 @@ def _kink_excuse(E, name, cand, disagree, excused, scale):
 
 
 def _smallest(spec) -> dict:
-    """The smallest sizes with some recurrence: T = 2 and one unit everywhere."""
-    return {"T": 2, "D": 1, "H": 1, "O": 1} if spec.recurrent else {"D": 1, "H": 1, "O": 1}
+    """The smallest sizes with some recurrence: T = 2 and one unit everywhere (two classes for a vocabulary)."""
+    sizes = {n: 1 for n in getattr(spec, "size_names", ("T", "D", "H", "O") if spec.recurrent else ("D", "H", "O"))}
+    sizes.update({n: 2 for n in ("T", "V") if n in sizes})
+    return sizes
 
 
 def _values_dtype(problem):

@@ -47,8 +47,9 @@ def by_prefix(candidate, problem, names, tol=None):
     return None, seen
 
 
-def prefix_sentence(first: int | None, T: int, names, parts=("s",)) -> str | None:
-    """Return the plain-words reading of a prefix search (``parts``: the state's parts, e.g. s and c)."""
+def prefix_sentence(first: int | None, T: int, names, parts=("s",), output_layer=OUTPUT_LAYER) -> str | None:
+    """Return the plain-words reading of a prefix search (``parts``: the state's parts, e.g. s and c;
+    ``output_layer``: the names of the output layer's parameters, when the code has its own names)."""
     who = ", ".join(f"∂E/∂{n}" for n in names)
     if first is None:
         return None
@@ -63,7 +64,7 @@ def prefix_sentence(first: int | None, T: int, names, parts=("s",)) -> str | Non
         return (f"{who} is wrong already for T = 1, a single step with no recurrence: the error is in the "
                 f"step's own derivative (the local term ∂{parts[0]}_1/∂W, an activation's derivative or the "
                 f"output layer), not in the flow through time.")
-    if all(n in OUTPUT_LAYER for n in names):
+    if all(n in output_layer for n in names):
         return (f"{who}: correct for T = 1, wrong from T = {first}: the output layer is used at every step, so "
                 f"its gradient is a sum over t, ∂E/∂W_y = Σ_t (y_t − d_t) s_tᵀ; the terms of the other steps are "
                 f"missing or wrong.")

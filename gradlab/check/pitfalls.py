@@ -115,7 +115,7 @@ def degenerate_problem(problem) -> list:
                              f"that gets those terms wrong would still match. Check with non-zero weights.",
                              "warning"))
     for k in ("xs", "x"):
-        if k in problem.data and not np.any(problem.data[k]):
+        if k in problem.data and np.asarray(problem.data[k]).dtype.kind == "f" and not np.any(problem.data[k]):
             found.append(Finding("degenerate", f"the inputs {k} are all zeros: ∂E/∂W_x-type terms vanish and "
                                  f"cannot be checked.", "warning"))
     return found

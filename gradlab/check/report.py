@@ -189,7 +189,7 @@ class CheckReport:
         add(f"  {'parameter':<{w_name}}  {'shape':<{w_shape}}  verdict  "
             + "  ".join(f"{heads[r]:<12}" for r in refs) + "  (worst relative error of yours against each reference)")
         for p in self.params:
-            verdict = {"ok": "ok", "wrong": "WRONG", "inconclusive": "unsure"}.get(p.verdict, p.verdict)
+            verdict = {"ok": "ok", "wrong": "WRONG", "inconclusive": "unsure", "unjudged": "n/a"}.get(p.verdict, p.verdict)
             cols = []
             for r in refs:
                 v = p.per_reference.get(r)
@@ -275,6 +275,10 @@ def _shared_findings(params) -> dict:
 def _wrap(text: str, width: int = 110, cont: str = "    ") -> str:
     import textwrap
 
+    if "\n" in text:   # a message with its own lines (e.g. a model's equations): wrap each, indented
+        first, *rest = text.split("\n")
+        pad = " " * (len(first) - len(first.lstrip())) + cont
+        return "\n".join([_wrap(first, width, cont)] + [_wrap(pad + line, width, cont) for line in rest])
     if len(text) <= width:
         return text
     lead = len(text) - len(text.lstrip())

@@ -1,0 +1,11 @@
+"""min-char-rnn with a planted mistake: clips the gradients at ±1 inside lossFun (the course declares ±5): dby saturates."""
+import gradlab
+from gradlab.check import call, load_function
+
+MODEL = gradlab.specs.elman(loss="softmax_cross_entropy", inputs="index", targets="index", layout="column",
+                            names={"Wxh": "W_x", "Whh": "W_s", "bh": "b_s", "Why": "W_y", "by": "b_y"})
+gradient = call(load_function("code/min_char_rnn_clip_at_1.py", "lossFun"),
+                args="inputs=xs, targets=ds, hprev=s_0", globals="Wxh, Whh, Why, bh, by, vocab_size",
+                returns="loss, dWxh, dWhh, dWhy, dbh, dby, hprev=s_T", clip=5)
+EXPECT = "wrong"
+WRONG = ('by',)

@@ -1,0 +1,11 @@
+"""The word-level RNN language model's bptt, checked as it is written: a class with U (H, V),
+V (V, H), W (H, H), no biases, words as indices, a zero initial state, and truncated BPTT
+(bptt_truncate = 4) that is intended."""
+import gradlab
+from gradlab.check import call, load_function
+
+MODEL = gradlab.specs.elman(loss="softmax_cross_entropy", inputs="index", targets="index", biases=False,
+                            initial_state="zero", truncate=4, names={"U": "W_x", "W": "W_s", "V": "W_y"})
+gradient = call(load_function("code/rnn_lm.py", "RNNNumpy.bptt"), args="x=xs, y=ds",
+                self="U, V, W, word_dim=vocab_size, hidden_dim=hidden_size, bptt_truncate=truncate",
+                returns="dLdU, dLdV, dLdW")
