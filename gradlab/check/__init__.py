@@ -4,6 +4,8 @@ r"""The gradient checker: hand-derived gradients against four references, with e
   element, the references' agreement, pitfalls, and where inside BPTT an error starts;
 * :func:`verify` — a Hypothesis search over sizes, sequence lengths, weights and inputs that shrinks a
   failure to the smallest counterexample;
+* :func:`layer`, :func:`check_layer`, :func:`verify_layer` — layer mode: an author's own forward and
+  backward, checked in the author's convention (:mod:`gradlab.check.layer`);
 * :func:`load_derivation` — a derivation file (``MODEL``, ``gradient(params, data)``, ``EXPECT``) as a
   candidate, with file-and-line messages for every breach of the contract.
 
@@ -12,10 +14,12 @@ The command line ``gradlab check PATH...`` lives in :mod:`gradlab.check.cli`.
 from .candidate import Candidate, DerivationError, as_candidate, find_derivations, load_derivation
 from .compare import Tolerance, rel_error, tolerance
 from .core import DEFAULT_REFERENCES, check_gradient
-from .layer import LayerDecl, layer
+from . import layer   # the package, callable as the declaration function gradlab.check.layer(...)
+from .layer import LayerDecl, check_layer, verify_layer
 from .report import CheckReport, Element, Finding, ParamResult, VerifyReport
 from .search import verify
 
 __all__ = ["check_gradient", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
            "DerivationError", "CheckReport", "ParamResult", "Element", "Finding", "VerifyReport", "Tolerance",
-           "tolerance", "rel_error", "DEFAULT_REFERENCES", "layer", "LayerDecl"]
+           "tolerance", "rel_error", "DEFAULT_REFERENCES", "layer", "LayerDecl",
+           "check_layer", "verify_layer"]

@@ -225,6 +225,17 @@ def shared_scale_finding(cands: dict, refs: dict, names: dict) -> Finding | None
 
 def return_line(fn) -> int | None:
     """The line of the last ``return`` in ``fn`` (where its results are handed back)."""
+    code = getattr(fn, "__code__", None)
+    if code in _RETURN_LINES:
+        return _RETURN_LINES[code]
+    line = _RETURN_LINES[code] = _return_line(fn)
+    return line
+
+
+_RETURN_LINES: dict = {}
+
+
+def _return_line(fn):
     try:
         lines, start = inspect.getsourcelines(fn)
     except (OSError, TypeError):

@@ -41,11 +41,21 @@ def _library_dirs() -> tuple:
 
 
 _LIBRARY_DIRS: tuple | None = None
+_KNOWN: dict = {}     # filename -> bool: asked for every frame of every recorded node
 
 
 def is_library_file(filename: str | None) -> bool:
     """Return True for code that is not the author's: gradlab, NumPy, the standard library, installed
     packages, frozen modules."""
+    known = _KNOWN.get(filename)
+    if known is None:
+        known = _KNOWN[filename] = _is_library(filename)
+        if len(_KNOWN) > 4096:
+            _KNOWN.clear()
+    return known
+
+
+def _is_library(filename) -> bool:
     global _LIBRARY_DIRS
     if not filename:
         return True

@@ -404,6 +404,6 @@ def autograd_vjp(decl, case: Case):
         if isinstance(exc, AttributeError) and "ArrayBox" in text:
             attr = text.rsplit("attribute", 1)[-1].strip(" '\"")
             return None, (f"HIPS autograd skipped: its arrays have no .{attr} method (used at {_where(frame)}; "
-                          f"np.{attr}(a, b) would do)")
+                          f"the function np.{attr}(…) would do)")
         return None, f"HIPS autograd skipped: {type(exc).__name__}: {text} at {_where(frame)}"
     return {p: np.asarray(g, dtype=float) for p, g in zip(floats, grads)}, ""

