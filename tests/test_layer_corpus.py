@@ -26,7 +26,7 @@ PLANTED = {
          "the recurrent term", "First seen in dx (dx[:, τ−1, :])"]),
     "cs231n/wrong_rnn_batch_mean_dWh.py": ({"dWh"}, ["divided by N = 3", "a mean over N"]),
     "cs231n/wrong_rnn_transposed_dWh.py": ({"dWh"}, ["your dWh is the transpose of the reference", "row layout"]),
-    "cs231n/wrong_rnn_clipped.py": ({"dWx", "dWh", "db"}, ["exactly ±0.5", "clipped inside the backward"]),
+    "cs231n/wrong_rnn_clipped.py": ({"dWx", "dWh", "db"}, ["exactly ±0.1", "clipped inside the backward"]),
     "cs231n/wrong_rnn_dx_only.py": (
         {"dx"}, ["dx is wrong at every step t = 0 … 4", "at τ itself", "dh0, dWx, dWh, db stay right"]),
     "cs231n/wrong_rnn_dh0_only.py": (
@@ -48,7 +48,7 @@ PLANTED = {
          "the recurrent term", "First seen in dx (dx[:, :, τ−1])"]),
     "coursera/wrong_rnn_one_over_T.py": ({"dWax"}, ["divided by T_x = 5 (the time axis)"]),
     "coursera/wrong_rnn_transposed_dWaa.py": ({"dWaa"}, ["your dWaa is the transpose of the reference", "column layout"]),
-    "coursera/wrong_rnn_clipped.py": ({"dWax", "dWaa", "dba"}, ["exactly ±0.5", "clipped inside the backward"]),
+    "coursera/wrong_rnn_clipped.py": ({"dWax", "dWaa", "dba"}, ["exactly ±0.1", "clipped inside the backward"]),
     "coursera/wrong_rnn_dx_only.py": ({"dx"}, ["dx is wrong at every step t = 0 … 4", "at τ itself"]),
     "coursera/wrong_rnn_da0_only.py": (
         {"da0"}, ["your da0 is the gradient of a_next", "(t = 0)", "instead of the gradient of the input a0"]),

@@ -266,7 +266,5 @@ def check_layer_file(path: str, *, mode: str = "full", seed: int = 0, examples: 
         result["status"] = "caught" if found and set(found) == set(expected) else "MISSED"
     doc = lf.doc.strip()
     result["title"] = doc.splitlines()[0] if doc else ""
-    if not doc:
-        result["note"] = "no description: say in the module docstring what the layer computes (and, if planted, the mistake)"
     result["elapsed"] = time.perf_counter() - t0
     return result

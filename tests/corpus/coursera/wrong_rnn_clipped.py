@@ -1,4 +1,4 @@
-"""Planted: the backward clips the weight gradients to [-0.5, 0.5] (the Dinosaur Island clip, applied too early).
+"""Planted: the backward clips the weight gradients to [-0.1, 0.1] (the Dinosaur Island clip, applied too early).
 """
 import numpy as np
 
@@ -56,7 +56,7 @@ def rnn_backward(da, caches):
         dWaa += gradients["dWaa"]
         dba += gradients["dba"]
     for g in (dWax, dWaa, dba):
-        np.clip(g, -0.5, 0.5, out=g)
+        np.clip(g, -0.1, 0.1, out=g)
     da0 = da_prevt
     return {"dx": dx, "da0": da0, "dWax": dWax, "dWaa": dWaa, "dba": dba}
 
