@@ -134,3 +134,18 @@ def test_the_python_api_checks_and_searches_without_a_file():
     assert search.ok and search.examples == budget(5)
     d = report.to_dict()
     assert d["verdict"] == "pass" and d["routes"]["blackbox"].startswith("complex step") and d["layer"] == "rnn_step_backward"
+
+
+def test_declared_output_shapes_give_the_time_axis_when_sizes_coincide():
+    # with N = T the time axis of h cannot be read off its shape; declaring the output says it
+    text = (CORPUS / "cs231n" / "wrong_rnn_no_recurrent_term.py").read_text()
+    ns = {"__file__": str(CORPUS / "cs231n" / "wrong_rnn_no_recurrent_term.py")}
+    exec(compile(text, ns["__file__"], "exec"), ns)
+    guessed = ns["LAYER"]
+    declared = gradlab.check.layer(ns["rnn_forward"], ns["rnn_backward"], time="T", outputs="h: N,T,H",
+                                   inputs="x: N,T,D; h0: N,H; Wx: D,H; Wh: H,H; b: H")
+    sizes = {"N": 4, "T": 4, "D": 3, "H": 2}
+    flat = lambda r: " ".join(" ".join(r.localisation).split())
+    assert "one step τ only" not in flat(check_layer(guessed, sizes=sizes))
+    assert "wrong from one step back" in flat(check_layer(declared, sizes=sizes))
+    assert "dx is correct for t ≥ 3 and wrong from t = 2 back" in flat(check_layer(declared, sizes=sizes))

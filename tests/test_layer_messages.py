@@ -56,7 +56,7 @@ def test_a_wrong_gate_in_a_column_layout_is_named_by_its_rows(tmp_path):
     assert set(report.wrong) == {"dx", "dh", "dW", "dU", "db"}
     text = " ".join(report.format().split())
     assert "only these gate blocks are wrong: forget gate (rows 2–3)" in text   # H = 2: rows 2–3 of (4H, ·)
-    assert "worst in the forget gate block of W (rows 2–3)" in text
+    assert "worst in the forget-gate block of W (rows 2–3)" in text
 
 
 def test_a_gradient_of_the_wrong_shape_is_described_in_the_declared_letters(tmp_path):

@@ -273,8 +273,7 @@ def check_layer(decl, *, sizes: dict | None = None, seed: int = 0, values: dict 
         refs["blackbox"] = bb.grads
         how = ("complex step (h = 1e-20)" if bb.method == "complex" else
                "central differences with two levels of Richardson extrapolation")
-        note = bb.note.split("; central differences")[0]
-        report.routes["blackbox"] = how + (f" ({note})" if note else "")
+        report.routes["blackbox"] = how + (f"; {bb.note}" if bb.note else "")
     if "autograd" in references:
         ag, note = autograd_vjp(decl, case)
         if ag is None:
@@ -285,7 +284,6 @@ def check_layer(decl, *, sizes: dict | None = None, seed: int = 0, values: dict 
     primary = next(r for r in ("traced", "blackbox", "autograd") if r in refs)
     report.method = ("traced" if "traced" in refs else "black box") + (
         "" if bb is None else "+complex" if bb.method == "complex" else "+Richardson")
-    report.method += f" ({report.routes.get('blackbox', '')})"
 
     # ---- the references against each other
     tol = {"traced": tolerance("exact"), "autograd": tolerance("exact"),

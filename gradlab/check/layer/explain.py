@@ -62,7 +62,7 @@ def gate_block(decl, spec, index, sizes) -> str | None:
             width = sizes[st[1]]
             block = int(index[axis]) // width
             letter = decl.gates[block]
-            word = GATE_WORDS.get(letter, f"gate {letter!r}")
+            word = GATE_WORDS.get(letter, f"gate {letter!r}").replace(" gate", "-gate")
             where = ("entries" if len(spec.dims) == 1 else "columns" if axis == len(spec.dims) - 1 else "rows"
                      if axis == 0 else f"positions along axis {axis}")
             return f"the {word} block of {spec.name} ({where} {block * width}–{(block + 1) * width - 1})"

@@ -91,7 +91,7 @@ def rebind(fn, namespace, memo: dict | None = None):
     key = ("fn", id(fn))
     if key in memo:
         return memo[key][1]
-    new_globals = _globals_for(fn.__globals__, namespace, memo, defer=True)
+    new_globals = _globals_for(fn.__globals__, memo)
     new = types.FunctionType(fn.__code__, new_globals, fn.__name__, fn.__defaults__, fn.__closure__)
     new.__kwdefaults__ = fn.__kwdefaults__
     new.__qualname__ = fn.__qualname__
@@ -102,7 +102,7 @@ def rebind(fn, namespace, memo: dict | None = None):
     return new
 
 
-def _globals_for(g: dict, namespace, memo, defer=False) -> dict:
+def _globals_for(g: dict, memo) -> dict:
     key = ("globals", id(g))
     if key not in memo:
         memo[key] = (g, dict(g), [False])

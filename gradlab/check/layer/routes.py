@@ -31,10 +31,11 @@ import numpy as np
 from ...autodiff import requires_grad, reverse, toposort
 from ...backend import unbroadcast
 from .rebind import is_library_file, rebind
+from ...tensor import Tensor
 from .trace import TracedArray, Tracer, Untraceable
 
-__all__ = ["Case", "AuthorError", "build_args", "run_forward", "run_backward", "Trace", "trace_forward",
-           "blackbox_vjp", "autograd_vjp", "author_frame"]
+__all__ = ["Case", "AuthorError", "build_args", "split_result", "run_forward", "run_backward", "Trace",
+           "trace_forward", "BlackBox", "blackbox_vjp", "autograd_vjp", "author_frame", "RICHARDSON_STEP"]
 
 try:
     from numpy.exceptions import ComplexWarning
@@ -148,8 +149,7 @@ class Trace:
 
     def values(self) -> dict:
         """The traced forward's output values."""
-        return {k: (v.data if hasattr(v, "data") and not isinstance(v, np.ndarray) else np.asarray(v))
-                for k, v in self.outputs.items()}
+        return {k: (v.data if isinstance(v, Tensor) else np.asarray(v)) for k, v in self.outputs.items()}
 
     def vjp(self, upstream: dict, override=None) -> dict:
         r"""Return {path: VJP} for the upstream gradient {output name: array}; ``override`` replaces some
@@ -240,7 +240,7 @@ def trace_forward(decl, values: dict) -> Trace:
 
 
 # ------------------------------------------------------------------------------ black box
-def _loss(decl, values: dict, upstream: dict, *, complex_ok: bool):
+def _loss(decl, values: dict, upstream: dict):
     outs, _, _ = run_forward(decl, values)
     total = 0.0
     for name in decl.upstream:
@@ -281,7 +281,7 @@ def blackbox_vjp(decl, case: Case, method: str = "auto") -> BlackBox:
         count[0] += 1
         vals = dict(base)
         vals[path] = value
-        return _loss(decl, vals, case.upstream, complex_ok=True)
+        return _loss(decl, vals, case.upstream)
 
     note = ""
     use = method
@@ -322,15 +322,12 @@ def _complex_usable(decl, base, case, floats, L):
             out = L(path, v)
     except AuthorError as err:
         if isinstance(err.exc, ComplexWarning):
-            where = _where(err.frame)
-            return "richardson", (f"complex step dropped: the imaginary part is discarded at {where} (a complex "
-                                  f"value written into a float buffer from np.zeros); central differences with "
-                                  f"Richardson extrapolation instead")
-        return "richardson", (f"complex step failed ({type(err.exc).__name__} at {_where(err.frame)}); central "
-                              f"differences with Richardson extrapolation instead")
+            return "richardson", (f"complex step dropped at {_where(err.frame)}: NumPy discards the imaginary part "
+                                  f"of a complex value written into a float buffer (np.zeros)")
+        return "richardson", f"complex step failed with {type(err.exc).__name__} at {_where(err.frame)}"
     if not np.iscomplexobj(out):
         return "richardson", ("complex step dropped: the forward's result is real for a complex input (the imaginary "
-                              "part is lost inside it); central differences with Richardson extrapolation instead")
+                              "part is lost inside it)")
     # a forward that keeps complex numbers but is not analytic (abs, comparisons) gives a wrong complex
     # step without any warning: it must agree with Richardson on one random direction before it is used
     rng = np.random.default_rng(0xC0FFEE)
@@ -342,21 +339,21 @@ def _complex_usable(decl, base, case, floats, L):
             vals[p] = np.asarray(base[p]) + t * u[p]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ComplexWarning)
-            return _loss(decl, vals, case.upstream, complex_ok=True)
+            return _loss(decl, vals, case.upstream)
 
     cs = float(np.imag(along(1e-20j))) / 1e-20
     ri = _richardson(lambda s: float(np.real(along(s))), RICHARDSON_STEP)
     if abs(cs - ri) > 1e-6 * max(abs(cs) + abs(ri), 1e-8):
-        return "richardson", (f"complex step disagrees with central differences along a random direction ({cs:.6g} "
-                              f"against {ri:.6g}): the forward is not analytic; central differences with Richardson "
-                              f"extrapolation instead")
+        return "richardson", (f"complex step not used: it disagrees with central differences along a random "
+                              f"direction ({cs:.6g} against {ri:.6g}), so the forward is not analytic")
     return "complex", ""
 
 
 def _where(frame) -> str:
     if frame is None:
         return "an unknown place"
-    return f"{_short(frame.filename)}:{frame.lineno} ({(frame.line or '').strip()})"
+    code = (frame.line or "").strip()
+    return f"{_short(frame.filename)}:{frame.lineno}" + (f" (`{code}`)" if code else "")
 
 
 def _short(path):
@@ -400,10 +397,10 @@ def autograd_vjp(decl, case: Case):
         text = str(exc).splitlines()[0] if str(exc) else ""
         if any(w in text for w in ("does not support item assignment", "setting an array element",
                                    "float() argument", "must be real number")):
-            return None, f"HIPS autograd skipped: it cannot record writing into an array, as at {_where(frame)}"
+            return None, f"HIPS autograd skipped: autograd cannot record writing into an array, as at {_where(frame)}"
         if isinstance(exc, AttributeError) and "ArrayBox" in text:
             attr = text.rsplit("attribute", 1)[-1].strip(" '\"")
-            return None, (f"HIPS autograd skipped: its arrays have no .{attr} method (used at {_where(frame)}; "
-                          f"the function np.{attr}(…) would do)")
+            return None, (f"HIPS autograd skipped: autograd's arrays have no .{attr} method (the function "
+                          f"np.{attr} would do), used at {_where(frame)}")
         return None, f"HIPS autograd skipped: {type(exc).__name__}: {text} at {_where(frame)}"
     return {p: np.asarray(g, dtype=float) for p, g in zip(floats, grads)}, ""
