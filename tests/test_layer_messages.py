@@ -147,3 +147,52 @@ def test_a_coursera_backward_that_leaves_out_a_needed_gradient_is_told_to_return
     report = check_layer(_load(tmp_path, "cell_nodx.py", text))
     assert report.wrong == ["dx"]
     assert 'lstm_cell_backward() returns no dx, but the reference dx is not 0: return it as "dx"' in report.format()
+
+
+RELU_LAYER = '''
+import numpy as np
+import gradlab
+
+
+def relu_forward(x, h0, Wx, Wh, b):
+    h = np.zeros((x.shape[0], x.shape[1], Wh.shape[0]))
+    prev_h = h0
+    for t in range(x.shape[1]):
+        prev_h = np.maximum(0, x[:, t, :].dot(Wx) + prev_h.dot(Wh) + b)
+        h[:, t, :] = prev_h
+    return h, (x, h0, h, Wx, Wh)
+
+
+def relu_backward(dh, cache):
+    x, h0, h, Wx, Wh = cache
+    N, T, H = h.shape
+    dx, dWx, dWh, db = np.zeros(x.shape), np.zeros(Wx.shape), np.zeros(Wh.shape), np.zeros(H)
+    dnext = np.zeros((N, H))
+    for t in reversed(range(T)):
+        da = (dh[:, t, :] + dnext) * (h[:, t, :] > 0)
+        prev = h[:, t - 1, :] if t > 0 else h0
+        dx[:, t, :] = da.dot(Wx.T)
+        dWx, dWh, db = dWx + x[:, t, :].T.dot(da), dWh + prev.T.dot(da), db + da.sum(axis=0)
+        dnext = da.dot(Wh.T)
+    return dx, dnext, dWx, dWh, db
+
+
+LAYER = gradlab.check.layer(relu_forward, relu_backward, time="T", inputs="x: N,T,D; h0: N,H; Wx: D,H; Wh: H,H; b: H")
+'''
+
+
+def test_a_relu_layer_with_a_unit_next_to_its_kink_is_judged_by_the_traced_reference(tmp_path):
+    import numpy as np
+
+    decl = _load(tmp_path, "relu.py", RELU_LAYER)
+    rng = np.random.default_rng(0)
+    x, h0 = rng.uniform(0.2, 0.9, (2, 3, 2)), rng.uniform(0.2, 0.9, (2, 2))
+    Wx, Wh = rng.uniform(-0.9, 0.9, (2, 2)), rng.uniform(-0.9, 0.9, (2, 2))
+    b = np.array([0.3, 0.2])
+    b[0] = 1e-6 - (x[0, 0].dot(Wx[:, 0]) + h0[0].dot(Wh[:, 0]))     # unit 0 of example 0 sits at its kink at t = 0
+    report = check_layer(decl, sizes={"N": 2, "T": 3, "D": 2, "H": 2},
+                         values={"x": x, "h0": h0, "Wx": Wx, "Wh": Wh, "b": b})
+    assert report.verdict == "pass", report.format()
+    assert any("from its kink" in n and "np.maximum" in n for n in report.notes), report.notes
+    # away from the kink nothing is excused, and the ReLU layer passes at the default sizes as well
+    assert check_layer(decl).verdict == "pass"

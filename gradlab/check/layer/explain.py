@@ -196,7 +196,7 @@ def gate_findings(decl, gname, spec, c, r, sizes) -> list:
     return []
 
 
-def swap_findings(decl, wrong: dict, refs: dict, names: dict) -> list:
+def swap_findings(wrong: dict, refs: dict, names: dict) -> list:
     """A wrong gradient that equals another input's reference gradient: the two are swapped."""
     out = []
     tol = tolerance("exact")

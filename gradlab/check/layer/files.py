@@ -219,7 +219,8 @@ def check_layer_file(path: str, *, mode: str = "full", seed: int = 0, examples: 
                      **ignored) -> dict:
     r"""Check a layer-mode file; return ``gradlab check``'s result dict: ``status`` (ok / caught / FAIL /
     MISSED / ERROR), ``expect``, ``expected_wrong``, ``found_wrong``, ``elapsed``, ``error`` (a
-    :class:`~gradlab.check.candidate.DerivationError` or None), ``report`` and ``search``."""
+    :class:`~gradlab.check.candidate.DerivationError` or None), ``report`` and ``search``. ``mode`` is
+    accepted for the command line's sake: layer mode always checks every element."""
     from .core import check_layer
     from .search import verify_layer
 

@@ -174,7 +174,7 @@ def _helper_mutations(trace) -> list:
         if len(s.stack) >= 2:
             frames.setdefault((s.stack[-1][0], s.code), []).append(n)
     by_code: dict = {}
-    for (serial, code), members in frames.items():
+    for (_, code), members in frames.items():
         inside = set(members)
         out_node = max(members, key=lambda n: n.seq)
         external = {p for n in members for p in n.parents if p not in inside and p.requires_grad}
@@ -185,7 +185,7 @@ def _helper_mutations(trace) -> list:
             continue
         by_code.setdefault((code, sites[out_node].stack[-2][2]), []).append((out_node, inp, members))
     out = []
-    for (code, call_at), calls in by_code.items():
+    for (code, _), calls in by_code.items():
         owners = {o: i for o, i, _ in calls}
         caller = sites[calls[0][0]]
 
@@ -260,7 +260,7 @@ def _substitutions(trace, by_site) -> list:
     return out
 
 
-def explain(decl, trace, upstream, cands: dict, refs: dict, wrong: set, names: dict, limit: int = MAX_MUTATIONS):
+def explain(trace, upstream, cands: dict, refs: dict, wrong: set, names: dict, limit: int = MAX_MUTATIONS):
     r"""Return the sentence of the first mutation whose VJP equals every returned gradient (``cands``,
     {path: array}) while the true reference does not, or None."""
     if not wrong or trace is None or not trace.ok:

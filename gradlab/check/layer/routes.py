@@ -89,7 +89,7 @@ def _copy(path, spec, value):
     return np.array(value, copy=True)
 
 
-def split_result(decl, res, what: str = "forward"):
+def split_result(decl, res):
     r"""Return ({output name: value}, cache, returned gradients of a loss) from the forward's result."""
     fname = getattr(decl.forward, "__name__", "forward")
     if decl.backward is None:

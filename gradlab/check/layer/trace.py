@@ -640,6 +640,8 @@ class TracingNumpy:
 
     def outer(self, a, b, out=None):
         """The outer product of the flattened a and b."""
+        if out is not None:
+            raise Untraceable("np.outer(…, out=…)")
         if not (_is_traced(a) or _is_traced(b)):
             return np.outer(a, b)
         return self._w(ops.mul(ops.reshape(ops.as_tensor(_raw(a)), (-1, 1)),
@@ -688,6 +690,8 @@ class TracingNumpy:
 
     def mean(self, a, axis=None, dtype=None, out=None, keepdims=False, **kw):
         """The mean over ``axis``."""
+        if out is not None:
+            raise Untraceable("np.mean(…, out=…)")
         if not _any_traced([a]):
             return np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims)
         if isinstance(a, (list, tuple)):
@@ -697,6 +701,8 @@ class TracingNumpy:
 
     def max(self, a, axis=None, out=None, keepdims=False, **kw):
         """The maximum over ``axis`` (its gradient goes to the largest elements, shared between ties)."""
+        if out is not None:
+            raise Untraceable("np.max(…, out=…)")
         if not _is_traced(a):
             return np.max(a, axis=axis, keepdims=keepdims)
         return self._w(_reduce_extreme(a.t, axis, keepdims, 1.0))
@@ -705,6 +711,8 @@ class TracingNumpy:
 
     def min(self, a, axis=None, out=None, keepdims=False, **kw):
         """The minimum over ``axis``."""
+        if out is not None:
+            raise Untraceable("np.min(…, out=…)")
         if not _is_traced(a):
             return np.min(a, axis=axis, keepdims=keepdims)
         return self._w(_reduce_extreme(a.t, axis, keepdims, -1.0))
@@ -714,6 +722,8 @@ class TracingNumpy:
     # ---- joining and splitting
     def concatenate(self, arrays, axis=0, out=None, **kw):
         """The arrays joined along an existing axis."""
+        if out is not None:
+            raise Untraceable("np.concatenate(…, out=…)")
         arrays = list(arrays)
         if not _any_traced(arrays):
             return np.concatenate(arrays, axis=axis)
@@ -724,6 +734,8 @@ class TracingNumpy:
 
     def stack(self, arrays, axis=0, out=None, **kw):
         """The arrays stacked along a new axis."""
+        if out is not None:
+            raise Untraceable("np.stack(…, out=…)")
         arrays = list(arrays)
         if not _any_traced(arrays):
             return np.stack(arrays, axis=axis)
