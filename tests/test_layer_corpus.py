@@ -37,7 +37,9 @@ PLANTED = {
         ["through `prev_c` in `f * prev_c`", "dx is correct for t ≥ 4 and wrong from t = 3 back", "the recurrent term"]),
     "cs231n/wrong_lstm_step_gate_order.py": (
         {"dx", "dprev_h", "dWx", "dWh", "db"}, ["yours hold (i, f, g, o) where the forward's order is (i, f, o, g)",
-                                                 "block of Wx (columns"]),
+                                                 "block of Wx (columns",
+                                                 "the gradients of `a[:, 2 * H:3 * H]`", "and `a[:, 3 * H:]`",
+                                                 "put back into each other's place"]),
     "coursera/wrong_rnn_cell_no_tanh_derivative.py": (
         {"dxt", "da_prev", "dWax", "dWaa", "dba"}, ["the derivative of np.tanh", "left out"]),
     "coursera/wrong_rnn_cell_a_next_for_a_prev.py": (

@@ -12,7 +12,9 @@ is explained by it, in the author's expressions:
   where that operand was made by an earlier step (``prev_h`` in ``prev_h.dot(Wh)``: the recurrent term;
   ``prev_c`` in ``f * prev_c``: the LSTM's cell path);
 * **the wrong value in a product** — a product's VJP for one operand computed with another value of the
-  same step and shape in place of the other operand (``next_h`` where ``prev_h`` belongs: h_t for h_{t−1}).
+  same step and shape in place of the other operand (``next_h`` where ``prev_h`` belongs: h_t for h_{t−1});
+* **two slices swapped** — the gradients of two equal slices of one array sent back into each other's
+  place (a backward that stacks the gate gradients in another order than the forward slices the gates).
 
 When no mutation explains every gradient at once, a single wrong gradient may still be recognised as
 the true gradient of *another value* of the forward — the reference adjoint of an intermediate node
@@ -163,7 +165,45 @@ def mutations(trace) -> list:
 
     # (C) another value of the same step in a product
     out.extend(_substitutions(trace, by_site))
+    # (D) two slices of one array whose gradients go back into each other's place (a gate order)
+    out.extend(_swapped_slices(trace))
     return out[:MAX_MUTATIONS]
+
+
+def _swapped_slices(trace) -> list:
+    """Pairs of same-shaped slices of one array (``a[:, 2H:3H]``, ``a[:, 3H:]``) with their gradients swapped."""
+    sites = trace.tracer.sites
+    by_parent: dict = {}
+    for n, s in sites.items():
+        if n.op.name == "getitem" and n.parents[0].requires_grad:
+            by_parent.setdefault(n.parents[0], {}).setdefault(s.key, []).append(n)
+    pairs: dict = {}
+    for parent, groups in by_parent.items():
+        keys = sorted(groups, key=lambda k: min(m.seq for m in groups[k]))
+        for i, k1 in enumerate(keys):
+            for k2 in keys[i + 1:]:
+                a, b = groups[k1], groups[k2]
+                if len(a) == len(b) == 1 and a[0].shape == b[0].shape:
+                    pairs.setdefault((k1, k2), []).append((a[0], b[0]))
+    out = []
+    for (k1, k2), members in pairs.items():
+        swap = {}
+        for a, b in members:
+            swap[a], swap[b] = b, a
+
+        def override(node, g, inputs, swap=swap):
+            other = swap.get(node)
+            if other is None:
+                return None
+            parent = node.parents[0]        # getitem's own VJP, with the other slice's key: g scattered there
+            return {parent: other.op.input_vjp(0, g, other.data, [parent.data], np, other.attrs)}
+
+        s1, s2 = sites[members[0][0]], sites[members[0][1]]
+        out.append(Mutation("swap", override,
+                            f"the gradients of `{s1.text()}` ({_at(s1)}) and `{s2.text()}` ({_at(s2)}) put back "
+                            f"into each other's place: the backward assembles those parts in another order than "
+                            f"the forward slices them"))
+    return out
 
 
 def _helper_mutations(trace) -> list:
