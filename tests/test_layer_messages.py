@@ -196,3 +196,11 @@ def test_a_relu_layer_with_a_unit_next_to_its_kink_is_judged_by_the_traced_refer
     assert any("from its kink" in n and "np.maximum" in n for n in report.notes), report.notes
     # away from the kink nothing is excused, and the ReLU layer passes at the default sizes as well
     assert check_layer(decl).verdict == "pass"
+
+
+def test_what_the_authors_code_prints_does_not_flood_the_report(tmp_path, capsys):
+    decl = _load(tmp_path, "chatty.py", STEP.replace("RETURN", "return da.dot(W.T), x.T.dot(da)").replace(
+        "    out = np.tanh(x.dot(W))\n", "    out = np.tanh(x.dot(W))\n    print('forward called', out.shape)\n"))
+    report = check_layer(decl)
+    assert report.verdict == "pass" and report.counts["forward_calls"] > 10
+    assert "forward called" not in capsys.readouterr().out

@@ -21,6 +21,8 @@ which is what a correct ``backward(g, cache)`` returns. The routes share nothing
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import traceback
 import warnings
@@ -65,6 +67,11 @@ class AuthorError(Exception):
     def __init__(self, exc: BaseException, func: str, frame):
         super().__init__(f"{type(exc).__name__}: {exc}")
         self.exc, self.func, self.frame = exc, func, frame
+
+
+def _quiet():
+    """Swallow what the author's code prints: the black box calls the forward hundreds of times."""
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def author_frame(tb):
@@ -117,7 +124,7 @@ def run_forward(decl, values: dict, convert=_copy):
     Raises :class:`AuthorError` when the author's code raises."""
     args = build_args(decl, values, convert)
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), _quiet():
             res = decl.forward(*args)
     except Exception as exc:  # noqa: BLE001 - the author's code
         raise AuthorError(exc, getattr(decl.forward, "__name__", "forward"), author_frame(exc.__traceback__)) from None
@@ -128,7 +135,7 @@ def run_backward(decl, case: Case, cache):
     """Call the author's backward with copies of the upstream gradient and ``cache``; return its result."""
     douts = [np.array(case.upstream[n], copy=True) for n in decl.upstream]
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), _quiet():
             return decl.backward(*douts, cache)
     except Exception as exc:  # noqa: BLE001 - the author's code
         raise AuthorError(exc, decl.backward.__name__, author_frame(exc.__traceback__)) from None
@@ -225,7 +232,7 @@ def trace_forward(decl, values: dict) -> Trace:
     forward = rebind(decl.forward, tracer.ns)
     args = build_args(decl, values, convert)
     try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
+        with np.errstate(all="ignore"), warnings.catch_warnings(), _quiet():
             warnings.simplefilter("ignore")
             res = forward(*args)
         outs, _, _ = split_result(decl, res)
@@ -389,7 +396,7 @@ def autograd_vjp(decl, case: Case):
 
     arrays = [np.array(case.values[p], dtype=float) for p in floats]
     try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
+        with np.errstate(all="ignore"), warnings.catch_warnings(), _quiet():
             warnings.simplefilter("ignore")
             grads = autograd.grad(loss)(arrays)
     except Exception as exc:  # noqa: BLE001 - autograd cannot run this forward
