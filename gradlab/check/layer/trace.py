@@ -621,6 +621,19 @@ class TracingNumpy:
             return np.where(_val(cond), a, b)
         return self._w(ops.where(np.asarray(_val(cond), dtype=bool), _raw(a), _raw(b)))
 
+    # ---- facts
+    def shape(self, a):
+        """The shape."""
+        return np.shape(_val(a))
+
+    def ndim(self, a):
+        """The number of axes."""
+        return np.ndim(_val(a))
+
+    def size(self, a, axis=None):
+        """The number of elements (along ``axis``)."""
+        return np.size(_val(a), axis)
+
     # ---- linear algebra and shapes
     def dot(self, a, b, out=None):
         """``np.dot``: a product with a scalar, or the matrix product of arrays with at most two axes."""
@@ -746,8 +759,8 @@ class TracingNumpy:
         arrays = list(arrays)
         if not _any_traced(arrays):
             return np.vstack(arrays)
-        rows = [a.reshape(1, -1) if np.ndim(_val(a)) == 1 and _is_traced(a) else
-                (np.reshape(a, (1, -1)) if np.ndim(a) == 1 else a) for a in arrays]
+        rows = [(a.reshape(1, -1) if _is_traced(a) else np.reshape(a, (1, -1))) if np.ndim(_val(a)) == 1 else a
+                for a in arrays]
         return self.concatenate(rows, axis=0)
 
     def hstack(self, arrays, **kw):
