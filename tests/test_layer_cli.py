@@ -118,3 +118,16 @@ def test_an_exception_in_the_authors_backward_is_an_error_at_the_authors_line(tm
     assert status == 1 and "ERROR" in out
     assert "slip.py:17" in out and "ValueError in rnn_step_backward()" in out and "dx = da.dot(Wx)" in out
     assert "Wx (D, H) = (4, 2)" in out and "Traceback" not in out
+
+
+def test_figure_writes_the_picture_of_the_time_step_probe_for_a_layer_file(tmp_path, capsys):
+    status, out, err = run_cli(capsys, CORPUS / "cs231n" / "wrong_rnn_no_recurrent_term.py", "--examples", "0",
+                               "--figure", tmp_path)
+    assert status == 0 and "no figure" not in err
+    (svg,) = tmp_path.glob("*.svg")
+    text = svg.read_text()
+    assert svg.name == "wrong_rnn_no_recurrent_term.svg" and "<svg" in text
+    res = check_file(str(CORPUS / "cs231n" / "wrong_rnn_no_recurrent_term.py"), examples=0)
+    probe = res["report"].probe
+    assert set(probe) == {"dx", "dh0", "dWx", "dWh", "db"}
+    assert all(row[0] == 0.0 and max(row[1:]) > 0.1 for row in probe.values())   # right at lag 0, wrong from 1

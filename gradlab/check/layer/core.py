@@ -392,7 +392,7 @@ def check_layer(decl, *, sizes: dict | None = None, seed: int = 0, values: dict 
                   or any(q.name == names[p] and any(f.kind == "swapped" for f in q.findings) for q in report.params)}
     if wrong - explained and localise_errors and decl.time is not None and trace is not None:
         lines, steps = localise(decl, case, trace, _candidate_fn(decl, case), cands, ref, wrong, names, outs,
-                                skip=explained)
+                                skip=explained, probe=report.probe)
         report.localisation.extend(lines)
         report.steps = steps
     if trace is not None:

@@ -22,6 +22,7 @@ class LayerReport(CheckReport):
 
     routes: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    probe: dict = field(default_factory=dict)               # gradient -> error at lag k (see timeloc)
     gate_of: dict = field(default_factory=dict)
     layer: str = ""
     upstream: tuple = ()
@@ -30,8 +31,38 @@ class LayerReport(CheckReport):
         """Return a JSON-ready dict (the check report's fields plus the routes and notes)."""
         d = super().to_dict()
         d.update({"layer": self.layer, "routes": dict(self.routes), "notes": list(self.notes),
-                  "upstream": list(self.upstream), "gates": dict(self.gate_of)})
+                  "upstream": list(self.upstream), "gates": dict(self.gate_of), "probe": dict(self.probe)})
         return d
+
+    def figure(self, stem, *, fmt: str = "svg"):
+        r"""Write the picture of this check to ``stem`` + ``.svg`` (or ``fmt``) and return the path: with a
+        time-step probe, a heat map of each gradient's error against how many steps back the gradient
+        travelled (lag k, or τ = k for weights and initial states) — a dropped recurrent term is a white
+        column at k = 0 and dark from k = 1 on; without one, each gradient's worst relative error."""
+        from pathlib import Path
+
+        from ...render import plots
+
+        stem = Path(stem)
+        path = stem if stem.suffix.lower() in (".svg", ".png", ".pdf") else stem.with_name(f"{stem.name}.{fmt}")
+        wrong = ", ".join(self.wrong) or "nothing"
+        if self.probe:
+            names = list(self.probe)
+            values = np.array([self.probe[n] for n in names])
+            fig, ax = plots.new(size="wide", title=f"{self.layer}: each gradient's error by steps back")
+            plots.heatmap(ax, values, xlabels=[str(k) for k in range(values.shape[1])], ylabels=names,
+                          xlabel="steps back k (upstream gradient at one step τ; sequences at τ − k, others at τ = k)",
+                          colorbar="largest relative error", cmap="Reds", vmin=0.0, vmax=1.0)
+        else:
+            names = [p.name for p in self.params]
+            errs = [p.worst.rel_err if p.worst is not None else 0.0 for p in self.params]
+            fig, ax = plots.new(size="wide", title=f"{self.layer}: {wrong} wrong")
+            ax.bar(range(len(names)), errs, color=["#d55e00" if p.verdict != "ok" else "#0072b2"
+                                                   for p in self.params])
+            ax.set_xticks(range(len(names)), names)
+            ax.set_ylabel("worst relative error")
+            ax.set_ylim(0, 1.05)
+        return plots.save(fig, path)
 
     def format(self, *, verbose: bool = False, indent: str = "") -> str:
         r"""Return the report as text: one row per gradient with its verdict and worst relative error

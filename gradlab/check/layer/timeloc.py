@@ -73,12 +73,14 @@ def _steps_text(ts) -> str:
 
 
 def localise(decl, case, trace, candidate, cands: dict, ref: dict, wrong: set, names: dict, outputs: dict,
-             skip=()):
+             skip=(), probe: dict | None = None):
     r"""Return (sentences, {gradient name: wrong steps}) locating the error in time.
 
     ``candidate(upstream)`` calls the author's backward (after a fresh forward) and returns {path: array};
     ``cands`` / ``ref`` are the gradients of the full-upstream check, ``wrong`` the wrong paths, ``skip``
-    wrong paths already explained as a whole (a factor, a transpose, clipping), left out of the probes."""
+    wrong paths already explained as a whole (a factor, a transpose, clipping), left out of the probes.
+    ``probe``, when given, receives {gradient name: [largest relative error of a wrong element at lag k (a
+    sequence gradient) or at τ = k (any other), for k = 0 … T−1]}: the picture of the second probe."""
     skip = set(skip)
     sizes = case.sizes
     T = sizes[decl.time]
@@ -115,6 +117,7 @@ def localise(decl, case, trace, candidate, cands: dict, ref: dict, wrong: set, n
     first_lag: dict = {}
     first_tau: dict = {}
     future: dict = {}
+    errors: dict = {}
     for tau in range(T):
         up = {}
         for name in decl.upstream:
@@ -137,18 +140,25 @@ def localise(decl, case, trace, candidate, cands: dict, ref: dict, wrong: set, n
                 continue
             c, r = np.asarray(c_tau[path], float), r_tau[path]
             scale = float(np.max(np.abs(ref[path]))) if np.size(ref[path]) else 0.0
+            row = errors.setdefault(path, np.zeros(T))
             if path in in_axes:
                 ax = in_axes[path]
                 for t in range(T):
-                    cs, rs = _take(c, ax, t), _take(r, ax, t)
-                    if compare(cs, rs, tol, scale=scale).n_bad:
+                    cmp_ = compare(_take(c, ax, t), _take(r, ax, t), tol, scale=scale)
+                    if cmp_.n_bad:
                         if t > tau:
                             future[path] = True
                         else:
                             lag = tau - t
                             first_lag[path] = min(first_lag.get(path, lag), lag)
-            elif compare(c, r, tol, scale=scale).n_bad:
-                first_tau.setdefault(path, tau)
+                            row[lag] = max(row[lag], float(np.max(np.where(cmp_.bad, cmp_.rel_err, 0.0))))
+            else:
+                cmp_ = compare(c, r, tol, scale=scale)
+                if cmp_.n_bad:
+                    first_tau.setdefault(path, tau)
+                    row[tau] = max(row[tau], float(np.max(np.where(cmp_.bad, cmp_.rel_err, 0.0))))
+    if probe is not None:
+        probe.update({names[p]: [float(v) for v in row] for p, row in errors.items()})
 
     measure = {p: first_lag[p] for p in first_lag}
     measure.update({p: first_tau[p] for p in first_tau if p not in measure})
