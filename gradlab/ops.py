@@ -801,3 +801,63 @@ def clip(x, lo: float, hi: float):
     if not lo <= hi:
         raise ValueError(f"clip: lower bound {lo!r} is above upper bound {hi!r}")
     return _clip(x, lo=float(lo), hi=float(hi))
+
+
+# --------------------------------------------------------------------- functional slice assignment
+# setitem(x, key, v) is a copy of x with x[key] replaced by v: the value a NumPy buffer holds after
+# ``x[key] = v``, recorded without mutating anything (a traced course-style forward fills its np.zeros
+# buffers this way, h[:, t, :] = next_h). Its VJPs: the overwritten positions of x get no gradient
+# (g with x[key] set to 0); v gets g[key], summed back over whatever v was broadcast along.
+def _setitem_positions(shape, key):
+    """The flat positions ``x[key]`` covers, in the order (and shape) of ``x[key]``."""
+    return np.arange(int(np.prod(shape, dtype=int))).reshape(shape)[key]
+
+
+def _plain(a) -> bool:
+    return isinstance(a, (np.ndarray, np.generic, int, float, complex)) or type(a).__module__.startswith("cupy")
+
+
+def _setitem_vjp_x(g, out, x, v, xp, key):
+    gx = g.copy()
+    gx[key] = 0
+    return gx
+
+
+@defop("setitem", (_setitem_vjp_x, lambda g, out, x, v, xp, key: g[key]),
+       diagnose=lambda x, v, key: f"a value of shape {v!r} cannot be written into index {key!r} of shape {x!r}")
+def _setitem(x, v, xp, key):
+    """Return a copy of x with x[key] replaced by v (v broadcasts to the shape of x[key])."""
+    if _plain(x) and _plain(v):
+        out = x.astype(np.result_type(x, v), copy=True)
+        out[key] = v
+        return out
+    # boxed values of a tracer (HIPS autograd replays): the same result composed of differentiable parts
+    pos = _setitem_positions(x.shape, key)
+    mask = np.zeros(x.shape, dtype=bool)
+    mask[key] = True
+    scatter = np.zeros((mask.size, pos.size))
+    scatter[pos.ravel(), np.arange(pos.size)] = 1.0
+    spread = v * np.ones(pos.shape)                    # v broadcast to the shape of x[key]
+    written = xp.reshape(xp.dot(scatter, xp.reshape(spread, (-1,))), x.shape)
+    return xp.where(mask, written, x)
+
+
+def setitem(x, key, value):
+    r"""Return a new tensor equal to ``x`` with ``x[key]`` replaced by ``value`` (which broadcasts to the
+    shape of ``x[key]``); ``x`` is not changed. The key holds ints, slices, None, Ellipsis or integer
+    arrays that name each position at most once (with repeats the last write would win, and its
+    gradient would be ambiguous). Boolean masks are turned into integer positions first."""
+    if isinstance(key, Tensor) or (isinstance(key, tuple) and _holds_tensor(key)):
+        raise TypeError("setitem: index with ints, slices or integer arrays, not with a Tensor")
+    x = as_tensor(x)
+    if isinstance(key, np.ndarray) and key.dtype == bool:
+        key = np.nonzero(key)
+    if not _is_basic(key):
+        pos = _setitem_positions(x.shape, key)
+        if np.unique(pos).size != pos.size:
+            raise ValueError(f"setitem: the index {key!r} names some positions of shape {x.shape} more than "
+                             f"once; only the last write would count")
+    return _setitem(x, value, key=key)
+
+
+__all__ += ["setitem"]

@@ -27,7 +27,7 @@ settings.register_profile(
 settings.load_profile(os.environ.get("GRADLAB_HYPOTHESIS_PROFILE", "ci"))
 
 # The corpus is course code and declarations, not tests: its scripts read data files and train when
-# imported, so pytest (which imports every module for --doctest-modules) must not collect them.
+# imported, so pytest (which imports every module for --doctest-modules) must not collect them (conventions also reuse module names, e.g. rnn_sequence.py, which would clash).
 collect_ignore_glob = ["corpus/*"]
 
 

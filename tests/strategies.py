@@ -172,6 +172,21 @@ OP_CASES = {
 }
 
 
+@st.composite
+def _setitem(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    if draw(st.booleans()):
+        key = draw(hnp.basic_indices(shape, allow_newaxis=False, allow_ellipsis=True))
+    else:  # integer positions along axis 0, each named once (a repeat would make the last write win)
+        key = np.asarray(draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=shape[0], unique=True)))
+    target = np.empty(shape)[key].shape
+    value = draw(st.sampled_from([target, target[1:], ()]))   # the written value may broadcast
+    return (draw(arrays(shape)), draw(arrays(value))), {"key": key}
+
+
+OP_CASES["setitem"] = _setitem()   # functional slice assignment (layer mode's traced buffers)
+
+
 # ==================================================================================================
 # RNN strategies (owned by the RNN layer: cells, sequences, weights). Sizes are kept small so that
 # finite differences and HIPS autograd replays stay fast.

@@ -193,3 +193,32 @@ def test_power_with_tensor_exponent_is_exp_p_log_x():
     (x ** p).sum().backward()
     np.testing.assert_allclose(x.grad, p.data * x.data ** (p.data - 1))
     np.testing.assert_allclose(p.grad, x.data ** p.data * np.log(x.data))
+
+
+def test_setitem_fills_a_buffer_functionally_and_routes_each_slot_to_its_writer():
+    # a course-style buffer h = zeros; h[:, t] = s_t, recorded with setitem: equal to stacking the s_t,
+    # the written slots get the upstream gradient, what was overwritten gets none, x itself is unchanged
+    from gradlab.ops import setitem
+
+    rng = np.random.default_rng(0)
+    steps = [Parameter(rng.standard_normal((2, 3)), name=f"s{t}") for t in range(4)]
+    start = Parameter(rng.standard_normal((2, 4, 3)), name="start")
+    h = start
+    for t, s in enumerate(steps):
+        h = setitem(h, (slice(None), t, slice(None)), s)
+    np.testing.assert_array_equal(h.data, np.stack([s.data for s in steps], axis=1))
+    g = rng.standard_normal(h.shape)
+    h.backward(g)
+    for t, s in enumerate(steps):
+        np.testing.assert_array_equal(s.grad, g[:, t, :])
+    np.testing.assert_array_equal(start.grad, np.zeros(start.shape))
+    assert not np.array_equal(start.data, h.data)
+
+
+def test_setitem_refuses_keys_that_write_a_position_twice():
+    from gradlab.ops import setitem
+
+    with pytest.raises(ValueError, match="more than once"):
+        setitem(gradlab.tensor(np.zeros(4)), np.array([1, 1]), gradlab.tensor(np.ones(2)))
+    out = setitem(gradlab.tensor(np.zeros((2, 2))), np.array([[True, False], [False, True]]), 5.0)
+    np.testing.assert_array_equal(out.data, [[5.0, 0.0], [0.0, 5.0]])

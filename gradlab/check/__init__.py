@@ -4,6 +4,8 @@ r"""The gradient checker: hand-derived gradients against four references, with e
   element, the references' agreement, pitfalls, and where inside BPTT an error starts;
 * :func:`verify` — a Hypothesis search over sizes, sequence lengths, weights and inputs that shrinks a
   failure to the smallest counterexample;
+* :func:`layer`, :func:`check_layer`, :func:`verify_layer` — layer mode: an author's own forward and
+  backward, checked in the author's convention (:mod:`gradlab.check.layer`);
 * :func:`load_derivation` — a derivation file (``MODEL``, ``gradient(params, data)``, ``EXPECT``) as a
   candidate, with file-and-line messages for every breach of the contract;
 * :func:`load_function` — one function out of a script that trains at import, or out of a notebook,
@@ -17,9 +19,12 @@ from .compare import Tolerance, rel_error, tolerance
 from .bindings import Call, call
 from .core import DEFAULT_REFERENCES, check_gradient
 from .loaders import load_function, needed_globals
+from . import layer   # the package, callable as the declaration function gradlab.check.layer(...)
+from .layer import LayerDecl, check_layer, verify_layer
 from .report import CheckReport, Element, Finding, ParamResult, VerifyReport
 from .search import verify
 
 __all__ = ["check_gradient", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
            "DerivationError", "CheckReport", "ParamResult", "Element", "Finding", "VerifyReport", "Tolerance",
-           "tolerance", "rel_error", "DEFAULT_REFERENCES", "load_function", "needed_globals", "call", "Call"]
+           "tolerance", "rel_error", "DEFAULT_REFERENCES", "load_function", "needed_globals", "call", "Call",
+           "layer", "LayerDecl", "check_layer", "verify_layer"]

@@ -69,8 +69,11 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
     ``report`` (:class:`CheckReport` or None), ``search`` (:class:`VerifyReport` or None), ``error``."""
     from .candidate import DerivationError, load_derivation
     from .core import DEFAULT_REFERENCES, check_gradient
+    from .layer import check_layer_file, is_layer_file
     from .search import verify
 
+    if is_layer_file(path):   # layer mode (LAYER = gradlab.check.layer(...)): gradlab/check/layer/files.py
+        return check_layer_file(path, mode=mode, seed=seed, examples=examples, progress=progress)
     t0 = time.perf_counter()
     result = {"file": path, "status": "ERROR", "report": None, "search": None, "error": None,
               "expect": "right", "expected_wrong": [], "elapsed": 0.0}

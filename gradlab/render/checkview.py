@@ -169,6 +169,9 @@ def feedforward_check_figure(findings, title: str | None = None) -> Figure:
 def failure_figure(report, stem, *, fmt: str = "svg") -> Path:
     r"""Write the figure of a failed ``gradlab.check`` report to ``stem`` + ``.svg`` (or ``fmt``) and return the
     path written (the DOT source when the ``dot`` program is missing). Used by ``gradlab check --figure DIR``."""
+    own = getattr(report, "figure", None)
+    if callable(own):          # a layer-mode report (gradlab.check.layer) draws its own: errors by steps back
+        return own(stem, fmt=fmt)
     if "feedforward" in str(getattr(report, "model", "")).lower():
         fig = feedforward_check_figure(report, title=f"{getattr(report, 'name', 'check')}: {report.model}")
     else:
