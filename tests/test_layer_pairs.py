@@ -1,9 +1,8 @@
-"""The hand-derived CS231n-style layer pairs in derivations/layer_pairs/ (a TDNN layer and an echo-state
-readout, each a right one and one with a planted mistake): every gradient the right backward returns
-agrees with the VJP of gradlab's own layer through the engine and with central differences; the
-planted mistake is caught and the wrong gradient named. The files declare nothing the checker
-recognises yet (layer mode is being added), so ``gradlab check derivations/`` does not pick them up."""
-import ast
+"""The hand-derived CS231n-style layer pairs in derivations/ (a TDNN layer and an echo-state readout, each a
+right one and one with a planted mistake): every gradient the right backward returns agrees with the VJP
+of gradlab's own layer (gradlab.nn.tdnn, gradlab.nn.reservoir) through the engine and with central
+differences; the planted mistake is caught and the wrong gradient named — here directly, and by
+``gradlab check`` through the files' layer-mode declarations."""
 import importlib.util
 from pathlib import Path
 
@@ -15,11 +14,13 @@ from gradlab.check.compare import compare, tolerance
 from gradlab.nn.reservoir import ReservoirCell
 from gradlab.nn.tdnn import TDNN
 
-PAIRS = Path(__file__).resolve().parent.parent / "derivations" / "layer_pairs"
+PAIRS = Path(__file__).resolve().parent.parent / "derivations"
+FILES = {"tdnn_layer": "layer_tdnn", "tdnn_layer_wrong": "wrong_layer_tdnn_last_shift_only",
+         "esn_readout": "layer_esn_readout", "esn_readout_wrong": "wrong_layer_esn_readout_mean_over_time"}
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(f"layer_pair_{name}", PAIRS / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"layer_pair_{name}", PAIRS / f"{FILES[name]}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -138,18 +139,12 @@ def test_readout_backward_that_averages_over_time_is_caught_and_dW_named():
     assert disagreeing(mine, readout_central(wrong, s, W, b, dout), "central") == ["dW"]
 
 
-# ------------------------------------------------------------------------------- not yet declared
-@pytest.mark.parametrize("path", sorted(PAIRS.glob("*.py")), ids=lambda p: p.name)
-def test_layer_pair_files_declare_nothing_the_checker_picks_up_yet(path):
-    from gradlab.check.candidate import find_derivations
+# ------------------------------------------------------------------------- through gradlab check
+@pytest.mark.parametrize("name", sorted(FILES.values()))
+def test_gradlab_check_in_layer_mode_finds_each_pair_as_planted(name):
+    from gradlab.check.cli import check_file
 
-    tree = ast.parse(path.read_text())
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names |= {t.id for t in targets if isinstance(t, ast.Name)}
-        elif isinstance(node, ast.FunctionDef):
-            names.add(node.name)
-    assert not names & {"MODEL", "gradient", "GRADIENT", "LAYER", "LAYERS"}
-    assert str(path) not in {str(Path(p).resolve()) for p in find_derivations([str(PAIRS.parent)])}
+    res = check_file(str(PAIRS / f"{name}.py"), examples=5)
+    planted = name.startswith("wrong_")
+    assert res["status"] == ("caught" if planted else "ok"), res["error"] or res["report"].format()
+    assert res["found_wrong"] == (["dW"] if planted else [])

@@ -12,6 +12,8 @@ name dW and only dW.
 """
 import numpy as np
 
+import gradlab
+
 EXPECT = "wrong"
 WRONG = ("dW",)
 
@@ -38,3 +40,7 @@ def tdnn_backward(dout, cache):
         dx[:, k - 1 - j: T - j, :] += da @ W[j].T
     db = da.sum(axis=(0, 1))
     return dx, dW, db
+
+
+LAYER = gradlab.check.layer(tdnn_forward, tdnn_backward, style="cs231n", time="T",
+                            inputs="x: N,T,D; W: k,D,H; b: H")

@@ -22,6 +22,8 @@ In array form, x[:, k−1−j : T−j] holds x_{t−j} for all shifts t at once.
 """
 import numpy as np
 
+import gradlab
+
 
 def tdnn_forward(x, W, b):
     """Return (h, cache): h (N, T − k + 1, H) = tanh(b + Σ_j x_{t−j} W[j])."""
@@ -46,3 +48,7 @@ def tdnn_backward(dout, cache):
         dx[:, k - 1 - j: T - j, :] += da @ W[j].T
     db = da.sum(axis=(0, 1))
     return dx, dW, db
+
+
+LAYER = gradlab.check.layer(tdnn_forward, tdnn_backward, style="cs231n", time="T",
+                            inputs="x: N,T,D; W: k,D,H; b: H")

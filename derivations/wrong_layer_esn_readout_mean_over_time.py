@@ -11,6 +11,8 @@ must use more than one step).
 """
 import numpy as np
 
+import gradlab
+
 EXPECT = "wrong"
 WRONG = ("dW",)
 
@@ -28,3 +30,7 @@ def readout_backward(dout, cache):
     dW = np.einsum("nth,nto->ho", s, dout) / T              # planted: a mean over the steps
     db = dout.sum(axis=(0, 1))
     return ds, dW, db
+
+
+LAYER = gradlab.check.layer(readout_forward, readout_backward, style="cs231n", time="T",
+                            inputs="s: N,T,H; W: H,O; b: O")

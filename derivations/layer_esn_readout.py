@@ -20,6 +20,8 @@ is not trained). For the ridge loss E = ½Σ‖y_t − d_t‖² + ½λ‖W‖²,
 """
 import numpy as np
 
+import gradlab
+
 
 def readout_forward(s, W, b):
     """Return (y, cache): y (N, T, O) = s W + b at every step."""
@@ -33,3 +35,7 @@ def readout_backward(dout, cache):
     dW = np.einsum("nth,nto->ho", s, dout)
     db = dout.sum(axis=(0, 1))
     return ds, dW, db
+
+
+LAYER = gradlab.check.layer(readout_forward, readout_backward, style="cs231n", time="T",
+                            inputs="s: N,T,H; W: H,O; b: O")
