@@ -19,3 +19,6 @@ from .train import History, ProgressBar, TBPTTResult, detach_state, fit, train_s
 
 __all__ += ["Optimizer", "SGD", "Momentum", "Adagrad", "Adam", "clip_grad_norm", "clip_grad_value", "grad_norm",
             "fit", "train_step", "truncated_bptt", "TBPTTResult", "History", "ProgressBar", "detach_state"]
+from .attention import ATTENTIONS, AdditiveAttention, Attention, DotProductAttention, assert_reads_encoder
+
+__all__ += ["Attention", "AdditiveAttention", "DotProductAttention", "ATTENTIONS", "assert_reads_encoder"]
