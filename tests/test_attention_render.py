@@ -123,3 +123,21 @@ def test_the_figures_are_written_as_png(tmp_path):
     assert path.stat().st_size > 5000 and path.read_bytes()[:4] == b"\x89PNG"
     heat = plots.save(attention_heatmap(model.attention_weights(out)[0]), tmp_path / "heat.png")
     assert heat.stat().st_size > 5000
+
+
+def test_the_lecture_figures_of_attention_show_a_trained_reversal(tmp_path):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "lecture_figures.py"
+    spec = importlib.util.spec_from_file_location("gradlab_example_lecture_figures", path)
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    graph, heat = figures.attention_figures(str(tmp_path), "dot")     # DOT source: no `dot` program needed
+    src = pathlib.Path(graph).read_text()
+    widths = {(int(j), int(t)): float(w) for (j, t), w in _alpha_edges(src).items()}
+    # reversal of 4 digits: decoder step k (t = 5 + k) reads encoder step 4 - k hardest
+    for k in range(4):
+        row = {j: w for (j, t), w in widths.items() if t == 5 + k}
+        assert max(row, key=row.get) == 4 - k, (k, row)
+    assert pathlib.Path(heat).suffix == ".png" and pathlib.Path(heat).stat().st_size > 5000

@@ -112,3 +112,23 @@ def test_ci_run_attention_is_ahead_of_the_plain_encoder_decoder_free_running_on_
 def test_bad_input_to_the_experiment_is_refused_by_name(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_the_example_prints_both_models_and_writes_the_heat_map(tmp_path):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "attention_reversal.py"
+    spec = importlib.util.spec_from_file_location("gradlab_example_attention_reversal", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    lines = []
+    result = example.run(steps=40, lengths=(4, 6), hidden=8, n_train=100, n_test=20, lr=0.02, progress=False,
+                         figure=tmp_path / "heat.png", out=lines.append)
+    assert [row[0] for row in result["rows"]] == ["none", "additive"]
+    assert all(0.0 <= row[1] <= 1.0 for row in result["rows"])
+    source, written = result["example"]
+    assert set(written) == {"none", "additive"} and all(len(w) == len(source) for w in written.values())
+    assert (tmp_path / "heat.png").stat().st_size > 5000
+    text = "\n".join(lines)
+    assert "input" in text and "wanted" in text and "digits right" in text

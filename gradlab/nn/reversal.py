@@ -163,8 +163,8 @@ def batch_loss(model: EncoderDecoder, batch: Batch) -> Tensor:
     return sequence_loss(out, batch.targets, "softmax_cross_entropy", mask=batch.mask, reduction="mean")
 
 
-def train(model: EncoderDecoder, strings, task: str = "reverse", *, steps: int = 2000, batch_size: int = 32,
-          lr: float = 0.01, clip_norm: float | None = 1.0, seed=0, progress: bool = False, desc: str = "train") -> list:
+def train(model: EncoderDecoder, strings, task: str = "reverse", *, steps: int = 1500, batch_size: int = 32,
+          lr: float = 0.003, clip_norm: float | None = 1.0, seed=0, progress: bool = False, desc: str = "train") -> list:
     r"""Train ``model`` with Adam for ``steps`` updates on batches of ``batch_size`` strings drawn (with a
     generator seeded by ``seed``) from ``strings``; return the loss of every step. ``progress`` shows a
     ``tqdm`` bar with the running loss."""
@@ -266,8 +266,8 @@ class Run:
 
 
 def compare(tasks=("reverse", "copy"), variants=("none", "additive", "dot"), seeds=(0, 1, 2), *, hidden: int = 32,
-            lengths=(10, 20), n_train: int = 2000, n_test: int = 500, steps: int = 2000, batch_size: int = 32,
-            lr: float = 0.01, clip_norm: float | None = 1.0, cell: str = "elman", data_seed: int = 1234,
+            lengths=(10, 20), n_train: int = 2000, n_test: int = 500, steps: int = 1500, batch_size: int = 32,
+            lr: float = 0.003, clip_norm: float | None = 1.0, cell: str = "elman", data_seed: int = 1234,
             progress: bool = False, on_run=None) -> list:
     r"""Train and score every (task, variant, seed); return the list of :class:`Run`.
 
