@@ -51,13 +51,13 @@ def run(*, task: str = "reverse", variants=("none", "additive"), hidden: int = 3
     for variant, tok, seq, tf, sec in rows:
         out(f"{variant:10s} {tok:13.3f} {seq:14.3f} {tf:24.3f} {sec:8.1f}")
     b = R.make_batch([example], task)
-    out(f"\n  input   {''.join(map(str, example))}")
-    out(f"  wanted  {''.join(map(str, R.TASKS[task](example)))}")
+    out(f"\n  input    {''.join(map(str, example))}")
+    out(f"  wanted   {''.join(map(str, R.TASKS[task](example)))}")
     written = {}
     for variant, model in models.items():
         pred, dec = R.decode(model, b)
         written[variant] = pred[:, 0]
-        out(f"  {variant:7s} {''.join(map(str, pred[:, 0]))}")
+        out(f"  {variant:8s} {''.join(map(str, pred[:, 0]))}")
     result = {"rows": rows, "example": (example, written), "figure": None}
     attending = [v for v in models if v != "none"]
     if figure and attending:

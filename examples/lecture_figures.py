@@ -115,7 +115,7 @@ def attention_figures(out: str, fmt: str) -> list:
     paths.append(str(write(fig, os.path.join(out, f"attention_unfolded.{fmt}"))))
     pred, dec = reversal.decode(model, reversal.make_batch([long], "reverse"))
     heat = attention_heatmap(model.attention_weights(dec)[0], source=long, output=pred[:, 0], size="slide",
-                             title="Reversal: output step t attends to input L + 1 − t (α; a held-out string, free-running)")
+                             title="Reversal, additive attention: α on a held-out string (free-running)")
     paths.append(str(plots.save(heat, os.path.join(out, f"attention_heatmap.{fmt if fmt != 'dot' else 'png'}"))))
     for p in paths:
         print("wrote", p)

@@ -40,7 +40,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..backend import as_numpy
+from ..backend import as_numpy, get_xp
 from ..tensor import Tensor
 from .module import Dense, Module, make_rng
 
@@ -160,7 +160,7 @@ class Attention(Module):
             which = "" if m.ndim == 1 else f" for the sequence at batch index {tuple(map(int, np.argwhere(empty)[0]))}"
             raise ValueError(f"{who}: the mask leaves no encoder step to attend to{which}: every position is "
                              f"padding (0)")
-        bias = np.where(m == 0, MASKED_SCORE, 0.0).astype(keys.dtype)
+        bias = get_xp(keys.data).asarray(np.where(m == 0, MASKED_SCORE, 0.0).astype(keys.dtype))  # keys' device
         return m, Tensor(bias, name="mask")
 
     def project(self, keys: Tensor):
