@@ -327,3 +327,23 @@ def test_parameters_carry_the_attention_prefix_and_are_trained_like_the_cells():
     luong = _model("dot", "current")
     assert {"W_h", "b_h"} <= set(luong.parameters_by_name()) and not any(k.startswith("attention.")
                                                                           for k in luong.parameters_by_name())
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gated_cells_and_the_fused_encoder_attend_the_same_way(cell):
+    rng = np.random.default_rng(12)
+    Cell = nn.CELLS[cell]
+    model = nn.EncoderDecoder(Cell(3, 4, rng=0), Cell(2 + 4, 4, 2, rng=1), attention="additive", rng=2)
+    xs, dec_in = rng.normal(size=(5, 2, 3)), rng.normal(size=(3, 2, 2))
+    mask = _padded_mask(5, [5, 3])
+    runs = []
+    for fused in (False, True):
+        model.zero_grad()
+        out = model(xs, dec_in, mask=mask, fused=fused)
+        nn.sequence_loss(out, np.ones((3, 2, 2))).backward()
+        runs.append((model.attention_weights(out), {k: p.grad.copy() for k, p in model.parameters_by_name().items()}))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-12)
+    for k, g in runs[0][1].items():
+        np.testing.assert_allclose(runs[1][1][k], g, rtol=1e-10, atol=1e-13, err_msg=k)
+    alone = model(xs[:3, 1:], dec_in[:, 1:])                    # the padded sequence on its own
+    np.testing.assert_allclose(model.attention_weights(alone)[0], runs[0][0][1, :, :3], rtol=1e-12)
