@@ -134,6 +134,40 @@ def reservoir_and_tdnn_figures(save, out: str, fmt: str) -> list:
     return paths
 
 
+# ------------------------------------------------------------------------------- attention (issue 16)
+def attention_figures(out: str, fmt: str) -> list:
+    r"""Write the attention figures into ``out`` and return their paths: an encoder-decoder with additive
+    attention, trained for a few seconds to reverse strings of 4-8 digits, decodes held-out strings
+    free-running; drawn are the unfolded network with its α edges (a 4-digit string) and the heat map of
+    α, decoder step × encoder step (an 8-digit string)."""
+    from gradlab.nn import reversal
+    from gradlab.render import plots, write
+    from gradlab.render.attention import attention_graph, attention_heatmap
+
+    rng = np.random.default_rng(0)
+    model = reversal.build("additive", 16, seed=0)
+    train = reversal.digit_strings(rng, 1000, (4, 8))
+    reversal.train(model, train, "reverse", steps=500, lr=0.01, seed=1)
+    short = reversal.digit_strings(rng, 1, (4, 4), exclude=train)[0]
+    long = reversal.digit_strings(rng, 1, (8, 8), exclude=train)[0]
+    paths = []
+    b = reversal.make_batch([short], "reverse")
+    with gradlab.enable_grad():      # recorded: the figure reads the wiring off the graph
+        dec = model(b.xs, steps=len(short), start=b.start, mask=b.mask, feedback="argmax")
+    pred = np.argmax(np.stack([y.data for y in dec.outputs]), axis=-1)[:, 0]
+    fig = attention_graph(dec, source=short, output=pred, inputs=["GO"] + list(pred[:-1]),
+                          title="Reversal with additive attention: c<SUB>t</SUB> = Σ<SUB>j</SUB> α<SUB>t,j</SUB> "
+                                "h<SUB>j</SUB> (free-running, a held-out string)")
+    paths.append(str(write(fig, os.path.join(out, f"attention_unfolded.{fmt}"))))
+    pred, dec = reversal.decode(model, reversal.make_batch([long], "reverse"))
+    heat = attention_heatmap(model.attention_weights(dec)[0], source=long, output=pred[:, 0], size="slide",
+                             title="Reversal, additive attention: α on a held-out string (free-running)")
+    paths.append(str(plots.save(heat, os.path.join(out, f"attention_heatmap.{fmt if fmt != 'dot' else 'png'}"))))
+    for p in paths:
+        print("wrote", p)
+    return paths
+
+
 def main(argv=None) -> int:
     """Write the figures; return 0."""
     ap = argparse.ArgumentParser(description="Write gradlab's lecture figures.")
@@ -145,6 +179,7 @@ def main(argv=None) -> int:
               "(apt-get install graphviz / brew install graphviz to get images)")
         warnings.simplefilter("ignore", RuntimeWarning)
     paths = figures(args.out, args.format)
+    paths += attention_figures(args.out, args.format)
     print(f"{len(paths)} figures in {args.out}")
     return 0
 

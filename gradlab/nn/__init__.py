@@ -27,3 +27,7 @@ from .tdnn import TDNN, receptive_field, tdnn_figure
 __all__ += ["Fixed", "ReservoirCell", "spectral_radius", "fixed_weights", "reservoir_states", "ridge_readout",
             "fit_readout", "train_readout", "free_run", "state_distance", "memory_capacity", "MemoryCapacity",
             "TDNN", "receptive_field", "tdnn_figure"]
+
+from .attention import ATTENTIONS, AdditiveAttention, Attention, DotProductAttention, assert_reads_encoder
+
+__all__ += ["Attention", "AdditiveAttention", "DotProductAttention", "ATTENTIONS", "assert_reads_encoder"]

@@ -32,9 +32,11 @@ from .output import Figure, dot_available, write
 from .source import make_cell, unfolding_of
 from .structure import Unfolding
 from .unfolded import folded, unfolded
+from .attention import attention_graph, attention_heatmap
 
 __all__ = ["render", "to_dot", "write", "check_figure", "failure_figure", "findings_from", "Figure", "Unfolding", "VIEWS",
            "DETAILS", "dot_available", "unfolding_of", "state_gradients", "make_cell"]
+__all__ += ["attention_graph", "attention_heatmap"]
 
 VIEWS = ("unfolded", "folded", "cell", "ops", "gradients", "check")
 DETAILS = ("cell", "gates", "ops")
