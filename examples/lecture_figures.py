@@ -38,8 +38,9 @@ def last_step_loss(cell, T: int, seed: int, scale: float = 1.0):
     return mse_half(net.outputs[-1], rng.normal(size=net.outputs[-1].shape))
 
 
-def figures(out: str, fmt: str) -> list:
-    """Write every figure into ``out`` and return the paths written."""
+def figures(out: str, fmt: str, force: bool = False) -> list:
+    """Write every figure into ``out`` and return the paths written (``force``: also replace files that
+    gradlab did not write, e.g. figures made before gradlab marked its files)."""
     os.makedirs(out, exist_ok=True)
     written = []
 
@@ -48,9 +49,9 @@ def figures(out: str, fmt: str) -> list:
         if hasattr(fig_or_obj, "source"):
             from gradlab.render import write
 
-            written.append(str(write(fig_or_obj, path)))
+            written.append(str(write(fig_or_obj, path, force=force)))
         else:
-            render(fig_or_obj, path, **options)
+            render(fig_or_obj, path, force=force, **options)
             written.append(path if dot_available() or fmt == "dot" else path + ".dot")
         print("wrote", written[-1])
 
@@ -93,12 +94,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Write gradlab's lecture figures.")
     ap.add_argument("--out", default=os.path.join(HERE, "figures"), help="folder (default examples/figures)")
     ap.add_argument("--format", default="png", choices=("png", "svg", "pdf", "dot"), help="file format")
+    ap.add_argument("--force", action="store_true", help="replace files in the folder that gradlab did not write")
     args = ap.parse_args(argv)
     if not dot_available() and args.format != "dot":
         print("lecture_figures: the Graphviz 'dot' program is not installed; writing DOT source instead "
               "(apt-get install graphviz / brew install graphviz to get images)")
         warnings.simplefilter("ignore", RuntimeWarning)
-    paths = figures(args.out, args.format)
+    from gradlab.files import OutputError
+
+    try:
+        paths = figures(args.out, args.format, force=args.force)
+    except OutputError as e:
+        print(f"lecture_figures: {e}", file=sys.stderr)
+        return 3
     print(f"{len(paths)} figures in {args.out}")
     return 0
 
