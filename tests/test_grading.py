@@ -499,3 +499,48 @@ def test_a_worker_holds_no_descriptor_but_its_own_two_pipes_and_dev_null():
     for o in outcomes:
         # 0 = /dev/null, 1 and 2 = the output pipe, one result pipe, and the listing's own descriptor
         assert len(o.value["fds"]) <= 5, o.value
+
+
+# ------------------------------------------------------------------- what is a derivation (no running)
+SCAN_CASES = {
+    "model_and_def_gradient": ("import gradlab\nMODEL = gradlab.specs.elman()\ndef gradient(p, d):\n    return {}\n",
+                               "derivation", "gradient"),
+    "gradient_imported": ("import gradlab\nfrom mine import gradient\nMODEL = gradlab.specs.elman()\n",
+                          "derivation", "gradient"),
+    "inside_module_level_if": ("import gradlab\nif True:\n    MODEL = gradlab.specs.elman()\n"
+                               "try:\n    gradient = lambda p, d: {}\nexcept Exception:\n    pass\n",
+                               "derivation", "gradient"),
+    "formulas": ('MODEL = 1\nGRADIENT = {"W_s": "s_1"}\n', "derivation", "formulas"),
+    "layer_mode": ("LAYER = object()\n", "derivation", "layer"),
+    "layers_mode": ("LAYERS = [object()]\n", "derivation", "layer"),
+    "gradient_only_inside_a_function": ("MODEL = 1\ndef helper():\n    def gradient(p, d):\n        return {}\n",
+                                        "skip", None),
+    "gradient_as_a_method": ("MODEL = 1\nclass C:\n    def gradient(self, p, d):\n        return {}\n", "skip", None),
+    "model_in_a_string": ('"""MODEL = 1 and def gradient"""\nx = 1\n', "skip", None),
+    "syntax_error": ("MODEL = (\n", "error", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCAN_CASES))
+def test_a_derivation_is_recognised_from_its_syntax_tree_without_running_it(tmp_path, case):
+    from gradlab.check.candidate import scan_file
+
+    text, kind, mode = SCAN_CASES[case]
+    path = write(tmp_path, f"{case}.py", "import pathlib; pathlib.Path('RAN').touch()\n" + text)
+    found = scan_file(str(path))
+    assert (found.kind, found.mode) == (kind, mode), found
+    assert not (tmp_path / "RAN").exists() and not Path("RAN").exists()
+
+
+def test_checking_in_process_puts_back_numpy_the_directory_and_the_students_modules(tmp_path):
+    import numpy as np
+
+    from gradlab.check.cli import check_contained
+
+    real_tanh, cwd = np.tanh, os.getcwd()
+    write(tmp_path / "s", "helpers.py", "def dphi(h):\n    return 1 - h * h\n")
+    path = write(tmp_path / "s", "solution.py", "import os, numpy as np\nfrom helpers import dphi\n"
+                 "np.tanh = lambda z: z\nos.chdir(os.sep)\n" + RIGHT)
+    res = check_contained(str(path), examples=0)
+    assert res["status"] == "ERROR" and "replaces numpy.tanh" in res["error"].reason
+    assert np.tanh is real_tanh and os.getcwd() == cwd and "helpers" not in sys.modules

@@ -769,16 +769,15 @@ def _check(args) -> int:
     options = {"mode": args.mode, "seed": args.seed, "examples": args.examples, "sympy": args.sympy,
                "sweep": args.sweep}
     if text:
-        where = ", ".join(args.paths)
+        where = ", ".join(args.paths) if len(args.paths) <= 3 else \
+            f"{', '.join(args.paths[:2])}, … ({len(args.paths)} paths)"
         refs = "gradlab's reverse mode, HIPS autograd, finite differences" + (" and SymPy" if args.sympy else "")
         search = f"; then {args.examples} Hypothesis examples each" if args.examples > 0 else ""
         who = f" from {len(students)} students" if class_mode else ""
         print(f"gradlab check {where}: {len(entries)} derivation{'s' if len(entries) != 1 else ''}{who}")
         print(f"  references: {refs}; {args.mode} check at the default sizes, seed {args.seed}{search}")
         if skipped:
-            names = ", ".join(e["name"] for e in skipped[:12]) + (f", … ({len(skipped) - 12} more)"
-                                                                   if len(skipped) > 12 else "")
-            print(f"  skipped (not derivations, not run): {names}")
+            print(f"  skipped (not derivations, not run): {_skipped_text(skipped, class_mode)}")
         print(flush=True)
 
     results: list = [None] * len(entries)
@@ -853,6 +852,17 @@ def _check(args) -> int:
     if to_stdout:
         print(json.dumps(doc, indent=2))
     return status
+
+
+def _skipped_text(skipped, class_mode: bool) -> str:
+    """The skipped files in a line: by name, or for a class counted by file name (``helpers.py ×40``)."""
+    if class_mode and len(skipped) > 6:
+        counts: dict = {}
+        for e in skipped:
+            counts[os.path.basename(e["path"])] = counts.get(os.path.basename(e["path"]), 0) + 1
+        return f"{len(skipped)} files: " + ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in counts.items())
+    names = [e["name"] for e in skipped]
+    return ", ".join(names[:12]) + (f", … ({len(names) - 12} more)" if len(names) > 12 else "")
 
 
 def _usage(args, message: str) -> int:

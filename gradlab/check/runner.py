@@ -174,6 +174,9 @@ def run_isolated(work, items, *, jobs: int | None = None, limits: Limits = Limit
     ``work`` runs in the worker and must return a JSON-serialisable dict. ``on_done(outcome)`` is called
     in the grader as each worker finishes. A ``KeyboardInterrupt`` (Ctrl-C) or ``SystemExit`` in the
     grader stops every worker and returns what finished; workers never outlive this call."""
+    if not hasattr(os, "fork"):
+        raise RuntimeError("gradlab check runs every derivation in a forked worker process, and this system has no "
+                           "fork (Windows): run gradlab in WSL, a Linux container or the grading platform's container")
     items = list(items)
     jobs = default_jobs() if not jobs or jobs < 1 else int(jobs)
     outcomes: list = [None] * len(items)
@@ -348,13 +351,20 @@ def _vm_size() -> int:
 
 
 def _set_limits(limits: Limits) -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if limits.memory_mb:
-        cap = _vm_size() + int(limits.memory_mb) * (1 << 20)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))   # hard = soft: the derivation cannot raise it
+    """No core files; the address-space limit (where the system enforces one: Linux); a CPU-time backstop."""
+    wanted = [(resource.RLIMIT_CORE, 0, 0)]
+    vm = _vm_size()
+    if limits.memory_mb and vm:
+        cap = vm + int(limits.memory_mb) * (1 << 20)
+        wanted.append((resource.RLIMIT_AS, cap, cap))        # hard = soft: the derivation cannot raise it
     if limits.timeout:
         cpu = int(2 * limits.timeout) + 10   # a backstop only: the grader kills on wall time first
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        wanted.append((resource.RLIMIT_CPU, cpu, cpu + 5))
+    for which, soft, hard in wanted:
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):   # a system that refuses this limit: the wall-time limit still holds
+            pass
 
 
 def _pump(sel, running) -> None:
