@@ -166,7 +166,7 @@ class Candidate:
                                f"is not affected, but in training code this changes the model's "
                                f"{'weights' if group == 'params' else 'data'}: compute into new arrays instead.")
                 for name, v in out.items():
-                    if isinstance(v, np.ndarray) and np.shares_memory(v, arr):
+                    if isinstance(v, np.ndarray) and np.may_share_memory(v, arr):
                         self._note(f"gradient() returned {name!r} as a view of {group}[{k!r}] (it shares its "
                                    f"memory). gradlab copied it, but a caller that changes one changes the other: "
                                    f"return a new array (e.g. with .copy()).")

@@ -609,9 +609,7 @@ def _from_outcome(job: dict, outcome, limits) -> dict:
 
     rec = outcome.value
     if rec is not None and "worker_error" not in rec:
-        res = _result(rec, outcome)
-        res["elapsed"] = max(res["elapsed"], 0.0)
-        return res
+        return _result(rec, outcome)
     if rec is not None:
         message = f"the checker could not run this derivation: {rec['worker_error']}"
     else:
@@ -717,7 +715,7 @@ def _run(args) -> int:
 
 def _check(args) -> int:
     from .candidate import scan
-    from .runner import Limits, run_isolated, warm_up
+    from .runner import Limits, default_jobs, run_isolated, warm_up
 
     t0 = time.perf_counter()
     _split_json_arg(args)
@@ -829,7 +827,7 @@ def _check(args) -> int:
         print(_final_line(finished, bad, not_run, elapsed, interrupted, class_mode, students, entries))
     no_derivation = [s for s in students if not any(e["student"] == students[s] for e in entries)] if class_mode else []
     status = _exit_status(missing, problems, bad or no_derivation, interrupted, terminated)
-    meta = {"seed": args.seed, "mode": args.mode, "examples": args.examples, "jobs": args.jobs,
+    meta = {"seed": args.seed, "mode": args.mode, "examples": args.examples, "jobs": args.jobs or default_jobs(),
             "timeout_s": args.timeout, "memory_mb": args.memory, "elapsed_s": round(elapsed, 3),
             "interrupted": interrupted, "paths": list(args.paths)}
     all_results = finished + [_not_run_result(e, width) for e in not_run]

@@ -50,6 +50,7 @@ OUTPUT_HEAD = 4000         # bytes of a worker's output kept from its start ...
 OUTPUT_TAIL = 2000         # ... and from its end
 RESULT_LIMIT = 64 << 20    # a result document larger than this is refused
 _GRACE = 0.5               # after a worker exits, how long its pipes may stay open (a grandchild holding them)
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,7 @@ class _Worker:
     timed_out: bool = False
 
 
-def run_isolated(work, items, *, jobs: int | None = None, limits: Limits = Limits(), on_done=None,
-                 on_start=None) -> tuple:
+def run_isolated(work, items, *, jobs: int | None = None, limits: Limits = Limits(), on_done=None) -> tuple:
     r"""Run ``work(item)`` for each of ``items`` in isolated worker processes, ``jobs`` at a time (default:
     the cores this process may use); return ``(outcomes, interrupted)``: one :class:`Outcome` per item
     in the order of ``items`` (None for an item not run because the run was interrupted), and the
@@ -189,17 +189,18 @@ def run_isolated(work, items, *, jobs: int | None = None, limits: Limits = Limit
         while pending or running:
             while pending and len(running) < jobs:
                 i = pending.popleft()
+                # Ctrl-C waits until the new worker is registered: it must never be started and then lost
+                mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
                 try:
                     w = _start(work, items[i], i, limits, storage, sel)
+                    running[w.pid] = w
                 except OSError as exc:   # no process could be made (too many processes, no memory)
                     outcomes[i] = Outcome(i, failure="start", message=f"no worker process could be started: "
                                                                       f"{exc.strerror or exc}")
-                    if on_done is not None:
-                        on_done(outcomes[i])
-                    continue
-                running[w.pid] = w
-                if on_start is not None:
-                    on_start(i)
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                if outcomes[i] is not None and on_done is not None:
+                    on_done(outcomes[i])
             _pump(sel, running)
             now = time.monotonic()
             for w in list(running.values()):
@@ -268,8 +269,9 @@ def _worker(work, item, result_w, output_w, limits, storage) -> None:
         except OSError:
             pass
         _die_with_parent()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in _STOP_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(output_w, 1)
