@@ -754,6 +754,8 @@ def _check(args) -> int:
                "GRADIENT, or LAYER/LAYERS; see derivations/README.md)")
         if skipped:
             msg += f"; skipped {len(skipped)} other file{'s' if len(skipped) != 1 else ''}"
+            if len(skipped) <= 5:
+                msg += ": " + "; ".join(f"{e['name']}: {e['scan'].reason}" for e in skipped)
         if to_stdout:
             doc = _error_doc(msg, EXIT_USAGE)
             doc["missing"] = missing

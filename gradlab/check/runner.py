@@ -216,7 +216,6 @@ def run_isolated(work, items, *, jobs: int | None = None, limits: Limits = Limit
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not skip the clean-up
         try:
             for w in running.values():
-                _kill(w)
                 _reap(w, block=True)
                 for fd in list(w.open_fds):
                     _close(sel, w, fd)
@@ -431,11 +430,9 @@ def _poll(w: _Worker, now: float, sel) -> None:
         _reap(w, block=False)
         if w.exited_at is None and w.deadline is not None and now >= w.deadline:
             w.timed_out = True
-            _kill(w)
             _reap(w, block=True)
     if w.exited_at is not None:
-        _kill(w)   # the group: whatever the worker started must not outlive it
-        if w.open_fds and now - w.exited_at > _GRACE:
+        if w.open_fds and now - w.exited_at > _GRACE:   # a process that left the group still holds them
             for fd in list(w.open_fds):
                 _drain(sel, w, fd)
                 _close(sel, w, fd)
@@ -449,8 +446,20 @@ def _poll(w: _Worker, now: float, sel) -> None:
 
 
 def _reap(w: _Worker, *, block: bool) -> None:
+    """Collect the worker once it has exited (``block``: kill it first). Its process group is killed while
+    the worker is still a zombie, so that its id cannot have been reused: whatever it started dies with it."""
     if w.exited_at is not None:
         return
+    if block:
+        _kill(w)
+    elif hasattr(os, "waitid"):
+        try:
+            if os.waitid(os.P_PID, w.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                return
+        except ChildProcessError:
+            pass
+        _kill(w)
+        block = True
     try:
         pid, status, usage = os.wait4(w.pid, 0 if block else os.WNOHANG)
     except ChildProcessError:
