@@ -225,6 +225,8 @@ class _Contained:
     def __enter__(self):
         import numpy as np
 
+        import autograd.numpy  # noqa: F401  (wraps NumPy's functions when imported: before the derivation runs)
+
         self.cwd = os.getcwd()
         self.path = list(sys.path)
         self.modules = set(sys.modules)
@@ -614,11 +616,31 @@ def _from_outcome(job: dict, outcome, limits) -> dict:
         message = f"the checker could not run this derivation: {rec['worker_error']}"
     else:
         message = outcome.message or "the worker ended without a result"
-    hint = None
+    hint, line = None, None
     if outcome.failure == "signal" and limits.memory_mb:
         hint = f"each derivation may use {limits.memory_mb} MiB (--memory)"
-    return _error_result(job["path"], job["name"], job["student"], DerivationError(message, job["path"], None, hint),
+    if outcome.failure == "timeout" and outcome.stack:
+        where, line = _where(outcome.stack, job["path"])
+        message += f"; it was {where}"
+    return _error_result(job["path"], job["name"], job["student"], DerivationError(message, job["path"], line, hint),
                          job["width"], outcome.elapsed, outcome)
+
+
+def _where(stack, path: str) -> tuple:
+    """Where a timed-out derivation was, in words, and its line in the derivation's file (or None), from
+    the worker's stack (most recent call first)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    mine = next(((f, n, fn) for f, n, fn in stack if os.path.abspath(f) == os.path.abspath(path)), None)
+    top_file, top_line, top_fn = stack[0]
+    if mine is not None and mine == stack[0]:
+        return f"running line {mine[1]} of {mine[2]}()", mine[1]
+    busy = f"in {top_fn}() ({os.path.basename(top_file)}:{top_line})"
+    if mine is not None:
+        return f"{busy}, called from line {mine[1]} of {mine[2]}()", mine[1]
+    ours = next(((f, n, fn) for f, n, fn in stack if os.path.abspath(f).startswith(here + os.sep)), None)
+    if ours is not None and ours != stack[0]:
+        busy += f", called from gradlab's {ours[2]}() ({os.path.relpath(ours[0], os.path.dirname(here))}:{ours[1]})"
+    return busy, None
 
 
 # ------------------------------------------------------------------------------------- the command

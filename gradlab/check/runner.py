@@ -31,6 +31,7 @@ import contextlib
 import gc
 import json
 import os
+import re
 import resource
 import selectors
 import shutil
@@ -51,6 +52,9 @@ OUTPUT_TAIL = 2000         # ... and from its end
 RESULT_LIMIT = 64 << 20    # a result document larger than this is refused
 _GRACE = 0.5               # after a worker exits, how long its pipes may stay open (a grandchild holding them)
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_STACK_SIGNAL = getattr(signal, "SIGUSR1", None)   # a worker at its time limit prints where it is, then dies
+_STACK_WAIT = 0.3
+_STACK_HEADER = b"Stack (most recent call first):\n"
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class Outcome:
     failure: str | None = None
     message: str | None = None
     max_rss_mb: float = 0.0
+    stack: list = field(default_factory=list)   # a timed-out worker's Python stack: [(file, line, function)]
 
 
 def default_jobs() -> int:
@@ -163,6 +168,7 @@ class _Worker:
     wait_status: int | None = None
     max_rss_kb: int = 0
     timed_out: bool = False
+    asked_for_stack: float | None = None
 
 
 def run_isolated(work, items, *, jobs: int | None = None, limits: Limits = Limits(), on_done=None) -> tuple:
@@ -278,6 +284,13 @@ def _worker(work, item, result_w, output_w, limits, storage) -> None:
         keep = result_w
         os.closerange(3, keep)
         os.closerange(keep + 1, max(keep + 2, _max_fd()))
+        if _STACK_SIGNAL is not None:
+            import faulthandler
+
+            try:   # to descriptor 2, the output pipe (sys.stderr may be another object, e.g. under pytest)
+                faulthandler.register(_STACK_SIGNAL, file=2, all_threads=False, chain=False)
+            except (OSError, ValueError, RuntimeError):
+                pass
         os.makedirs(storage, exist_ok=True)
         os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = storage
         try:
@@ -429,8 +442,18 @@ def _poll(w: _Worker, now: float, sel) -> None:
     if w.exited_at is None:
         _reap(w, block=False)
         if w.exited_at is None and w.deadline is not None and now >= w.deadline:
+            if _STACK_SIGNAL is not None and w.asked_for_stack is None:
+                w.asked_for_stack = now   # where is it? (faulthandler in the worker writes its stack)
+                w.deadline = now + _STACK_WAIT
+                try:
+                    os.kill(w.pid, _STACK_SIGNAL)
+                except ProcessLookupError:
+                    pass
+                return
             w.timed_out = True
             _reap(w, block=True)
+            for fd in list(w.open_fds):
+                _drain(sel, w, fd)
     if w.exited_at is not None:
         if w.open_fds and now - w.exited_at > _GRACE:   # a process that left the group still holds them
             for fd in list(w.open_fds):
@@ -472,6 +495,24 @@ def _reap(w: _Worker, *, block: bool) -> None:
         w.max_rss_kb = usage.ru_maxrss
 
 
+def _stack_from(head: bytes, tail: bytes, total: int) -> tuple:
+    """Split the stack a timed-out worker printed off its output: ``(frames, output, output_bytes)``."""
+    data = tail if total > len(head) + len(tail) else head + tail
+    at = data.rfind(_STACK_HEADER)
+    if at < 0:
+        return [], trim_output(head, tail, total), total
+    frames = []
+    for line in data[at + len(_STACK_HEADER):].decode("utf-8", "replace").splitlines():
+        m = re.match(r'\s*File "(.*)", line (\d+) in (\S+)', line)
+        if m:
+            frames.append((m.group(1), int(m.group(2)), m.group(3)))
+    cut = len(data) - at   # bytes of the stack at the end of the output
+    if total > len(head) + len(tail):
+        return frames, trim_output(head, tail[:len(tail) - cut], total - cut), total - cut
+    kept = data[:at]
+    return frames, trim_output(kept[:OUTPUT_HEAD], kept[OUTPUT_HEAD:], len(kept)), len(kept)
+
+
 def _kill(w: _Worker) -> None:
     for target in (lambda: os.killpg(w.pid, signal.SIGKILL), lambda: os.kill(w.pid, signal.SIGKILL)):
         try:
@@ -490,6 +531,7 @@ def _outcome(w: _Worker, limits: Limits) -> Outcome:
     elif os.WIFEXITED(status):
         out.exit_status = os.WEXITSTATUS(status)
     if w.timed_out:
+        out.stack, out.output, out.output_bytes = _stack_from(bytes(w.head), bytes(w.tail), w.total)
         out.failure = "timeout"
         out.message = (f"stopped after the time limit of {limits.timeout:g} s (--timeout): an endless loop, or a "
                        f"computation far too large (sizes, or a formula that blows up when expanded)")
