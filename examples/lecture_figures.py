@@ -39,8 +39,9 @@ def last_step_loss(cell, T: int, seed: int, scale: float = 1.0):
     return mse_half(net.outputs[-1], rng.normal(size=net.outputs[-1].shape))
 
 
-def figures(out: str, fmt: str) -> list:
-    """Write every figure into ``out`` and return the paths written."""
+def figures(out: str, fmt: str, force: bool = False) -> list:
+    """Write every figure into ``out`` and return the paths written (``force``: also replace files that
+    gradlab did not write, e.g. figures made before gradlab marked its files)."""
     os.makedirs(out, exist_ok=True)
     written = []
 
@@ -49,9 +50,9 @@ def figures(out: str, fmt: str) -> list:
         if hasattr(fig_or_obj, "source"):
             from gradlab.render import write
 
-            written.append(str(write(fig_or_obj, path)))
+            written.append(str(write(fig_or_obj, path, force=force)))
         else:
-            render(fig_or_obj, path, **options)
+            render(fig_or_obj, path, force=force, **options)
             written.append(path if dot_available() or fmt == "dot" else path + ".dot")
         print("wrote", written[-1])
 
@@ -87,12 +88,12 @@ def figures(out: str, fmt: str) -> list:
     save("elman_check_wrong_derivation", check_figure(report, title="wrong_elman_no_recurrent_term.py: "
                                                       "the recurrent term of ∂E/∂s_t is missing"))
     # 6. echo-state networks and time-delay networks
-    written += reservoir_and_tdnn_figures(save, out, fmt)
+    written += reservoir_and_tdnn_figures(save, out, fmt, force=force)
     return written
 
 
 # ------------------------------------------------------------ echo-state and time-delay networks (issue 15)
-def reservoir_and_tdnn_figures(save, out: str, fmt: str) -> list:
+def reservoir_and_tdnn_figures(save, out: str, fmt: str, force: bool = False) -> list:
     r"""Draw the echo-state and time-delay figures: graph figures through ``save`` (the reservoir's fixed
     weights marked ❄, the TDNN's taps shared by every shift), and two data plots written into ``out``
     (the echo state property; memory capacity against its bound N). Return the data plots' paths."""
@@ -119,7 +120,7 @@ def reservoir_and_tdnn_figures(save, out: str, fmt: str) -> list:
     fig, ax = plots.new(title="Echo state property: two initial states, one input")
     plots.lines(ax, np.arange(1, 201), curves, xlabel="time step t", ylabel=r"$\|s^a_t - s^b_t\|$", logy=True,
                 legend="lower left")
-    paths = [str(plots.save(fig, os.path.join(out, f"esn_state_distance.{ext}")))]
+    paths = [str(plots.save(fig, os.path.join(out, f"esn_state_distance.{ext}"), force=force))]
     fig, ax = plots.new(title=r"Memory capacity of 30 units: $\sum_k r^2(u_{t-k}, y_k) \leq N$")
     curves = {}
     for label, kw in (("random tanh", {}), ("random linear", {"activation": "identity"}),
@@ -128,14 +129,14 @@ def reservoir_and_tdnn_figures(save, out: str, fmt: str) -> list:
         curves[f"{label}: MC = {mc.total:.1f}"] = np.cumsum(mc.r2)
     plots.lines(ax, mc.delays, curves, xlabel="delay k", ylabel=r"$\sum_{j \leq k}\, r^2_j$",
                 hline=(30, "bound N = 30"), legend="lower right")
-    paths.append(str(plots.save(fig, os.path.join(out, f"esn_memory_capacity.{ext}"))))
+    paths.append(str(plots.save(fig, os.path.join(out, f"esn_memory_capacity.{ext}"), force=force)))
     for p in paths:
         print("wrote", p)
     return paths
 
 
 # ------------------------------------------------------------------------------- attention (issue 16)
-def attention_figures(out: str, fmt: str) -> list:
+def attention_figures(out: str, fmt: str, force: bool = False) -> list:
     r"""Write the attention figures into ``out`` and return their paths: an encoder-decoder with additive
     attention, trained for a few seconds to reverse strings of 4-8 digits, decodes held-out strings
     free-running; drawn are the unfolded network with its α edges (a 4-digit string) and the heat map of
@@ -158,11 +159,11 @@ def attention_figures(out: str, fmt: str) -> list:
     fig = attention_graph(dec, source=short, output=pred, inputs=["GO"] + list(pred[:-1]),
                           title="Reversal with additive attention: c<SUB>t</SUB> = Σ<SUB>j</SUB> α<SUB>t,j</SUB> "
                                 "h<SUB>j</SUB> (free-running, a held-out string)")
-    paths.append(str(write(fig, os.path.join(out, f"attention_unfolded.{fmt}"))))
+    paths.append(str(write(fig, os.path.join(out, f"attention_unfolded.{fmt}"), force=force)))
     pred, dec = reversal.decode(model, reversal.make_batch([long], "reverse"))
     heat = attention_heatmap(model.attention_weights(dec)[0], source=long, output=pred[:, 0], size="slide",
                              title="Reversal, additive attention: α on a held-out string (free-running)")
-    paths.append(str(plots.save(heat, os.path.join(out, f"attention_heatmap.{fmt if fmt != 'dot' else 'png'}"))))
+    paths.append(str(plots.save(heat, os.path.join(out, f"attention_heatmap.{fmt if fmt != 'dot' else 'png'}"), force=force)))
     for p in paths:
         print("wrote", p)
     return paths
@@ -173,13 +174,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Write gradlab's lecture figures.")
     ap.add_argument("--out", default=os.path.join(HERE, "figures"), help="folder (default examples/figures)")
     ap.add_argument("--format", default="png", choices=("png", "svg", "pdf", "dot"), help="file format")
+    ap.add_argument("--force", action="store_true", help="replace files in the folder that gradlab did not write")
     args = ap.parse_args(argv)
     if not dot_available() and args.format != "dot":
         print("lecture_figures: the Graphviz 'dot' program is not installed; writing DOT source instead "
               "(apt-get install graphviz / brew install graphviz to get images)")
         warnings.simplefilter("ignore", RuntimeWarning)
-    paths = figures(args.out, args.format)
-    paths += attention_figures(args.out, args.format)
+    from gradlab.files import OutputError
+
+    try:
+        paths = figures(args.out, args.format, force=args.force)
+        paths += attention_figures(args.out, args.format, force=args.force)
+    except OutputError as e:
+        print(f"lecture_figures: {e}", file=sys.stderr)
+        return 3
     print(f"{len(paths)} figures in {args.out}")
     return 0
 

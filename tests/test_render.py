@@ -270,7 +270,7 @@ def test_without_dot_rendering_says_what_to_install_and_writes_the_source(tmp_pa
     fig = to_dot("gru", T=2)                       # building needs no dot
     with pytest.warns(RuntimeWarning, match="apt-get install graphviz"):
         out = write(fig, tmp_path / "gru.png")
-    assert out == tmp_path / "gru.png.dot" and out.read_text() == fig.source
+    assert out == tmp_path / "gru.png.dot" and out.read_text().startswith(fig.source)   # then gradlab's mark
     bundle = fig._repr_mimebundle_()
     assert list(bundle) == ["text/plain"] and "not installed" in bundle["text/plain"]
 

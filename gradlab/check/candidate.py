@@ -25,7 +25,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["DerivationError", "Candidate", "load_derivation", "as_candidate", "find_derivations"]
+__all__ = ["DerivationError", "Candidate", "load_derivation", "as_candidate", "find_derivations", "scan", "scan_file",
+           "Scanned", "CONTRACT_NAMES"]
 
 
 class DerivationError(ValueError):
@@ -129,10 +130,15 @@ class Candidate:
     def __call__(self, params: Mapping, data: Mapping) -> dict:
         """Call the candidate on copies of ``params`` and ``data``; return its result as a dict of arrays.
 
+        The candidate gets copies, so changing them cannot change the references; when it does change
+        them in place, or returns arrays that are views of them, a note is added to :attr:`warnings`.
+        Returned arrays are copied, so a candidate that reuses a buffer cannot change an earlier result.
         Raises :class:`DerivationError` (file and line in the user's code) when it raises or returns
         something that is not a dict."""
-        p = _Lookup({k: np.array(v, copy=True) for k, v in params.items()})
-        d = _Data({k: np.array(v, copy=True) for k, v in data.items()})
+        handed = {"params": {k: np.array(v, copy=True) for k, v in params.items()},
+                  "data": {k: np.array(v, copy=True) for k, v in data.items()}}
+        p = _Lookup(handed["params"])
+        d = _Data(handed["data"])
         self.calls += 1
         try:
             with np.errstate(all="ignore"):
@@ -143,7 +149,33 @@ class Candidate:
             raise self.error(f"gradient(params, data) returned {type(out).__name__}, expected a dict "
                              f"{{parameter name: array}}", hint="end the function with e.g. "
                              "return {\"W_x\": dW_x, \"W_s\": dW_s, ...}")
-        return dict(out)
+        self._note_changes(handed, {"params": params, "data": data}, out)
+        return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
+
+    def _note_changes(self, handed, originals, out) -> None:
+        """Add a note (once per input) when the candidate changed an input in place or returned a view of one."""
+        for group, arrays in handed.items():
+            for k, arr in arrays.items():
+                ref = originals[group].get(k) if hasattr(originals[group], "get") else None
+                if ref is None:
+                    continue
+                try:
+                    changed = arr.shape != np.shape(ref) or not np.array_equal(arr, ref, equal_nan=True)
+                except (TypeError, ValueError):
+                    changed = False
+                if changed:
+                    self._note(f"gradient() changed {group}[{k!r}] in place. gradlab hands it a copy, so the check "
+                               f"is not affected, but in training code this changes the model's "
+                               f"{'weights' if group == 'params' else 'data'}: compute into new arrays instead.")
+                for name, v in out.items():
+                    if isinstance(v, np.ndarray) and np.may_share_memory(v, arr):
+                        self._note(f"gradient() returned {name!r} as a view of {group}[{k!r}] (it shares its "
+                                   f"memory). gradlab copied it, but a caller that changes one changes the other: "
+                                   f"return a new array (e.g. with .copy()).")
+
+    def _note(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
 
     def _located(self, exc: BaseException) -> DerivationError:
         tb = traceback.extract_tb(exc.__traceback__)
@@ -331,15 +363,140 @@ def _symbolic_derivation(module, path: str) -> Candidate:
     return cand
 
 
-def find_derivations(paths) -> list:
-    """Return the derivation files under ``paths`` (files as given; folders: their ``*.py`` files, sorted,
-    skipping ``_*.py``)."""
-    found = []
+#: the module-level names that make a file a derivation (the contract shared with layer mode)
+CONTRACT_NAMES = ("MODEL", "gradient", "GRADIENT", "LAYER", "LAYERS")
+_CONTRACT_HINTS = CONTRACT_NAMES + ("EXPECT", "WRONG", "SIZES")
+_SKIP_FOLDERS = {"__pycache__", "node_modules", "site-packages", "venv", "env"}
+
+
+@dataclass
+class Scanned:
+    r"""What :func:`scan_file` found without running anything: ``kind`` is ``"derivation"`` (with
+    ``mode`` ``"gradient"``, ``"formulas"`` or ``"layer"``), ``"skip"`` (not a derivation; ``reason``)
+    or ``"error"`` (the file cannot be read as Python; ``error`` is a :class:`DerivationError`)."""
+
+    path: str
+    kind: str
+    mode: str | None = None
+    reason: str | None = None
+    error: DerivationError | None = None
+    names: frozenset = frozenset()
+
+
+def _module_bindings(tree) -> set:
+    """The names a module binds at module level (assignments, defs, classes, imports), also inside
+    module-level ``if``/``try``/``with``/``for``/``while``/``match`` blocks, never inside functions or classes."""
+    import ast
+
+    names: set = set()
+
+    def targets(t):
+        if isinstance(t, ast.Name):
+            names.add(t.id)
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            for e in t.elts:
+                targets(e)
+        elif isinstance(t, ast.Starred):
+            targets(t.value)
+
+    def walk(body):
+        for node in body:
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    targets(t)
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets(node.target)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for a in node.names:
+                    names.add(a.asname or a.name.split(".")[0])
+            for field_name in ("body", "orelse", "finalbody"):
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    walk(getattr(node, field_name, None) or [])
+            for handler in getattr(node, "handlers", None) or []:
+                walk(handler.body)
+            for case in getattr(node, "cases", None) or []:
+                walk(case.body)
+
+    walk(tree.body)
+    return names
+
+
+def scan_file(path: str) -> Scanned:
+    r"""Decide from the file's syntax tree, without running it, whether ``path`` is a derivation: it is when
+    at module level it assigns ``MODEL`` and defines (or assigns, or imports) ``gradient``, or assigns
+    ``GRADIENT``, or assigns ``LAYER`` or ``LAYERS``. A file that is not UTF-8 (or the encoding its
+    coding line declares) or not valid Python is an ``"error"`` with the line."""
+    import ast
+    import io
+    import tokenize
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return Scanned(path, "error", error=DerivationError(f"cannot be read: {exc.strerror or exc}", path))
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        return Scanned(path, "error", error=DerivationError(f"SyntaxError: {exc.msg}", path,
+                                                            getattr(exc, "lineno", None)))
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        msg = (f"is not {'UTF-8' if encoding in ('utf-8', 'utf-8-sig') else encoding} text: byte "
+               f"0x{data[exc.start]:02x} at line {line}, column {col} is not a character in that encoding")
+        return Scanned(path, "error", error=DerivationError(msg, path, line, "save the file as UTF-8 (every "
+                                                            "editor can; it is Python's default encoding)"))
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        return Scanned(path, "error", error=DerivationError(f"SyntaxError: {exc.msg}", path, exc.lineno))
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return Scanned(path, "error", error=DerivationError(f"is not valid Python: {type(exc).__name__}: {exc}", path))
+    names = frozenset(_module_bindings(tree) & set(_CONTRACT_HINTS))
+    if "LAYER" in names or "LAYERS" in names:
+        return Scanned(path, "derivation", mode="layer", names=names)
+    if "GRADIENT" in names:
+        return Scanned(path, "derivation", mode="formulas", names=names)
+    if "MODEL" in names and "gradient" in names:
+        return Scanned(path, "derivation", mode="gradient", names=names)
+    if "MODEL" in names:
+        reason = "assigns MODEL but defines no gradient (nor GRADIENT, LAYER or LAYERS)"
+    elif "gradient" in names:
+        reason = "defines gradient but assigns no MODEL"
+    else:
+        reason = "not a derivation (no MODEL + gradient, GRADIENT, LAYER or LAYERS)"
+    return Scanned(path, "skip", reason=reason, names=names)
+
+
+def scan(paths) -> list:
+    r"""Return a :class:`Scanned` for every file under ``paths``, without running any of them: a file given
+    by name is a derivation when it uses any of the contract's names (so that a broken one gets the
+    contract's messages), otherwise skipped; a folder is searched recursively (not into hidden folders,
+    ``__pycache__`` or virtual environments) for ``*.py`` files not starting with ``_``, and only the
+    derivations among them are checked."""
+    out = []
     for p in paths:
         if os.path.isdir(p):
-            for f in sorted(os.listdir(p)):
-                if f.endswith(".py") and not f.startswith("_"):
-                    found.append(os.path.join(p, f))
+            found = []
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_FOLDERS
+                                 and not os.path.exists(os.path.join(root, d, "pyvenv.cfg")))
+                found += [os.path.join(root, f) for f in files if f.endswith(".py") and not f.startswith("_")]
+            out += [scan_file(f) for f in sorted(found, key=lambda f: os.path.relpath(f, p).split(os.sep))]
         else:
-            found.append(p)
-    return found
+            s = scan_file(p)
+            if s.kind == "skip" and s.names:
+                s = Scanned(p, "derivation", mode="gradient", names=s.names)
+            out.append(s)
+    return out
+
+
+def find_derivations(paths) -> list:
+    """Return the derivation files under ``paths`` (files as given when they use the contract's names;
+    folders: their derivations, found from each file's syntax tree without running it; see :func:`scan`)."""
+    return [s.path for s in scan(paths) if s.kind == "derivation"]

@@ -76,12 +76,13 @@ def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "
     return unfolded(u, shared=shared, elide=elide, box=box, title=title)
 
 
-def render(obj, path=None, *, view: str = "unfolded", **options) -> Figure:
+def render(obj, path=None, *, view: str = "unfolded", force: bool = False, **options) -> Figure:
     r"""Return the figure of ``obj`` (as :func:`to_dot`) and, when ``path`` is given, write it there
-    (format from the suffix: .svg, .png, .pdf, .dot). In Jupyter the returned figure displays inline."""
+    (format from the suffix: .svg, .png, .pdf, .dot; a file gradlab did not write is kept unless
+    ``force``, see :mod:`gradlab.files`). In Jupyter the returned figure displays inline."""
     fig = to_dot(obj, view, **options)
     if path is not None:
-        write(fig, path)
+        write(fig, path, force=force)
     return fig
 
 

@@ -25,7 +25,8 @@ from .source import make_cell, unfolding_of
 from .structure import Unfolding
 from .unfolded import unfolded
 
-__all__ = ["check_figure", "feedforward_check_figure", "findings_from", "failure_figure", "CELL_OF_MODEL"]
+__all__ = ["check_figure", "feedforward_check_figure", "findings_from", "failure_figure", "failure_dot",
+           "CELL_OF_MODEL"]
 
 # the checker's model descriptions (gradlab.specs) -> cell names of gradlab.nn.CELLS
 CELL_OF_MODEL = (("peephole", "peephole"), ("four-gate", "fourgate"), ("jordan", "jordan"), ("elman", "elman"),
@@ -166,16 +167,21 @@ def feedforward_check_figure(findings, title: str | None = None) -> Figure:
     return g
 
 
-def failure_figure(report, stem, *, fmt: str = "svg") -> Path:
+def failure_dot(report) -> Figure:
+    r"""Return the figure of a failed ``gradlab.check`` report (not written): the one-hidden-layer net for a
+    feedforward model, else the unfolded network with the wrong parameters and time steps marked."""
+    if "feedforward" in str(getattr(report, "model", "")).lower():
+        return feedforward_check_figure(report, title=f"{getattr(report, 'name', 'check')}: {report.model}")
+    return check_figure(report)
+
+
+def failure_figure(report, stem, *, fmt: str = "svg", force: bool = False) -> Path:
     r"""Write the figure of a failed ``gradlab.check`` report to ``stem`` + ``.svg`` (or ``fmt``) and return the
     path written (the DOT source when the ``dot`` program is missing). Used by ``gradlab check --figure DIR``."""
     own = getattr(report, "figure", None)
     if callable(own):          # a layer-mode report (gradlab.check.layer) draws its own: errors by steps back
-        return own(stem, fmt=fmt)
-    if "feedforward" in str(getattr(report, "model", "")).lower():
-        fig = feedforward_check_figure(report, title=f"{getattr(report, 'name', 'check')}: {report.model}")
-    else:
-        fig = check_figure(report)
+        return own(stem, fmt=fmt, force=force)
+    fig = failure_dot(report)
     stem = Path(stem)
     target = stem if stem.suffix.lower() in (".svg", ".png", ".pdf", ".dot") else stem.with_name(stem.name + "." + fmt)
-    return write(fig, target)
+    return write(fig, target, force=force)

@@ -39,10 +39,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output-size", type=int, default=2, help="O (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and data drawn (default 0)")
     parser.add_argument("--title", default=None, help="a title under the figure")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an output file that gradlab did not write (or a link, never its target)")
 
 
 def run(args) -> int:
-    """Draw the figure asked for in ``args`` and return the exit status (0: written, 2: bad arguments)."""
+    """Draw the figure asked for in ``args`` and return the exit status (0: written, 2: bad arguments, 3: the
+    file could not be written — a link, a file gradlab did not write (without ``--force``), a folder that
+    cannot be made or written)."""
+    from ..files import OutputError
     from .output import write
     from . import to_dot
     from .source import make_cell
@@ -59,7 +64,10 @@ def run(args) -> int:
                 findings = json.load(f)
         fig = to_dot(cell, args.view, T=args.T, detail=args.detail, shared=args.shared, elide=args.elide,
                      truncate=args.truncate, findings=findings, title=args.title, rng=args.seed)
-        written = write(fig, args.output, quiet=True)
+        written = write(fig, args.output, quiet=True, force=args.force)
+    except OutputError as e:
+        print(f"gradlab render: -o {e}", file=sys.stderr)
+        return 3
     except (ValueError, TypeError, OSError) as e:
         print(f"gradlab render: {e}", file=sys.stderr)
         return 2

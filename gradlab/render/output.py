@@ -1,6 +1,9 @@
 """Writing figures: the format comes from the file suffix, and a missing ``dot`` program is a clear
 message plus the DOT source written instead, never a bare traceback.
 
+Files are written by :mod:`gradlab.files`: atomically, never through a symbolic link, with gradlab's
+generator mark, and an existing file that gradlab did not write is kept unless ``force=True``.
+
 A :class:`Figure` is a ``graphviz.Digraph``: its ``.source`` is the DOT text (built without ``dot``),
 and in Jupyter it displays inline (SVG) when ``dot`` is installed, or shows what to install and the
 DOT source when it is not.
@@ -33,9 +36,9 @@ class Figure(graphviz.Digraph):
     """A ``graphviz.Digraph`` that knows how to write itself by file suffix (:meth:`write`) and degrades to
     its DOT source in Jupyter when ``dot`` is missing."""
 
-    def write(self, path) -> Path:
+    def write(self, path, *, force: bool = False) -> Path:
         """Write the figure to ``path`` (format from the suffix) and return the path written."""
-        return write(self, path)
+        return write(self, path, force=force)
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         if dot_available():
@@ -47,31 +50,32 @@ class Figure(graphviz.Digraph):
         return {"text/plain": f"{msg}\n\n{self.source}"}
 
 
-def write(fig: graphviz.Digraph, path, *, quiet: bool = False) -> Path:
+def write(fig: graphviz.Digraph, path, *, quiet: bool = False, force: bool = False) -> Path:
     """Write ``fig`` to ``path``: ``.svg``, ``.png``, ``.pdf`` (drawn by ``dot``), ``.dot``/``.gv`` (source).
 
     Returns the path written. Without the ``dot`` program, writes ``<path>.dot`` next to it, warns
-    (``RuntimeWarning``) with what to install, and returns that path.
+    (``RuntimeWarning``) with what to install, and returns that path. Missing folders are created; an
+    existing file that gradlab did not write, or a link, raises :class:`gradlab.files.OutputError`
+    unless ``force`` (see :mod:`gradlab.files`).
     """
+    from ..files import write_bytes, write_text
+
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"write: cannot tell the format of {str(path)!r} from its suffix; use one of "
                          f"{', '.join(sorted(FORMATS))}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
-        path.write_text(fig.source, encoding="utf-8")
-        return path
+        return write_text(path, fig.source, fmt="dot", force=force, make_folder=True)
     try:
         data = fig.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
-        fallback = path.with_suffix(path.suffix + ".dot")
-        fallback.write_text(fig.source, encoding="utf-8")
+        fallback = write_text(path.with_suffix(path.suffix + ".dot"), fig.source, fmt="dot", force=force,
+                              make_folder=True)
         if not quiet:
             warnings.warn(MISSING_DOT.format(fmt=fmt.upper(), path=fallback), RuntimeWarning, stacklevel=2)
         return fallback
     except graphviz.CalledProcessError as e:
         raise RuntimeError(f"write: the Graphviz 'dot' program failed on this figure ({path}): "
                            f"{(e.stderr or b'').decode(errors='replace').strip()}") from None
-    path.write_bytes(data)
-    return path
+    return write_bytes(path, data, fmt=fmt, force=force, make_folder=True)

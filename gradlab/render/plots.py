@@ -18,8 +18,6 @@ global backend switch, nothing drawn at import.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -161,25 +159,24 @@ def surface(ax, X, Y, Z, *, xlabel: str = "", ylabel: str = "", title: str | Non
     return cs
 
 
-def save(fig, path, *, dpi: int | None = None) -> Path:
+def save(fig, path, *, dpi: int | None = None, force: bool = False) -> Path:
     r"""Write ``fig`` to ``path`` (``.png``, ``.svg`` or ``.pdf`` from the suffix) and return the path.
 
-    The file is written to a temporary file in the same folder and renamed into place, so a reader
-    never sees half a figure; the folder must exist (it is not created silently)."""
+    The file is written by :func:`gradlab.files.write_bytes`: to a temporary file in the same folder,
+    renamed into place (a reader never sees half a figure), never through a symbolic link, with
+    gradlab's generator mark; an existing file that gradlab did not write is kept unless ``force``.
+    The folder must exist (it is not created silently)."""
+    import io
+
+    from ..files import write_bytes
+
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "pdf"):
         raise ValueError(f"plots.save: cannot tell the format of {str(path)!r}; use .png, .svg or .pdf")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"plots.save: the folder {str(path.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            meta = {"Creator": "gradlab"} if fmt != "png" else {"Software": "gradlab"}
-            fig.savefig(fh, format=fmt, dpi=dpi or DPI, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    buf = io.BytesIO()
+    meta = {"Creator": "gradlab"} if fmt != "png" else {"Software": "gradlab"}
+    fig.savefig(buf, format=fmt, dpi=dpi or DPI, metadata=meta)
+    return write_bytes(path, buf.getvalue(), fmt=fmt, force=force)

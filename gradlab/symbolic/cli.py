@@ -37,6 +37,8 @@ def add_arguments(parser) -> None:
                         help="write DIR/<cell>_<form>.md for the cell (or every cell) and every form")
     parser.add_argument("--no-check", action="store_true",
                         help="skip the numeric check of every form against the engine")
+    parser.add_argument("--force", action="store_true",
+                        help="replace output files that gradlab did not write (and links, never their targets)")
 
 
 def _text(d, form, fmt) -> str:
@@ -44,13 +46,16 @@ def _text(d, form, fmt) -> str:
 
 
 def run(args) -> int:
-    """Run ``gradlab derive``; return the exit status (0, or 2 for a usage error)."""
+    """Run ``gradlab derive``; return the exit status (0, 2 for a usage error, 3 when a file could not be
+    written). Files are written by :mod:`gradlab.files`: atomically, never through a link, and a file
+    that gradlab did not write is kept unless ``--force``."""
+    from ..files import OutputError, write_text
     from .derivation import derive
 
+    failed = 0
     try:
         if args.write_md:
             cells = [args.cell] if args.cell else list(_CELLS)
-            os.makedirs(args.write_md, exist_ok=True)
             for cell in cells:
                 d = derive(cell, args.T, hidden=args.hidden, inputs=args.inputs, outputs=args.outputs, mode=args.mode)
                 if not args.no_check:
@@ -59,10 +64,14 @@ def run(args) -> int:
                     if form == "expanded" and args.T > 2:
                         continue    # the expanded form is for tiny T only
                     path = os.path.join(args.write_md, f"{d.model.kind}_{form.replace('-', '_')}.md")
-                    with open(path, "w", encoding="utf-8") as fh:
-                        fh.write(d.markdown(form))
+                    try:
+                        write_text(path, d.markdown(form), fmt="md", force=args.force, make_folder=True)
+                    except OutputError as e:
+                        failed += 1
+                        print(f"gradlab derive: --write-md {e}", file=sys.stderr)
+                        continue
                     print(f"wrote {path}")
-            return 0
+            return 3 if failed else 0
         if not args.cell:
             print("gradlab derive: name a cell (e.g. gradlab derive elman --T 3), or use --write-md DIR",
                   file=sys.stderr)
@@ -76,8 +85,12 @@ def run(args) -> int:
         print(f"gradlab derive: {str(e).removeprefix('derive: ')}", file=sys.stderr)
         return 2
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            write_text(args.output, text, fmt="tex" if args.fmt == "latex" else "md", force=args.force,
+                       make_folder=True)
+        except OutputError as e:
+            print(f"gradlab derive: -o {e}", file=sys.stderr)
+            return 3
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)

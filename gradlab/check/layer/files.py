@@ -192,10 +192,10 @@ class LayerReports:
         """Return every layer's report, one after the other."""
         return "\n".join(r.format(verbose=verbose, indent=indent) for r in self.reports)
 
-    def figure(self, stem, *, fmt: str = "svg"):
+    def figure(self, stem, *, fmt: str = "svg", force: bool = False):
         """Write the figure of the first layer with a wrong gradient (else the first layer); return the path."""
         first = next((r for r in self.reports if r.wrong), self.reports[0])
-        return first.figure(stem, fmt=fmt)
+        return first.figure(stem, fmt=fmt, force=force)
 
     def to_dict(self) -> dict:
         """Return a JSON-ready dict: the layers' reports and the combined verdict."""

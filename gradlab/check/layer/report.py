@@ -34,7 +34,7 @@ class LayerReport(CheckReport):
                   "upstream": list(self.upstream), "gates": dict(self.gate_of), "probe": dict(self.probe)})
         return d
 
-    def figure(self, stem, *, fmt: str = "svg"):
+    def figure(self, stem, *, fmt: str = "svg", force: bool = False):
         r"""Write the picture of this check to ``stem`` + ``.svg`` (or ``fmt``) and return the path: with a
         time-step probe, a heat map of each gradient's error against how many steps back the gradient
         travelled (lag k, or τ = k for weights and initial states) — a dropped recurrent term is a white
@@ -62,7 +62,7 @@ class LayerReport(CheckReport):
             ax.set_xticks(range(len(names)), names)
             ax.set_ylabel("worst relative error")
             ax.set_ylim(0, 1.05)
-        return plots.save(fig, path)
+        return plots.save(fig, path, force=force)
 
     def format(self, *, verbose: bool = False, indent: str = "") -> str:
         r"""Return the report as text: one row per gradient with its verdict and worst relative error

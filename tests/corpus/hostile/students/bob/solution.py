@@ -1,0 +1,18 @@
+r"""Feedforward backprop with the activation's derivative from helpers.py.
+
+    δ = W_2ᵀ(y − d) ⊙ φ'(h)
+"""
+import numpy as np
+import gradlab
+from helpers import dphi
+
+MODEL = gradlab.specs.feedforward()
+
+
+def gradient(params, data):
+    W_1, b_1, W_2, b_2 = params["W_1"], params["b_1"], params["W_2"], params["b_2"]
+    x, d = data["x"], data["d"]
+    h = np.tanh(W_1 @ x + b_1)
+    e = W_2 @ h + b_2 - d
+    a = (W_2.T @ e) * dphi(h)
+    return {"W_1": np.outer(a, x), "b_1": a, "W_2": np.outer(e, h), "b_2": e}
