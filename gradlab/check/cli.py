@@ -502,6 +502,13 @@ def _figure(report) -> dict:
 
         from ..render.checkview import failure_dot
 
+        if callable(getattr(report, "figure", None)):   # a layer-mode report draws its own (a Matplotlib plot)
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                path = report.figure(os.path.join(tmp, "figure"), fmt=_FIGURE_FORMAT)
+                with open(path, "rb") as fh:
+                    return {"format": _FIGURE_FORMAT, "data": base64.b64encode(fh.read()).decode("ascii")}
         fig = failure_dot(report)
         try:
             data, fmt = fig.pipe(format=_FIGURE_FORMAT), _FIGURE_FORMAT
