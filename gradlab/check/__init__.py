@@ -11,10 +11,10 @@ The command line ``gradlab check PATH...`` lives in :mod:`gradlab.check.cli`.
 """
 from .candidate import Candidate, DerivationError, as_candidate, find_derivations, load_derivation
 from .compare import Tolerance, rel_error, tolerance
-from .core import DEFAULT_REFERENCES, check_gradient
+from .core import DEFAULT_REFERENCES, CheckOptions, check_gradient
 from .report import CheckReport, Element, Finding, ParamResult, VerifyReport
 from .search import verify
 
-__all__ = ["check_gradient", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
+__all__ = ["check_gradient", "CheckOptions", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
            "DerivationError", "CheckReport", "ParamResult", "Element", "Finding", "VerifyReport", "Tolerance",
            "tolerance", "rel_error", "DEFAULT_REFERENCES"]

@@ -100,7 +100,7 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
             if progress:
                 progress(f"{os.path.basename(path)}: exact SymPy derivatives at the smallest sizes")
             result["sympy_small"] = check_gradient(cand, sizes=_smallest(cand.spec), seed=seed,
-                                                   references=("engine", "sympy"), localise_errors=False)
+                                                   references=("engine", "sympy"), localise=False)
         search = None
         if examples > 0:
             if progress:

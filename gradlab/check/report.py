@@ -13,14 +13,6 @@ import numpy as np
 
 __all__ = ["Finding", "Element", "ParamResult", "CheckReport", "VerifyReport", "fmt"]
 
-REFERENCE_NAMES = {
-    "engine": "gradlab reverse mode",
-    "autograd": "HIPS autograd",
-    "fd": "finite differences",
-    "sympy": "SymPy exact",
-}
-
-
 def fmt(x) -> str:
     """Format a number compactly (5 significant digits)."""
     if x is None:

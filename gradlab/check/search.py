@@ -44,7 +44,7 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
     def fails(problem) -> bool:
         try:
             r = check_gradient(cand, spec, problem=problem, mode=mode, references=references,
-                               localise_errors=False, _retry=False, dtype=dtype)
+                               localise=False, redo_degenerate=False, dtype=dtype)
         except DerivationError as exc:
             errors.append(exc)
             bad = True
@@ -76,7 +76,7 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
     report.first_failure = dict(first)
     try:
         ce = check_gradient(cand, spec, problem=smallest, mode="full", references=DEFAULT_REFERENCES, dtype=dtype,
-                            _retry=False)
+                            redo_degenerate=False)
     except DerivationError as exc:
         report.findings.append(Finding("error", f"on the smallest case ({smallest.describe()}) your gradient "
                                        f"raised: {exc}", "error"))
