@@ -13,8 +13,8 @@ from .candidate import Candidate, DerivationError, as_candidate, find_derivation
 from .compare import Tolerance, rel_error, tolerance
 from .core import DEFAULT_REFERENCES, CheckOptions, check_gradient
 from .report import CheckReport, Element, Finding, ParamResult, VerifyReport
-from .search import verify
+from .search import check_escalating, verify
 
-__all__ = ["check_gradient", "CheckOptions", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
+__all__ = ["check_gradient", "CheckOptions", "check_escalating", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
            "DerivationError", "CheckReport", "ParamResult", "Element", "Finding", "VerifyReport", "Tolerance",
            "tolerance", "rel_error", "DEFAULT_REFERENCES"]

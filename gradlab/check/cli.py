@@ -36,6 +36,11 @@ def add_arguments(parser) -> None:
     mode.add_argument("--full", dest="mode", action="store_const", const="full",
                       help="main check of every element by finite differences (the default)")
     parser.set_defaults(mode="full")
+    parser.add_argument("--max-T", type=int, default=20, metavar="T", dest="max_T",
+                        help="after the check at the default sizes, check again at larger sizes up to T time steps "
+                             "(default 20)")
+    parser.add_argument("--max-size", type=int, default=6, metavar="N", dest="max_size",
+                        help="... and up to N units per layer (default 6)")
     parser.add_argument("--sympy", action="store_true", help="add the exact SymPy reference (small models; slow)")
     parser.add_argument("--sweep", action="store_true", help="show a finite-difference step sweep for each derivation")
     parser.add_argument("--figure", metavar="DIR", help="write a figure of each derivation found wrong into DIR: the "
@@ -64,12 +69,12 @@ class _Progress:
 
 
 def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 20, sympy: bool = False,
-               sweep: bool = False, progress=None) -> dict:
+               sweep: bool = False, progress=None, max_T: int = 20, max_size: int = 6) -> dict:
     r"""Check one derivation file; return a dict with ``status`` (ok / caught / FAIL / MISSED / ERROR),
     ``report`` (:class:`CheckReport` or None), ``search`` (:class:`VerifyReport` or None), ``error``."""
     from .candidate import DerivationError, load_derivation
     from .core import DEFAULT_REFERENCES, check_gradient
-    from .search import verify
+    from .search import check_escalating, verify
 
     t0 = time.perf_counter()
     result = {"file": path, "status": "ERROR", "report": None, "search": None, "error": None,
@@ -83,7 +88,8 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
         refs = DEFAULT_REFERENCES + (("sympy",) if sympy else ())
         if progress:
             progress(f"{os.path.basename(path)}: checking at the default sizes")
-        report = check_gradient(cand, mode=mode, seed=seed, references=refs, sweep=sweep)
+        report = check_escalating(cand, mode=mode, seed=seed, references=refs, sweep=sweep, max_T=max_T,
+                                  max_size=max_size)
         result["report"] = report
         if cand.symbolic is not None:   # formulas: exact symbolic verdict instead of a search over sizes
             from ..symbolic.candidate import check_symbolic_candidate
@@ -123,6 +129,8 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
     result["title"] = cand.doc.strip().splitlines()[0] if cand.doc.strip() else ""
     found = sorted(report.wrong, key=names.index)
     search_failed = search is not None and not search.ok
+    if search_failed and search.counterexample is not None:   # the search's counterexample counts too
+        found = sorted(set(found) | set(search.counterexample.wrong), key=names.index)
     sym = result.get("symbolic")
     if sym is not None:
         found = sorted(set(found) | {n for n, v in sym.params.items() if not v.ok}, key=names.index)
@@ -185,6 +193,8 @@ def _summary_line(res: dict, width: int) -> str:
     method = "central+Richardson" if rep.method.startswith("central (h") and "Richardson" in rep.method else rep.method.split(" (")[0]
     if status == "ok":
         what = "correct"
+        if rep.coverage_text():
+            what += f" {rep.coverage_text(brief=True)}"
         if search is not None:
             what += f", also in {search.examples} drawn cases"
     elif status == "caught":
@@ -274,7 +284,7 @@ def _run(args) -> int:
             progress.show(f"[{i}/{len(files)}] {text}")
 
         res = check_file(f, mode=args.mode, seed=args.seed, examples=args.examples, sympy=args.sympy,
-                         sweep=args.sweep, progress=show)
+                         sweep=args.sweep, progress=show, max_T=args.max_T, max_size=args.max_size)
         progress.clear()
         results.append(res)
         if not args.json:

@@ -169,6 +169,10 @@ class _Run:
     refs: dict = field(default_factory=dict)        # the exact references asked for: engine, autograd, sympy
     fd: object = None                               # the _FiniteDifferences of this check
     excused_by: dict = field(default_factory=dict)  # parameter -> elements not counted (kinks)
+    prefixes: object = None                         # localise.Prefixes of the wrong parameters
+    explained: bool = False                         # a whole-gradient story explains every wrong parameter
+    factored: set = field(default_factory=set)      # wrong parameters an exact factor explains
+    cast_inside: tuple | None = None                # (worst rel error, source lines): float32 inside the candidate
 
     @property
     def names(self) -> list:
@@ -197,7 +201,10 @@ def _check_once(cand, spec, problem, opts: CheckOptions) -> _Run:
     _references(run)
     run.fd.compute(run.names, opts)
     _compare_params(run)
+    _precision(run)
     _reference_agreement(run)
+    run.prefixes = _prefixes(run)
+    _explain_wrong(run)
     _whole_check_pitfalls(run)
     _localise(run)
     _verdict(run)
@@ -258,7 +265,6 @@ class _FiniteDifferences:
         self.auto = run.opts.method == "auto"
         self.m = choose_method(self.E, run.opts.method)
         self.refine = self.m == "central" and self.auto
-        self.tol = run.tol("richardson" if self.refine else self.m)
         self.scale = {n: float(np.max(np.abs(g))) if g.size else 0.0 for n, g in run.eng.items()}
         self.at_kink = self.E.has_kinks and self.E.kink_distance() < 1e-9
         self.values: dict = {}          # parameter -> element-wise estimates
@@ -267,6 +273,11 @@ class _FiniteDifferences:
         self.refined = 0
         self.n_projections = 0
         self.n_elements = 0
+
+    @property
+    def tol(self):
+        """The tolerance of a candidate against these finite differences (per method and dtype)."""
+        return self.check.tol("richardson" if self.refine else self.m)
 
     def compute(self, names, opts: CheckOptions) -> None:
         """Compute the finite differences the options ask for."""
@@ -351,6 +362,7 @@ def _element_references(run: _Run, n) -> dict:
 
 def _compare_params(run: _Run) -> None:
     """Phase 4: compare each parameter's gradient with every reference and give it a verdict."""
+    run.report.params = []
     for n in run.names:
         pr = ParamResult(n, tuple(run.eng[n].shape), formula=_formula(run.spec, n))
         run.report.params.append(pr)
@@ -361,7 +373,33 @@ def _compare_params(run: _Run) -> None:
         _compare_param(run, pr)
         if pr.verdict == "wrong":
             pr.findings.extend(pitfalls.wrong_param_findings(n, run.grads[n], run.eng[n], pr.formula))
-    _filter_factor_findings(run.report.params)
+
+
+def _precision(run: _Run) -> None:
+    """Phase 4b: errors of the size of single-precision rounding, in a candidate that returned float64,
+    are float32 arithmetic inside it, not a wrong derivation, when the file asks for float32 somewhere or
+    its numbers are float32 numbers: the check is then judged under float32 tolerances and says why."""
+    wrong = run.report.wrong
+    if not wrong or run.low_precision:
+        return
+    p32 = run.p64.astype(np.float32)
+    eng32, _ = engine_gradient(p32.record(dtype=np.float32))
+    worst = pitfalls.float32_rounding(run.grads, run.eng, eng32, wrong)
+    if worst is None:
+        return
+    lines = pitfalls.low_precision_lines(run.cand.source_file)
+    worst = max(run.report.param(n).worst.rel_err for n in wrong if run.report.param(n).worst is not None)
+    representable = all(np.array_equal(run.grads[n].astype(np.float32).astype(np.float64), run.grads[n])
+                        for n in wrong)
+    if not lines and not representable:
+        run.report.findings.append(Finding(
+            "precision", f"the errors are of the size of single-precision rounding (at most {worst:.1e} relative; "
+            f"float32 carries about 7 digits): if your gradient uses float32 anywhere (data loaded as float32, an "
+            f"astype), that explains them; if not, they are real.", "warning"))
+        return
+    run.cast_inside = (worst, lines)
+    run.low_precision = True
+    _compare_params(run)
 
 
 def _compare_param(run: _Run, pr: ParamResult) -> None:
@@ -422,20 +460,6 @@ def _worst_element(pr: ParamResult, c, cmp_, ref, source: str) -> None:
     pr.n_checked, pr.n_bad = int(c.size), cmp_.n_bad
 
 
-def _filter_factor_findings(params):
-    """A constant factor on a single element proves nothing, unless several parameters share it."""
-    kinds = ("factor_2", "factor_half", "sign", "scale")
-    count: dict = {}
-    for p in params:
-        for f in p.findings:
-            if f.kind in kinds:
-                count[f.kind] = count.get(f.kind, 0) + 1
-    for p in params:
-        if int(np.prod(p.shape)) >= 2:
-            continue
-        p.findings = [f for f in p.findings if f.kind not in kinds or (f.kind != "scale" and count[f.kind] >= 2)]
-
-
 def _kink_excuse(E, name, cand, disagree, excused, scale):
     r"""Mark elements where the candidate disagrees with a reference but matches a one-sided slope:
     at a kink the derivative does not exist, and any value between the two slopes is a subgradient."""
@@ -494,23 +518,147 @@ def _projection_agreement(run: _Run) -> list:
 
 
 # ------------------------------------------------------------------------------ explanations
-def _whole_check_pitfalls(run: _Run) -> None:
-    """Phase 6: the explanations that need the whole gradient or the whole model."""
+def _explain_wrong(run: _Run) -> None:
+    """Phase 6: what the wrong gradients have in common, said once, when the numbers are evidence for it:
+    the output layer at one step (a wrong error term ∂E_t/∂y_t, or another forward model), or an exact
+    factor (the same on a second draw of other sizes: 2, ½, −1, 1/T, 1/N, …, or clipping by norm).
+    A story that explains every wrong gradient replaces the per-parameter guesses and the localisation."""
+    if not run.report.wrong:
+        return
+    _factors(run)
+    if not run.explained:
+        _output_layer(run)
+
+
+def _output_layer(run: _Run) -> bool:
+    """The output layer's gradient at one step: a wrong error term or another forward model."""
+    spec, report = run.spec, run.report
+    if spec.recurrent:
+        if run.prefixes is None or run.prefixes.at_one is None:
+            return False
+        one, (cand, ref) = run.p64.prefix(1), run.prefixes.at_one
+    else:
+        one, cand, ref = run.p64, run.grads, run.eng
+    story = pitfalls.output_layer_story(spec, one, cand, ref, tol=run.tol("exact").rtol)
+    if story is None:
+        return False
+    W, b = pitfalls.OUTPUT_LAYERS.get(spec.kind, ("W_y", "b_y"))
+    if story["kind"] == "error_term":
+        dy, dy1, at = ("∂E_t/∂y_t", "∂E_1/∂y_1", "at T = 1 ") if spec.recurrent else ("∂E/∂y", "∂E/∂y", "")
+        what = (f"your {dy1} is {story['name']}" if story["name"] else
+                f"your {dy1} = {_vec(story['yours'])} differs from the reference {_vec(story['right'])}")
+        story = (f"the error term {dy} is wrong {at}(read from ∂E/∂{b}, which is {dy1} there, while the state in "
+                 f"your ∂E/∂{W} is right): {what}. Every other gradient receives the error term through {W}ᵀ, so "
+                 f"all of them are wrong with it.")
+        _on_wrong_params(report, Finding("error_term", story, "error"))
+    else:
+        state = "s_1" if spec.recurrent else "h"
+        eqs = "\n".join("    " + line for line in pitfalls.forward_equations(spec))
+        hint = _other_convention(run)
+        _on_wrong_params(report, Finding(
+            "forward", f"your forward model differs from the reference model: at {'T = 1 the' if spec.recurrent else 'the'} "
+            f"output layer's gradient is that of the state {state} = {_vec(story['yours'])}, the reference's is "
+            f"{state} = {_vec(story['right'])}, so every gradient differs. The reference computes "
+            f"{spec.describe()}:\n{eqs}\n{hint}", "error"))
+    run.explained = True
+    T = run.p64.sizes.get("T")
+    if T:
+        report.steps = {n: list(range(1, T + 1)) for n in report.wrong}
+    return True
+
+
+def _on_wrong_params(report: CheckReport, finding: Finding) -> None:
+    """Put one whole-gradient explanation on every wrong parameter, in place of their own guesses
+    (the report says a finding that several parameters share once)."""
+    for p in report.params:
+        if p.verdict == "wrong":
+            p.findings = [f for f in p.findings if f.kind == "shape"] + [finding]
+
+
+def _other_convention(run: _Run) -> str:
+    """Name the spec option under which the candidate is right, if one of the known variants is it."""
+    for variant, how in pitfalls.variants(run.spec):
+        try:
+            ref, _ = engine_gradient(dataclasses.replace(run.p64, spec=variant).record())
+        except Exception:  # noqa: BLE001 - a variant that cannot be built is not the answer
+            continue
+        if all(n in run.grads and compare(run.grads[n], ref[n], run.tol("exact")).n_bad == 0 for n in run.names):
+            return (f"Your gradient is exactly right for {how}: declare MODEL = {pitfalls.spec_call(variant)} if "
+                    f"that is the model you derived for.")
+    options = pitfalls.variant_options(run.spec)
+    return (f"Check your forward pass against these equations{options}." if options else
+            "Check your forward pass against these equations.")
+
+
+def _vec(v) -> str:
+    return np.array2string(np.asarray(v, float), precision=4, separator=", ", max_line_width=10**6)
+
+
+def _factors(run: _Run) -> None:
+    """Exact factors shared by the wrong gradients, confirmed on a second draw of other sizes."""
     report = run.report
-    wrong = report.wrong
-    nc = pitfalls.norm_clipping(run.grads, run.eng) if wrong and len(wrong) == len(run.names) else None
-    if nc is not None:
-        report.findings.append(nc)
-        for p in report.params:
-            p.findings = [f for f in p.findings if f.kind != "scale"]
+    k1 = {n: pitfalls.exact_factor(run.grads[n], run.eng[n]) for n in report.wrong if n in run.grads}
+    k1 = {n: k for n, k in k1.items() if k is not None}
+    if not k1:
+        return
+    second = _second_draw(run)
+    if second is None:
+        return
+    sizes2, grads2, eng2 = second
+    if len(k1) == len(run.names):
+        nc = pitfalls.norm_clipping([(run.grads, run.eng), (grads2, eng2)])
+        if nc is not None:
+            _on_wrong_params(report, nc)
+            run.factored, run.explained = set(k1), True
+            return
+    groups: dict = {}
+    for n, k in k1.items():
+        k2 = pitfalls.exact_factor(grads2.get(n, np.zeros(0)), eng2[n]) if n in grads2 else None
+        label = None if k2 is None else pitfalls.named_factor([k, k2], [run.p64.sizes, sizes2])
+        if label is not None:
+            groups.setdefault((label, round(k, 12) if label == "c" else label), []).append(n)
+    for (label, _), names in groups.items():
+        f = pitfalls.factor_finding(names, label, k1[names[0]], [run.p64.sizes, sizes2])
+        for n in names:
+            pr = report.param(n)
+            pr.findings = [x for x in pr.findings if x.kind == "shape"] + [f]
+        run.factored |= set(names)
+    run.explained = bool(run.factored) and run.factored >= set(report.wrong)
+
+
+def _second_draw(run: _Run):
+    """(sizes, candidate gradients, engine gradients) on a second draw — other sizes, all different from
+    each other where the candidate allows — or None when the candidate fails there."""
+    sizes = dict(run.p64.sizes)
+    if run.cand.sizes is None:           # other sizes, all different: 1/T is then told apart from 1/H
+        T2 = sizes["T"] + 2 if "T" in sizes else None
+        pool = iter(v for v in (2, 4, 3, 5, 6, 7, 8, 9) if v != T2)
+        sizes = {k: (T2 if k == "T" else next(pool)) for k in sizes}
+    try:
+        problem = run.spec.draw(sizes, run.problem.seed + 1)
+        out = run.cand(problem.params, problem.data)
+    except Exception:  # noqa: BLE001 - the second draw only confirms; a candidate that fails there proves nothing
+        return None
+    grads = {n: np.asarray(out[n], float) for n in problem.params if n in out and np.shape(out[n]) ==
+             np.shape(problem.params[n])}
+    eng, _ = engine_gradient(problem.record())
+    return problem.sizes, grads, eng
+
+
+def _whole_check_pitfalls(run: _Run) -> None:
+    """Phase 6b: warnings about the check itself (degenerate values, saturation, float32, kinks)."""
+    report = run.report
     report.findings.extend(pitfalls.degenerate_problem(run.p64))
     sat = pitfalls.saturation(run.rec.graph)
     if sat is not None:
         report.findings.append(sat)
-    if run.low_precision or run.opts.sweep:
-        report.sweep = _sweep(run.problem, run.eng, report, run.in_dtype if run.low_precision else np.float64)
-        if run.low_precision:
-            report.findings.append(pitfalls.float32_finding(np.float32, report.sweep))
+    low_input = run.in_dtype.itemsize < 8 or (run.low_precision and run.cast_inside is None)
+    if low_input or run.opts.sweep:
+        report.sweep = _sweep(run.problem, run.eng, report, run.in_dtype if low_input else np.float64)
+    if run.cast_inside is not None:
+        report.findings.append(pitfalls.float32_inside_finding(*run.cast_inside))
+    elif run.low_precision:
+        report.findings.append(pitfalls.float32_finding(np.float32, report.sweep))
     if run.fd.at_kink:
         report.findings.append(Finding("kink", "some ReLU/max/clip input sits exactly on its kink, where the "
                                        "derivative is not defined; elements whose value matches one of the two "
@@ -519,21 +667,29 @@ def _whole_check_pitfalls(run: _Run) -> None:
 
 def _localise(run: _Run) -> None:
     """Phase 7: where inside BPTT the wrong gradients go wrong (from the returned adjoints and from
-    checks on the first T' = 1, 2, … steps of the same sequence)."""
+    checks on the first T' = 1, 2, … steps of the same sequence). Skipped when a whole-gradient
+    explanation (a factor on every term) already says what is wrong: no time step is singled out."""
     report, p64, spec = run.report, run.p64, run.spec
     wrong = report.wrong
-    if not wrong or not run.opts.localise:
+    if not wrong or not run.opts.localise or run.explained:
         return
     report.localisation.extend(localise.by_adjoints(run.adjoints, run.eng_adj, p64))
-    if not spec.recurrent or p64.sizes["T"] <= 1:
+    if run.prefixes is None or p64.sizes["T"] <= 1:
         return
-    first, _ = localise.by_prefix(run.cand, p64, wrong, run.tol("exact") if "engine" in run.refs else tolerance("exact"))
+    for n in run.factored:       # an exact factor is not a time step's mistake
+        run.prefixes.first.pop(n, None)
     parts = tuple(a[len("delta_"):] for a in spec.adjoint_names())
-    sentence = localise.prefix_sentence(first, p64.sizes["T"], wrong, parts)
-    if sentence:
-        report.localisation.insert(0, sentence)
-    if first is not None:
-        report.steps = {n: list(range(first, p64.sizes["T"] + 1)) for n in wrong}
+    report.localisation[:0] = localise.prefix_sentences(run.prefixes, parts, kind=spec.kind)
+    T = p64.sizes["T"]
+    report.steps = {n: list(range(t, T + 1)) for n, t in run.prefixes.first.items() if t is not None}
+
+
+def _prefixes(run: _Run):
+    """The prefix checks T' = 1 … T of the wrong parameters (recurrent models), or None."""
+    if not run.report.wrong or not run.spec.recurrent:
+        return None
+    return localise.by_prefix(run.cand, run.p64, run.report.wrong, run.tol("exact"), kind=run.spec.kind,
+                              hidden=run.p64.sizes.get("H"))
 
 
 def _verdict(run: _Run) -> None:

@@ -122,6 +122,7 @@ class CheckReport:
     elapsed: float = 0.0
     values: dict = field(default_factory=dict)              # the inputs, shown for small cases
     steps: dict = field(default_factory=dict)               # wrong parameter -> time steps whose terms are wrong
+    coverage: list = field(default_factory=list)            # the sizes checked (check_escalating), in order
 
     # ----------------------------------------------------------------------------- summaries
     @property
@@ -147,6 +148,16 @@ class CheckReport:
                 return p
         raise KeyError(f"no parameter named {name!r} in this report; it has {[p.name for p in self.params]}")
 
+    def coverage_text(self, brief: bool = False) -> str:
+        """Return which sizes were checked, e.g. ``"T = 3, 5, 8, 12, 20; H = 3, 4, 5, 6"`` (``brief``:
+        ``"up to T = 20, H = 6"``); empty when only one size was checked."""
+        if len(self.coverage) < 2:
+            return ""
+        keys = [k for k in ("T", "H", "D", "O") if any(k in s for s in self.coverage)]
+        if brief:
+            return "up to " + ", ".join(f"{k} = {max(s[k] for s in self.coverage)}" for k in keys if k in ("T", "H"))
+        return "; ".join(f"{k} = {', '.join(str(v) for v in sorted({s[k] for s in self.coverage}))}" for k in keys)
+
     def explanation(self) -> str:
         """Return the main plain-words explanation of a failure (empty when the check passed)."""
         lines = [f.message for f in self.findings if f.severity == "error"]
@@ -162,7 +173,8 @@ class CheckReport:
                 "params": [p.to_dict() for p in self.params], "agreement": self.agreement,
                 "references_agree": self.references_agree, "counts": self.counts,
                 "findings": [f.to_dict() for f in self.findings], "localisation": self.localisation,
-                "sweep": [list(r) for r in self.sweep], "steps": self.steps, "elapsed_s": round(self.elapsed, 4),
+                "sweep": [list(r) for r in self.sweep], "steps": self.steps, "coverage": self.coverage,
+                "elapsed_s": round(self.elapsed, 4),
                 "values": {k: np.asarray(v).tolist() for k, v in self.values.items()}}
 
     # ---------------------------------------------------------------------------- formatting
@@ -174,6 +186,8 @@ class CheckReport:
         add(f"{self.model}")
         add(f"sizes {', '.join(f'{k}={v}' for k, v in self.sizes.items())}, seed {self.seed}; {self.mode} check; "
             f"finite differences: {self.method}")
+        if self.coverage_text():
+            add(f"  sizes checked: {self.coverage_text()}")
         w_name = max([len(p.name) for p in self.params] + [9])
         w_shape = max([len(str(p.shape)) for p in self.params] + [5])
         refs = [r for r in ("engine", "autograd", "sympy", "fd") if any(r in p.per_reference for p in self.params)]
@@ -250,7 +264,8 @@ def _shared_findings(params) -> dict:
     by_kind: dict = {}
     for p in params:
         for f in p.findings:
-            if f.kind in ("factor_2", "factor_half", "sign", "zeros"):
+            if f.kind in ("factor_2", "factor_half", "sign", "zeros", "error_term", "forward", "clipped_norm") \
+                    or f.kind.startswith("factor_") or f.kind == "scale" and f.param is None:
                 by_kind.setdefault(f.kind, []).append((p.name, f.message))
     out = {}
     for kind, items in by_kind.items():
@@ -265,8 +280,13 @@ def _shared_findings(params) -> dict:
 
 
 def _wrap(text: str, width: int = 110, cont: str = "    ") -> str:
+    """Wrap ``text`` at ``width``, each of its own lines separately (equations keep their lines)."""
     import textwrap
 
+    if "\n" in text:
+        first, *rest = text.split("\n")
+        lead = " " * (len(first) - len(first.lstrip())) + cont
+        return "\n".join([_wrap(first, width, cont)] + [_wrap(lead + line.strip(), width, cont) for line in rest])
     if len(text) <= width:
         return text
     lead = len(text) - len(text.lstrip())

@@ -1,21 +1,145 @@
-r"""Hypothesis search for the smallest case where a hand-derived gradient is wrong.
+r"""Searching sizes and values for a case where a hand-derived gradient is wrong.
 
-:func:`verify` lets Hypothesis draw sequence length, sizes, weights and inputs (from the strategies in
-:mod:`gradlab.testing`), runs a fast check on each draw, and when one fails, shrinks it: shorter
-sequences, smaller layers, simpler values, until no smaller case fails. The smallest case is then
-checked in full mode and reported with its values. The search is reproducible: the same ``seed``
-gives the same draws and the same counterexample.
+Two searches, both reproducible from ``seed``:
+
+* :func:`check_escalating` — the main check at the spec's small default sizes, then, if it passes, the
+  same check at larger sizes (a ladder up to ``max_T`` time steps and ``max_size`` units, within a
+  cost bound), because some mistakes only show there: a BPTT truncated after k steps is exact for
+  T ≤ k, code written for three hidden units is exact for H ≤ 3. A failure is shrunk size by size
+  (T, then H, D, O) to the smallest failing sizes, and that case is checked in full. The report says
+  which sizes were covered.
+* :func:`verify` — Hypothesis draws sequence length, sizes, weights and inputs (the strategies of
+  :mod:`gradlab.testing`), runs a fast check on each draw, and when one fails, shrinks it: shorter
+  sequences, smaller layers, simpler values. The smallest case is then checked in full mode and
+  reported with its values.
 """
 from __future__ import annotations
 
 import random
 import time
 
+import numpy as np
+
 from .candidate import DerivationError, as_candidate
-from .core import DEFAULT_REFERENCES, check_gradient
+from .core import DEFAULT_REFERENCES, CheckOptions, check_gradient
 from .report import Finding, VerifyReport
 
-__all__ = ["verify"]
+__all__ = ["verify", "check_escalating", "size_ladder", "MAX_T", "MAX_SIZE", "MAX_COST"]
+
+#: the escalation's default limits: sequences up to 20 steps, layers up to 6 units
+MAX_T, MAX_SIZE = 20, 6
+#: the escalation's cost bound, in parameter elements × time steps summed over the larger checks
+#: (20 000 covers every built-in cell up to T = 20, H = 6 in about 0.1 s of checking)
+MAX_COST = 20_000
+
+
+def size_ladder(spec, max_T: int = MAX_T, max_size: int = MAX_SIZE, max_cost: int = MAX_COST) -> tuple:
+    r"""Return (the sizes to check after the default ones, smallest first; the rungs left out by the cost
+    bound). The sequence length grows 5, 8, 12, 20, 32, … up to ``max_T`` and the hidden size 4, 5, 6, …
+    up to ``max_size`` (the last rung is at both limits); D and O alternate between 2 and 3, so that
+    the sizes differ from each other. A rung costs T × (number of parameter elements)."""
+    default = spec.default_sizes()
+    Ts = [T for T in (5, 8, 12, 20) if T < max_T] if spec.recurrent else []
+    while spec.recurrent and Ts and Ts[-1] * 1.6 < max_T:
+        Ts.append(int(Ts[-1] * 1.6))
+    Ts = Ts + [max_T] if spec.recurrent else [None] * 4
+    rungs, seen = [], {tuple(sorted(default.items()))}
+    for i, T in enumerate(Ts):
+        H = min(max_size, default["H"] + 1 + i) if i < len(Ts) - 1 else max_size
+        sizes = {"D": min(max_size, 2 + i % 2), "H": H, "O": min(max_size, 3 - i % 2)}
+        if T is not None:
+            sizes = {"T": T, **sizes}
+        key = tuple(sorted(sizes.items()))
+        if key not in seen:
+            seen.add(key)
+            rungs.append(sizes)
+    kept, left, spent = [], [], 0
+    for sizes in rungs:
+        cost = _cost(spec, sizes)
+        if spent + cost > max_cost:
+            left.append(sizes)
+            continue
+        spent += cost
+        kept.append(sizes)
+    return kept, left
+
+
+def _cost(spec, sizes) -> int:
+    elements = sum(int(np.prod(shape)) for shape in spec.param_shapes(sizes).values())
+    return elements * sizes.get("T", 1)
+
+
+def check_escalating(candidate, spec=None, *, seed: int = 0, max_T: int = MAX_T, max_size: int = MAX_SIZE,
+                     max_cost: int = MAX_COST, options: CheckOptions | None = None, name=None, **how):
+    r"""Return the :class:`~gradlab.check.report.CheckReport` of the main check at the spec's default sizes
+    when the candidate is right there and at every larger size of :func:`size_ladder` (its ``coverage``
+    lists the sizes checked); otherwise the full report of the smallest failing case found, with a
+    note saying at which sizes it is right and from which it is wrong. ``options`` / keywords are
+    those of :func:`check_gradient` and apply to the main check and the final report; the larger
+    sizes are checked in fast mode against gradlab's reverse mode, HIPS autograd and projections."""
+    cand = as_candidate(candidate, spec, name)
+    spec = spec if spec is not None else cand.spec
+    opts = (options or CheckOptions()).replace(**how) if how else (options or CheckOptions())
+    report = check_gradient(cand, spec, seed=seed, options=opts)
+    report.coverage = [dict(report.sizes)]
+    if report.verdict != "pass" or cand.sizes is not None:
+        return report
+    rungs, left = size_ladder(spec, max_T, max_size, max_cost)
+    for sizes in rungs:
+        if _fails(cand, spec, sizes, seed):
+            return _smallest_failure(cand, spec, sizes, seed, opts, report)
+        report.coverage.append(dict(sizes))
+    if left:
+        report.findings.append(Finding("sizes", f"the larger sizes {'; '.join(_sizes_text(s) for s in left)} were "
+                                       f"not checked: they exceed the cost bound ({max_cost} parameter elements × "
+                                       f"time steps; raise max_cost)", "note"))
+    return report
+
+
+_QUICK = CheckOptions(mode="fast", references=DEFAULT_REFERENCES, localise=False, redo_degenerate=False)
+
+
+def _fails(cand, spec, sizes, seed) -> bool:
+    return check_gradient(cand, spec, sizes=sizes, seed=seed, options=_QUICK).verdict == "fail"
+
+
+def _smallest_failure(cand, spec, sizes, seed, opts, passed):
+    """Shrink a failing ``sizes`` one size at a time (T, then H, D, O: the smallest value that still
+    fails, the others held) and return the full report at the result, with a sentence saying from
+    which sizes on the gradient is wrong."""
+    sizes = dict(sizes)
+    for k in ("T", "H", "D", "O"):
+        if k not in sizes:
+            continue
+        for v in range(1, sizes[k]):
+            if _fails(cand, spec, {**sizes, k: v}, seed):
+                sizes[k] = v
+                break
+    report = check_gradient(cand, spec, sizes=sizes, seed=seed, options=opts)
+    report.coverage = passed.coverage + [dict(sizes)]
+    report.localisation.insert(0, _sizes_sentence(passed.coverage, sizes))
+    return report
+
+
+_WHAT = {"H": "hidden units", "D": "inputs", "O": "outputs"}
+
+
+def _sizes_sentence(right, smallest) -> str:
+    """Where the gradient stops being right, in words: the sizes checked that pass, the smallest that
+    fails, and a layer size from which it fails (a hint of code written for one size)."""
+    text = (f"your gradient is right at {'; '.join(_sizes_text(s) for s in right)}, but not at larger sizes: the "
+            f"smallest failing case found is {_sizes_text(smallest)} (the check shown here).")
+    for k, words in _WHAT.items():
+        v = smallest.get(k, 1)
+        if v > 1:
+            others = ", ".join(f"{j} = {w}" for j, w in smallest.items() if j != k)
+            text += (f" With {others}, it is right for {k} ≤ {v - 1} and wrong from {k} = {v}: does the code assume "
+                     f"a fixed number of {words}?")
+    return text
+
+
+def _sizes_text(sizes) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in sizes.items())
 
 
 def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode: str = "fast",
@@ -23,7 +147,6 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
     r"""Return a :class:`~gradlab.check.report.VerifyReport`: search ``max_examples`` drawn models for
     one where ``candidate`` (a function ``gradient(params, data)`` or a derivation module) is wrong,
     and shrink the first failure to the smallest failing case (e.g. T = 2, H = 1)."""
-    import numpy as np
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample, Unsatisfiable
 
