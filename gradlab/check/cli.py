@@ -147,21 +147,7 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
 def _symbolic_lines(res: dict, indent: str) -> list:
     """Lines for the symbolic verdict of a derivation given as formulas."""
     sym = res.get("symbolic")
-    if sym is None:
-        return []
-    zero = [v.name for v in sym.params.values() if v.symbolic == "zero"]
-    lines = []
-    if zero:
-        lines.append(indent + f"symbolically: yours − derived simplifies to 0 for {', '.join(zero)}")
-    for v in sym.params.values():
-        if not v.ok:
-            c = v.counterexample or {}
-            lines.append(indent + f"symbolically: {v.name} differs from the derived gradient"
-                         + (f" by {v.difference}" if v.difference else ""))
-            if c:
-                lines.append(indent + f"  counterexample: {v.name}{c['element']} is {c['candidate']:.6g}, "
-                                      f"the engine gives {c['engine']:.6g} (random point, seed {c['seed']})")
-    return lines
+    return [] if sym is None else [indent + line for line in sym.lines()]
 
 
 def _warning_lines(res: dict, indent: str) -> list:

@@ -37,7 +37,7 @@ import numpy as np
 from . import finite, localise, pitfalls
 from .candidate import DerivationError, as_candidate
 from .compare import NEGLIGIBLE, compare, compare_scalars, rel_error, tolerance
-from .references import SYMPY_MAX_ELEMENTS, autograd_gradient, engine_gradient, sympy_gradient
+from .references import SYMPY_MAX_ELEMENTS, autograd_gradient, engine_gradient, sympy_gradient, vanishing
 from .report import CheckReport, Element, Finding, ParamResult
 
 __all__ = ["check_gradient", "CheckOptions", "DEFAULT_REFERENCES", "choose_method"]
@@ -172,6 +172,7 @@ class _Run:
     prefixes: object = None                         # localise.Prefixes of the wrong parameters
     explained: bool = False                         # a whole-gradient story explains every wrong parameter
     factored: set = field(default_factory=set)      # wrong parameters an exact factor explains
+    fd_unreliable: dict = field(default_factory=dict)  # parameter -> elements finite differences cannot judge
     cast_inside: tuple | None = None                # (worst rel error, source lines): float32 inside the candidate
 
     @property
@@ -194,7 +195,8 @@ def _check_once(cand, spec, problem, opts: CheckOptions) -> _Run:
     """Run the phases of one check on ``problem``; its report is ``.report`` (no redo)."""
     in_dtype = np.dtype(opts.dtype) if opts.dtype is not None else _values_dtype(problem)
     p64 = problem.astype(np.float64)
-    report = CheckReport(cand.name, spec.describe(), dict(problem.sizes), problem.seed, opts.mode, "", opts.references)
+    report = CheckReport(cand.name, spec.describe(), dict(problem.sizes), problem.seed, opts.mode, "", opts.references,
+                         kind=spec.kind)
     run = _Run(cand, spec, problem, opts, report, p64=p64, in_dtype=in_dtype)
     calls0 = cand.calls
     _call_candidate(run)
@@ -337,6 +339,17 @@ class _FiniteDifferences:
             ok = True   # the step crossed a kink: this projection cannot judge
         return cp, est, rel, bool(ok), float(np.sum(eng[n] * u))
 
+    def noise(self) -> float:
+        r"""The rounding error a difference quotient of this method carries at these values: about
+        ε·|E|/h (E(θ ± h u) are each rounded to ε|E|; their difference is divided by h). Complex step
+        subtracts nothing, so it has none to speak of; an E that overflows makes it infinite."""
+        E0 = abs(float(np.asarray(self.check.rec.loss.data)))
+        if not np.isfinite(E0):
+            return float("inf")
+        if self.m == "complex":
+            return 0.0
+        return 4 * float(np.finfo(np.float64).eps) * E0 / finite.default_step(self.m)
+
     def method_text(self) -> str:
         """The method in words, e.g. ``complex step (h = 1e-20; the graph is analytic)``."""
         m, h = self.m, finite.default_step(self.m)
@@ -412,7 +425,8 @@ def _compare_param(run: _Run, pr: ParamResult) -> None:
     pr.n_checked_fd = int(fd.values[n].size) if n in fd.values else 0
     if pr.projections and n not in fd.values:
         pr.per_reference["fd"] = max(r[2] for r in pr.projections)
-    pr.n_kink = int(excused.sum()) if excused is not None else 0
+    pr.n_kink = int(excused.sum()) - run.fd_unreliable.get(n, 0) if excused is not None else 0
+    pr.n_unjudged = run.fd_unreliable.get(n, 0)
     primary = next(iter(comps), None)
     if primary is not None:
         _worst_element(pr, c, comps[primary], element_refs[primary], primary)
@@ -433,7 +447,27 @@ def _comparisons(run: _Run, n, c, element_refs) -> tuple:
     run.excused_by[n] = excused if fd.at_kink else fd.kinks.get(n)
     comps = {r: compare(c, v, run.ref_tol(r), excused=excused if r == "fd" or fd.at_kink else None, scale=scale)
              for r, v in element_refs.items()}
+    unreliable = _fd_unreliable(run, c, comps, element_refs)
+    if unreliable is not None:          # the verdict there rests on the exact references
+        excused = unreliable if excused is None else excused | unreliable
+        run.excused_by[n] = excused if run.excused_by[n] is None else run.excused_by[n] | unreliable
+        comps["fd"] = compare(c, element_refs["fd"], run.ref_tol("fd"), excused=excused, scale=scale)
+        run.fd_unreliable[n] = int(unreliable.sum())
     return comps, excused
+
+
+def _fd_unreliable(run: _Run, c, comps, element_refs):
+    """Elements where finite differences cannot judge: the candidate disagrees with them by no more than
+    their own rounding error (ε·|E|/h: large when E is huge, e.g. exploding states) while every exact
+    reference present agrees with the candidate. None when there are none."""
+    if "fd" not in comps or not comps["fd"].bad.any():
+        return None
+    exact = [r for r in comps if r != "fd"]
+    if not exact:
+        return None
+    agree = ~np.logical_or.reduce([comps[r].bad for r in exact])
+    mask = comps["fd"].bad & agree & (np.abs(c - element_refs["fd"]) <= 10 * run.fd.noise())
+    return mask if mask.any() else None
 
 
 def _param_verdict(pr: ParamResult, comps: dict, primary, proj_bad: bool) -> None:
@@ -659,10 +693,26 @@ def _whole_check_pitfalls(run: _Run) -> None:
         report.findings.append(pitfalls.float32_inside_finding(*run.cast_inside))
     elif run.low_precision:
         report.findings.append(pitfalls.float32_finding(np.float32, report.sweep))
+    if run.fd_unreliable:
+        report.findings.append(_fd_unreliable_finding(run))
     if run.fd.at_kink:
         report.findings.append(Finding("kink", "some ReLU/max/clip input sits exactly on its kink, where the "
                                        "derivative is not defined; elements whose value matches one of the two "
                                        "one-sided slopes are not counted as errors.", "note"))
+
+
+def _fd_unreliable_finding(run: _Run) -> Finding:
+    E0 = float(np.asarray(run.rec.loss.data))
+    where = ", ".join(f"∂E/∂{n} ({k} element{'s' if k > 1 else ''})" for n, k in run.fd_unreliable.items())
+    exact = [r for r in ("engine", "autograd", "sympy") if r in run.refs]
+    names = {"engine": "gradlab's reverse mode", "autograd": "HIPS autograd", "sympy": "SymPy"}
+    agree = run.report.agreement.get("engine ↔ autograd")
+    return Finding("fd_unreliable", f"finite differences cannot judge {where}: at these values E = {E0:.3g} "
+                   f"(exploding states?), so rounding alone makes a difference quotient uncertain by about "
+                   f"ε·E/h ≈ {run.fd.noise() / 4:.1e}, more than the gradient's tolerance. The verdict there rests on "
+                   f"{' and '.join(names[r] for r in exact)}"
+                   + (f", which agree with each other to {agree:.1e}" if agree is not None and len(exact) > 1 else "")
+                   + ".", "warning")
 
 
 def _localise(run: _Run) -> None:
@@ -708,7 +758,11 @@ def _redo_if_degenerate(run: _Run, given: bool) -> CheckReport:
     """Phase 9: a check whose reference gradient of some parameter is zero cannot tell a right
     derivation from a wrong one; redo it once on freshly drawn values, saying why."""
     report, problem = run.report, run.problem
-    zero_ref = [n for n in run.names if not np.any(np.abs(run.eng[n]) > 1e-12)]
+    zero_ref, absent = vanishing(run.rec, run.eng)
+    if absent:
+        report.findings.append(Finding("absent", f"E does not depend on {', '.join(absent)} at these sizes (e.g. "
+                                       f"T = {problem.sizes.get('T')}): their gradient is zero by construction, "
+                                       f"and only a zero is right for them.", "note"))
     if not zero_ref or not run.opts.redo_degenerate:
         return report
     note = Finding("degenerate", f"with the {'given' if given else 'drawn'} values the reference gradient of "
