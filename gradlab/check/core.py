@@ -400,7 +400,7 @@ def _precision(run: _Run) -> None:
     worst = pitfalls.float32_rounding(run.grads, run.eng, eng32, wrong)
     if worst is None:
         return
-    lines = pitfalls.low_precision_lines(run.cand.source_file)
+    lines = pitfalls.low_precision_lines(run.cand.source_file, _own_lines(run.cand))
     worst = max(run.report.param(n).worst.rel_err for n in wrong if run.report.param(n).worst is not None)
     representable = all(np.array_equal(run.grads[n].astype(np.float32).astype(np.float64), run.grads[n])
                         for n in wrong)
@@ -622,6 +622,20 @@ def _other_convention(run: _Run) -> str:
     options = pitfalls.variant_options(run.spec)
     return (f"Check your forward pass against these equations{options}." if options else
             "Check your forward pass against these equations.")
+
+
+def _own_lines(cand):
+    """The lines of the candidate's file that are its own: the whole file of a derivation module, the
+    function alone when it was handed over by itself (its file may hold anything else)."""
+    if cand.module is not None:
+        return None
+    import inspect
+
+    try:
+        src, start = inspect.getsourcelines(cand.fn)
+    except (OSError, TypeError):
+        return range(0)
+    return range(start, start + len(src))
 
 
 def _vec(v) -> str:

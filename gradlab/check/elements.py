@@ -18,7 +18,7 @@ GATES = {
 }
 
 #: said once in a report that names elements
-INDEX_NOTE = "element indices count from 1, as in the lecture (W[1,1] is NumPy's W[0, 0])"
+INDEX_NOTE = "element indices count from 1, as in the lecture: W[1,1] is NumPy's W[0, 0]"
 
 
 def gate_block(kind: str, shape: tuple, hidden: int | None) -> tuple | None:

@@ -254,9 +254,10 @@ def float32_inside_finding(worst: float, lines) -> Finding:
                    f"errors; compute in float64 for a sharp verdict.", "warning")
 
 
-def low_precision_lines(path) -> list:
-    """Return [(line number, code)] of the lines of ``path`` whose code (not comments or strings) asks for
-    single or half precision: ``float32``, ``float16``, ``single``, ``half``, or ``"f4"``-like dtype strings."""
+def low_precision_lines(path, lines: range | None = None) -> list:
+    """Return [(line number, code)] of the lines of ``path`` (only those in ``lines`` if given) whose code
+    (not comments or docstrings) asks for single or half precision: ``float32``, ``float16``, ``single``,
+    ``half``, or a dtype string such as ``"f4"``."""
     import io
     import tokenize
 
@@ -272,8 +273,8 @@ def low_precision_lines(path) -> list:
                 found.add(tok.start[0])
     except (OSError, TypeError, UnicodeDecodeError, SyntaxError, tokenize.TokenError):
         return []
-    lines = text.splitlines()
-    return [(i, lines[i - 1].strip()) for i in sorted(found)]
+    src = text.splitlines()
+    return [(i, src[i - 1].strip()) for i in sorted(found) if lines is None or i in lines]
 
 
 # ---------------------------------------------------------------------------- the output layer

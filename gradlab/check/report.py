@@ -239,7 +239,7 @@ class CheckReport:
                     add(_wrap(f"  - {f.message}"))
         for kind, (names, msg) in shared.items():
             add(_wrap(f"  - {msg}"))
-        if any(p.worst is not None and p.worst.index and p.n_checked for p in bad):
+        if any(p.worst is not None and p.worst.index and p.n_checked and "[" in self.element(p) for p in bad):
             add(f"  ({INDEX_NOTE})")
         if self.localisation:
             for line in self.localisation:
@@ -329,17 +329,23 @@ class VerifyReport:
     first_failure: dict | None = None
     elapsed: float = 0.0
     findings: list = field(default_factory=list)
+    limits: dict = field(default_factory=dict)              # the largest sizes drawn, e.g. {"T": 4, "H": 3}
 
     @property
     def verdict(self) -> str:
         """``"pass"`` or ``"fail"``."""
         return "pass" if self.ok else "fail"
 
+    def limits_text(self) -> str:
+        """The sizes the search drew from, e.g. ``"T ≤ 4, D, H ≤ 3, O ≤ 2"``."""
+        return ", ".join(f"{k} ≤ {v}" for k, v in self.limits.items())
+
     def format(self, indent: str = "", *, compact: bool = False) -> str:
         """Return the search result as text, with the smallest counterexample when there is one
         (``compact``: its sizes, wrong parameters and values only)."""
         if self.ok:
-            return f"{indent}no counterexample in {self.examples} examples (seed {self.seed})"
+            within = f" drawn with {self.limits_text()}" if self.limits else ""
+            return f"{indent}no counterexample in {self.examples} examples{within} (seed {self.seed})"
         ce = self.counterexample
         if ce is None:
             return "\n".join(indent + f.message for f in self.findings)
@@ -359,7 +365,8 @@ class VerifyReport:
     def to_dict(self) -> dict:
         """Return a JSON-ready dict."""
         return {"name": self.name, "model": self.model, "seed": self.seed, "examples": self.examples,
-                "ok": self.ok, "counterexample": None if self.counterexample is None else self.counterexample.to_dict(),
+                "ok": self.ok, "limits": self.limits,
+                "counterexample": None if self.counterexample is None else self.counterexample.to_dict(),
                 "elapsed_s": round(self.elapsed, 4), "findings": [f.to_dict() for f in self.findings]}
 
 

@@ -39,10 +39,10 @@ def size_ladder(spec, max_T: int = MAX_T, max_size: int = MAX_SIZE, max_cost: in
     up to ``max_size`` (the last rung is at both limits); D and O alternate between 2 and 3, so that
     the sizes differ from each other. A rung costs T × (number of parameter elements)."""
     default = spec.default_sizes()
-    Ts = [T for T in (5, 8, 12, 20) if T < max_T] if spec.recurrent else []
-    while spec.recurrent and Ts and Ts[-1] * 1.6 < max_T:
-        Ts.append(int(Ts[-1] * 1.6))
-    Ts = Ts + [max_T] if spec.recurrent else [None] * 4
+    steps = [5, 8, 12, 20]
+    while steps[-1] < max_T:
+        steps.append(int(steps[-1] * 1.6))
+    Ts = [T for T in steps if T < max_T] + [max_T] if spec.recurrent else [None] * 4
     rungs, seen = [], {tuple(sorted(default.items()))}
     for i, T in enumerate(Ts):
         H = min(max_size, default["H"] + 1 + i) if i < len(Ts) - 1 else max_size
@@ -184,6 +184,7 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
     cfg = settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
                    phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
     report = VerifyReport(cand.name, spec.describe(), seed, max_examples, True)
+    report.limits = ({"T": max_T} if spec.recurrent else {}) | {"D": max_size, "H": max_size, "O": max(1, min(2, max_size))}
     try:
         smallest = find(strategy, fails, settings=cfg, random=random.Random(seed))
     except (NoSuchExample, Unsatisfiable):
