@@ -153,7 +153,7 @@ def test_a_correct_derivation_says_which_sizes_it_was_checked_at():
     Hs = sorted({s["H"] for s in report.coverage})
     assert Ts[0] == 3 and Ts[-1] == 20 and len(Ts) >= 4 and Hs[-1] == 6
     assert "sizes checked: T = 3, 5, 8, 12, 20" in report.format()
-    assert report.coverage_text(brief=True) == "up to T = 20, H = 6"
+    assert report.coverage_text(brief=True) == "T ≤ 20, H ≤ 6"
 
 
 def test_a_planted_file_counts_the_search_counterexample(tmp_path):
@@ -225,6 +225,7 @@ def test_a_formula_check_names_elements_one_way_and_the_difference_in_words(tmp_
     path.write_text(src.replace('EXPECT = "wrong"\n', "").replace('WRONG = ("W_s",)\n', ""))
     out = subprocess.run([sys.executable, "-m", "gradlab.cli", "check", str(path), "--examples", "0"],
                          capture_output=True, text=True).stdout
+    out = " ".join(out.split())
     assert "W_s[1,1]" in out and "W_s[0,0]" not in out and "W_s[1, 1]" not in out
     assert "yours − derived = s_0·δ_1·s_1²" in out
     assert "yours lacks the factor 1 − s_1², the derivative of tanh at step 1" in out

@@ -1,7 +1,10 @@
 r"""The gradient checker: hand-derived gradients against four references, with explanations.
 
 * :func:`check_gradient` — one check on one drawn (or given) model: per-parameter verdicts, the worst
-  element, the references' agreement, pitfalls, and where inside BPTT an error starts;
+  element, the references' agreement, pitfalls, and where inside BPTT an error starts (how it checks:
+  :class:`CheckOptions`);
+* :func:`check_escalating` — the same check at the default sizes and then at larger ones (T up to 20,
+  H up to 6 by default), a failure shrunk to the smallest failing sizes; the report lists what it covered;
 * :func:`verify` — a Hypothesis search over sizes, sequence lengths, weights and inputs that shrinks a
   failure to the smallest counterexample;
 * :func:`load_derivation` — a derivation file (``MODEL``, ``gradient(params, data)``, ``EXPECT``) as a

@@ -178,11 +178,9 @@ def _summary_line(res: dict, width: int) -> str:
     search = res["search"]
     method = "central+Richardson" if rep.method.startswith("central (h") and "Richardson" in rep.method else rep.method.split(" (")[0]
     if status == "ok":
-        what = "correct"
-        if rep.coverage_text():
-            what += f" {rep.coverage_text(brief=True)}"
+        what = "correct" + (f" for {rep.coverage_text(brief=True)}" if rep.coverage_text() else "")
         if search is not None:
-            what += f", also in {search.examples} drawn cases"
+            what += f", +{search.examples} drawn" if rep.coverage_text() else f", also in {search.examples} drawn cases"
     elif status == "caught":
         what = f"{', '.join(res['found_wrong'])} wrong, as planted"
     elif status == "FAIL":

@@ -79,7 +79,9 @@ def _who(names, blocks=None, kind: str = "") -> str:
         letters = next(iter(parts))
         words = dict(GATES.get(kind, ()))
         if letters and len(letters) < len(GATES.get(kind, ())):
-            text += " (only the " + " and ".join(f"{words.get(g, g)} ({g})" for g in letters) + " rows)"
+            named = [f"{'the ' if len(letters) > 1 else ''}{words.get(g, g)} ({g})" for g in letters]
+            listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+            text += f" (only the rows of {listed})" if len(letters) > 1 else f" (only the {listed} rows)"
     return text
 
 

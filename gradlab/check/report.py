@@ -161,12 +161,12 @@ class CheckReport:
 
     def coverage_text(self, brief: bool = False) -> str:
         """Return which sizes were checked, e.g. ``"T = 3, 5, 8, 12, 20; H = 3, 4, 5, 6"`` (``brief``:
-        ``"up to T = 20, H = 6"``); empty when only one size was checked."""
+        ``"T ≤ 20, H ≤ 6"``); empty when only one size was checked."""
         if len(self.coverage) < 2:
             return ""
         keys = [k for k in ("T", "H", "D", "O") if any(k in s for s in self.coverage)]
         if brief:
-            return "up to " + ", ".join(f"{k} = {max(s[k] for s in self.coverage)}" for k in keys if k in ("T", "H"))
+            return ", ".join(f"{k} ≤ {max(s[k] for s in self.coverage)}" for k in keys if k in ("T", "H"))
         return "; ".join(f"{k} = {', '.join(str(v) for v in sorted({s[k] for s in self.coverage}))}" for k in keys)
 
     def explanation(self) -> str:

@@ -193,8 +193,15 @@ class SymbolicCheck:
     ok: bool
     params: dict = field(default_factory=dict)
 
-    def lines(self) -> list:
-        """The symbolic verdict in words, one line per statement (what ``gradlab check`` prints)."""
+    def lines(self, width: int = 100) -> list:
+        """The symbolic verdict in words, each statement wrapped at ``width`` (what ``gradlab check`` prints)."""
+        import textwrap
+
+        return [w for line in self._statements()
+                for w in textwrap.wrap(line, width=width, subsequent_indent=" " * (len(line) - len(line.lstrip()) + 2),
+                                       break_long_words=False, break_on_hyphens=False)]
+
+    def _statements(self) -> list:
         zero = [v.name for v in self.params.values() if v.symbolic == "zero"]
         out = [f"symbolically: yours − derived simplifies to 0 for {', '.join(zero)}"] if zero else []
         for v in self.params.values():
