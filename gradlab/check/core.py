@@ -4,16 +4,20 @@ r"""One gradient check: a candidate's gradient against every reference on one dr
 a short function below, in this order:
 
 1. :func:`_call_candidate` — call the candidate twice on the same input (the numbers must not change)
-   and validate what it returned against the contract;
+   and validate what it returned against the contract (:mod:`gradlab.check.contract`);
 2. :func:`_references` — record the loss graph once and compute the references on it (gradlab
    reverse mode, HIPS autograd, optionally exact SymPy) and the finite-difference set-up;
 3. :class:`_FiniteDifferences` — finite differences, ``full`` (every element) or ``fast`` (random
    projections, falling back to elements for a parameter whose projection fails);
-4. :func:`_compare_params` — the per-parameter comparison with every reference, and its verdict;
+4. :func:`_compare_params` — the per-parameter comparison with every reference, and its verdict
+   (elements that finite differences cannot resolve rest on the exact references); :func:`_precision`
+   — errors of float32 size in a float32-computing candidate are precision, judged as such;
 5. :func:`_reference_agreement` — do the references agree among themselves?
-6. :func:`_whole_check_pitfalls` — explanations that need the whole gradient (clipping by norm,
-   degenerate values, saturation, float32, kinks);
-7. :func:`_localise` — where inside BPTT a wrong gradient goes wrong;
+6. :func:`~gradlab.check.explain.explain_wrong` — what the wrong gradients have in common, on evidence
+   (an exact factor, a wrong error term, another forward model); :func:`_whole_check_pitfalls` —
+   warnings about the check itself (degenerate values, saturation, float32, kinks);
+7. :func:`_localise` — for each wrong parameter the first sequence length T at which it is wrong, and
+   where the returned adjoints diverge;
 8. :func:`_verdict` — pass, fail or inconclusive;
 9. :func:`_redo_if_degenerate` — a check whose reference gradient is zero cannot tell right from
    wrong, so it is redone once on fresh values.
@@ -35,7 +39,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import finite, localise, pitfalls
-from .candidate import DerivationError, as_candidate
+from .candidate import as_candidate
+from .contract import formula as _formula
+from .contract import same_output, validate
+from .explain import explain_wrong, own_lines
 from .compare import NEGLIGIBLE, compare, compare_scalars, rel_error, tolerance
 from .references import SYMPY_MAX_ELEMENTS, autograd_gradient, engine_gradient, sympy_gradient, vanishing
 from .report import CheckReport, Element, Finding, ParamResult
@@ -206,7 +213,7 @@ def _check_once(cand, spec, problem, opts: CheckOptions) -> _Run:
     _precision(run)
     _reference_agreement(run)
     run.prefixes = _prefixes(run)
-    _explain_wrong(run)
+    explain_wrong(run)
     _whole_check_pitfalls(run)
     _localise(run)
     _verdict(run)
@@ -223,9 +230,9 @@ def _call_candidate(run: _Run) -> None:
     cin = run.problem.astype(run.in_dtype)
     out1 = run.cand(cin.params, cin.data)
     out2 = run.cand(cin.params, cin.data)
-    run.grads, run.adjoints, run.shape_findings, out_dtype = _validate(run.cand, run.spec, run.p64, out1)
+    run.grads, run.adjoints, run.shape_findings, out_dtype = validate(run.cand, run.spec, run.p64, out1)
     run.low_precision = run.in_dtype.itemsize < 8 or out_dtype.itemsize < 8
-    if not _same(out1, out2):
+    if not same_output(out1, out2):
         run.report.findings.append(Finding(
             "nondeterministic", "your gradient changed between two calls with the same parameters and data: it "
             "uses unseeded randomness (dropout, random initialisation inside the function, an unseeded generator) "
@@ -400,7 +407,7 @@ def _precision(run: _Run) -> None:
     worst = pitfalls.float32_rounding(run.grads, run.eng, eng32, wrong)
     if worst is None:
         return
-    lines = pitfalls.low_precision_lines(run.cand.source_file, _own_lines(run.cand))
+    lines = pitfalls.low_precision_lines(run.cand.source_file, own_lines(run.cand))
     worst = max(run.report.param(n).worst.rel_err for n in wrong if run.report.param(n).worst is not None)
     representable = all(np.array_equal(run.grads[n].astype(np.float32).astype(np.float64), run.grads[n])
                         for n in wrong)
@@ -551,150 +558,8 @@ def _projection_agreement(run: _Run) -> list:
     return out
 
 
-# ------------------------------------------------------------------------------ explanations
-def _explain_wrong(run: _Run) -> None:
-    """Phase 6: what the wrong gradients have in common, said once, when the numbers are evidence for it:
-    the output layer at one step (a wrong error term ∂E_t/∂y_t, or another forward model), or an exact
-    factor (the same on a second draw of other sizes: 2, ½, −1, 1/T, 1/N, …, or clipping by norm).
-    A story that explains every wrong gradient replaces the per-parameter guesses and the localisation."""
-    if not run.report.wrong:
-        return
-    _factors(run)
-    if not run.explained:
-        _output_layer(run)
-
-
-def _output_layer(run: _Run) -> bool:
-    """The output layer's gradient at one step: a wrong error term or another forward model."""
-    spec, report = run.spec, run.report
-    if spec.recurrent:
-        if run.prefixes is None or run.prefixes.at_one is None:
-            return False
-        one, (cand, ref) = run.p64.prefix(1), run.prefixes.at_one
-    else:
-        one, cand, ref = run.p64, run.grads, run.eng
-    story = pitfalls.output_layer_story(spec, one, cand, ref, tol=run.tol("exact").rtol)
-    if story is None:
-        return False
-    W, b = pitfalls.OUTPUT_LAYERS.get(spec.kind, ("W_y", "b_y"))
-    if story["kind"] == "error_term":
-        dy, dy1, at = ("∂E_t/∂y_t", "∂E_1/∂y_1", "at T = 1 ") if spec.recurrent else ("∂E/∂y", "∂E/∂y", "")
-        what = (f"your {dy1} is {story['name']}" if story["name"] else
-                f"your {dy1} = {_vec(story['yours'])} differs from the reference {_vec(story['right'])}")
-        story = (f"the error term {dy} is wrong {at}(read from ∂E/∂{b}, which is {dy1} there, while the state in "
-                 f"your ∂E/∂{W} is right): {what}. Every other gradient receives the error term through {W}ᵀ, so "
-                 f"all of them are wrong with it.")
-        _on_wrong_params(report, Finding("error_term", story, "error"))
-    else:
-        state = "s_1" if spec.recurrent else "h"
-        eqs = "\n".join("    " + line for line in pitfalls.forward_equations(spec))
-        hint = _other_convention(run)
-        _on_wrong_params(report, Finding(
-            "forward", f"your forward model differs from the reference model: at {'T = 1 the' if spec.recurrent else 'the'} "
-            f"output layer's gradient is that of the state {state} = {_vec(story['yours'])}, the reference's is "
-            f"{state} = {_vec(story['right'])}, so every gradient differs. The reference computes "
-            f"{spec.describe()}:\n{eqs}\n{hint}", "error"))
-    run.explained = True
-    T = run.p64.sizes.get("T")
-    if T:
-        report.steps = {n: list(range(1, T + 1)) for n in report.wrong}
-    return True
-
-
-def _on_wrong_params(report: CheckReport, finding: Finding) -> None:
-    """Put one whole-gradient explanation on every wrong parameter, in place of their own guesses
-    (the report says a finding that several parameters share once)."""
-    for p in report.params:
-        if p.verdict == "wrong":
-            p.findings = [f for f in p.findings if f.kind == "shape"] + [finding]
-
-
-def _other_convention(run: _Run) -> str:
-    """Name the spec option under which the candidate is right, if one of the known variants is it."""
-    for variant, how in pitfalls.variants(run.spec):
-        try:
-            ref, _ = engine_gradient(dataclasses.replace(run.p64, spec=variant).record())
-        except Exception:  # noqa: BLE001 - a variant that cannot be built is not the answer
-            continue
-        if all(n in run.grads and compare(run.grads[n], ref[n], run.tol("exact")).n_bad == 0 for n in run.names):
-            return (f"Your gradient is exactly right for {how}: declare MODEL = {pitfalls.spec_call(variant)} if "
-                    f"that is the model you derived for.")
-    options = pitfalls.variant_options(run.spec)
-    return (f"Check your forward pass against these equations{options}." if options else
-            "Check your forward pass against these equations.")
-
-
-def _own_lines(cand):
-    """The lines of the candidate's file that are its own: the whole file of a derivation module, the
-    function alone when it was handed over by itself (its file may hold anything else)."""
-    if cand.module is not None:
-        return None
-    import inspect
-
-    try:
-        src, start = inspect.getsourcelines(cand.fn)
-    except (OSError, TypeError):
-        return range(0)
-    return range(start, start + len(src))
-
-
-def _vec(v) -> str:
-    return np.array2string(np.asarray(v, float), precision=4, separator=", ", max_line_width=10**6)
-
-
-def _factors(run: _Run) -> None:
-    """Exact factors shared by the wrong gradients, confirmed on a second draw of other sizes."""
-    report = run.report
-    k1 = {n: pitfalls.exact_factor(run.grads[n], run.eng[n]) for n in report.wrong if n in run.grads}
-    k1 = {n: k for n, k in k1.items() if k is not None}
-    if not k1:
-        return
-    second = _second_draw(run)
-    if second is None:
-        return
-    sizes2, grads2, eng2 = second
-    if len(k1) == len(run.names):
-        nc = pitfalls.norm_clipping([(run.grads, run.eng), (grads2, eng2)])
-        if nc is not None:
-            _on_wrong_params(report, nc)
-            run.factored, run.explained = set(k1), True
-            return
-    groups: dict = {}
-    for n, k in k1.items():
-        k2 = pitfalls.exact_factor(grads2.get(n, np.zeros(0)), eng2[n]) if n in grads2 else None
-        label = None if k2 is None else pitfalls.named_factor([k, k2], [run.p64.sizes, sizes2])
-        if label is not None:
-            groups.setdefault((label, round(k, 12) if label == "c" else label), []).append(n)
-    for (label, _), names in groups.items():
-        f = pitfalls.factor_finding(names, label, k1[names[0]], [run.p64.sizes, sizes2])
-        for n in names:
-            pr = report.param(n)
-            pr.findings = [x for x in pr.findings if x.kind == "shape"] + [f]
-        run.factored |= set(names)
-    run.explained = bool(run.factored) and run.factored >= set(report.wrong)
-
-
-def _second_draw(run: _Run):
-    """(sizes, candidate gradients, engine gradients) on a second draw — other sizes, all different from
-    each other where the candidate allows — or None when the candidate fails there."""
-    sizes = dict(run.p64.sizes)
-    if run.cand.sizes is None:           # other sizes, all different: 1/T is then told apart from 1/H
-        T2 = sizes["T"] + 2 if "T" in sizes else None
-        pool = iter(v for v in (2, 4, 3, 5, 6, 7, 8, 9) if v != T2)
-        sizes = {k: (T2 if k == "T" else next(pool)) for k in sizes}
-    try:
-        problem = run.spec.draw(sizes, run.problem.seed + 1)
-        out = run.cand(problem.params, problem.data)
-    except Exception:  # noqa: BLE001 - the second draw only confirms; a candidate that fails there proves nothing
-        return None
-    grads = {n: np.asarray(out[n], float) for n in problem.params if n in out and np.shape(out[n]) ==
-             np.shape(problem.params[n])}
-    eng, _ = engine_gradient(problem.record())
-    return problem.sizes, grads, eng
-
-
 def _whole_check_pitfalls(run: _Run) -> None:
-    """Phase 6b: warnings about the check itself (degenerate values, saturation, float32, kinks)."""
+    """Phase 6, second part: warnings about the check itself (degenerate values, saturation, float32, kinks)."""
     report = run.report
     report.findings.extend(pitfalls.degenerate_problem(run.p64))
     sat = pitfalls.saturation(run.rec.graph)
@@ -801,109 +666,6 @@ def _values_dtype(problem):
     dts = {np.asarray(v).dtype for v in list(problem.params.values()) + list(problem.data.values())}
     small = [d for d in dts if d.kind == "f" and d.itemsize < 8]
     return np.dtype(small[0]) if small else np.dtype(np.float64)
-
-
-def _formula(spec, name):
-    try:
-        return spec.shape_formula(name)
-    except Exception:  # noqa: BLE001 - a description only
-        return ""
-
-
-def _same(a, b) -> bool:
-    if set(a) != set(b):
-        return False
-    for k in a:
-        x, y = np.asarray(a[k]), np.asarray(b[k])
-        if x.shape != y.shape or x.dtype.kind not in "fiu" or y.dtype.kind not in "fiu":
-            continue
-        if not np.array_equal(x, y, equal_nan=True):
-            return False
-    return True
-
-
-def _at(cand, line, text: str) -> str:
-    """``text`` prefixed with the candidate's file and line, as every contract message is."""
-    return str(DerivationError(text, cand.source_file, line))
-
-
-def _validate(cand, spec, p64, out):
-    """Return (gradients {name: float array}, adjoints, findings, dtype of the returned arrays), raising
-    :class:`DerivationError` for a breach of the contract."""
-    names = list(p64.params)
-    adj_names = spec.adjoint_names()
-    _check_keys(cand, spec, names, adj_names, out)
-    grads, findings, dtypes = {}, [], []
-    for n in names:
-        arr = _as_gradient_array(cand, n, out[n])
-        dtypes.append(arr.dtype)
-        want = p64.params[n].shape
-        if arr.shape != want:
-            findings.append(_shape_finding(cand, spec, p64, n, arr.shape, want))
-            continue
-        if not np.all(np.isfinite(arr)):
-            findings.append(Finding("nan", _at(cand, cand.line_of(n), f"∂E/∂{n} contains NaN or Inf."), "error", n))
-        grads[n] = arr.astype(np.float64)
-    adjoints = {}
-    for k in adj_names:
-        if k in out:
-            try:
-                adjoints[k] = np.asarray(out[k], dtype=np.float64)
-            except (TypeError, ValueError):
-                pass
-    low = [d for d in dtypes if d.itemsize < 8]
-    return grads, adjoints, findings, (low[0] if low else np.dtype(np.float64))
-
-
-def _check_keys(cand, spec, names, adj_names, out) -> None:
-    """Raise a :class:`DerivationError` for a returned name that is not a parameter or adjoint, or a
-    parameter without a gradient."""
-    import difflib
-
-    unknown = [k for k in out if k not in names and k not in adj_names]
-    if unknown:
-        k = unknown[0]
-        close = difflib.get_close_matches(str(k), names + list(adj_names), n=1)
-        raise cand.error(f"gradient returned {k!r}, which is not a parameter of {spec.describe()}; "
-                         f"its parameters are {', '.join(names)}"
-                         + (f" (intermediate adjoints: {', '.join(adj_names)})" if adj_names else ""),
-                         cand.line_of(str(k)), f"did you mean {close[0]!r}?" if close else None)
-    missing = [n for n in names if n not in out]
-    if missing:
-        shapes = ", ".join(f"{n} {_formula(spec, n)}" for n in missing)
-        raise cand.error(f"gradient did not return {', '.join(missing)}; every parameter needs its gradient "
-                         f"({shapes})", None, "return a dict with one entry per parameter: " + ", ".join(names))
-
-
-def _as_gradient_array(cand, n, v):
-    """The returned value for parameter ``n`` as a float array, or a :class:`DerivationError`."""
-    if v is None:
-        raise cand.error(f"gradient[{n!r}] is None; return an array of {n}'s shape (zeros if E does not "
-                         f"depend on {n})", cand.line_of(n))
-    try:
-        arr = np.asarray(v)
-    except Exception as exc:  # noqa: BLE001
-        raise cand.error(f"gradient[{n!r}] cannot be made an array: {exc}", cand.line_of(n)) from None
-    if arr.dtype.kind not in "f":
-        what = {"i": "integers", "u": "integers", "b": "booleans", "c": "complex numbers",
-                "O": "Python objects", "U": "strings"}.get(arr.dtype.kind, str(arr.dtype))
-        raise cand.error(f"gradient[{n!r}] has dtype {arr.dtype} ({what}); a gradient must be an array of "
-                         f"real floats (float64)", cand.line_of(n),
-                         "e.g. np.zeros_like(params[\"%s\"]) starts a float64 accumulator" % n)
-    return arr
-
-
-def _shape_finding(cand, spec, p64, n, got, want) -> Finding:
-    hint = ""
-    if len(got) == 2 and got == want[::-1]:
-        hint = " (the transpose: ∂E/∂W has W's shape, outputs × inputs)"
-    else:
-        for other, v2 in p64.params.items():
-            if other != n and np.shape(v2) == got:
-                hint = f" (the shape of {other}: a term of ∂E/∂{other} used for ∂E/∂{n}?)"
-                break
-    text = f"∂E/∂{n} has shape {got}, but {n} has shape {want} = {_formula(spec, n)}{hint}."
-    return Finding("shape", _at(cand, cand.line_of(n), text), "error", n, got)
 
 
 def _sweep(problem, eng, report, dtype):
