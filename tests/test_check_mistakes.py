@@ -59,6 +59,11 @@ EXPECTED = {
         status="caught", wrong=["W_x", "b_s", "W_s"],
         says=["(only the forget gate (f) rows) are wrong already for T = 1", "W_x, forget gate (f) block, row"],
         never=["W_x[", "clipped"]),
+    "elman_formulas_unicode.py": dict(
+        status="ok", wrong=[], says=["simplifies to 0 for W_x, W_s, b_s, W_y, b_y"], never=["differs"]),
+    "elman_formulas_expansion_bomb.py": dict(
+        status="caught", wrong=["W_s"], says=["W_s was not expanded", "compared numerically only",
+                                              "counterexample: W_s[1,1]"], never=["W_s[0"]),
     # the planted derivations of derivations/
     "wrong_elman_no_recurrent_term.py": dict(
         status="caught", wrong=["W_x", "b_s", "W_s"],
@@ -68,6 +73,11 @@ EXPECTED = {
         never=["the error term ∂E/∂y is wrong", "clipped"]),
     "wrong_elman_wx_slip.py": dict(
         status="caught", wrong=["W_x"], kinds={"shape"}, says=["the shape of W_s"], never=["clipped"]),
+    "wrong_elman_formulas_missing_tanh_prime.py": dict(
+        status="caught", wrong=["W_s"],
+        says=["yours − derived = s_0·δ_1·s_1²", "In the term of δ_1 (time step t = 1) yours is s_0·δ_1",
+              "yours lacks the factor 1 − s_1², the derivative of tanh at step 1", "W_s[1,1]"],
+        never=["W_s[0", "**"]),
     "wrong_lstm_no_cell_path.py": dict(
         status="caught", wrong=["W_x", "b_s", "W_s"],
         says=["correct for T = 1, wrong from T = 2", "through s_{t−1} or c_{t−1}"], never=["clipped"]),
@@ -86,14 +96,17 @@ def result(name):
 def text_of(res) -> str:
     """Everything the report says (the table, the wrong elements, the explanations and where), with its
     line breaks and indents made single spaces."""
-    rep = res["report"]
-    return " ".join((rep.format(verbose=True) + "\n" + "\n".join(rep.localisation)).split())
+    rep, sym = res["report"], res.get("symbolic")
+    text = rep.format(verbose=True) + "\n" + "\n".join(rep.localisation)
+    if sym is not None:
+        text += "\n" + "\n".join(sym.lines())
+    return " ".join(text.split())
 
 
 def test_every_file_of_the_corpus_has_an_expected_diagnosis():
     files = {p.name for p in MISTAKES.glob("*.py")}
     assert files <= set(EXPECTED), f"no expected diagnosis for {sorted(files - set(EXPECTED))}"
-    assert len(files) >= 10
+    assert len(files) >= 12
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

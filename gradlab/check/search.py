@@ -77,6 +77,9 @@ def check_escalating(candidate, spec=None, *, seed: int = 0, max_T: int = MAX_T,
     note saying at which sizes it is right and from which it is wrong. ``options`` / keywords are
     those of :func:`check_gradient` and apply to the main check and the final report; the larger
     sizes are checked in fast mode against gradlab's reverse mode, HIPS autograd and projections."""
+    for what, v in (("max_T", max_T), ("max_size", max_size), ("max_cost", max_cost)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"check_escalating: {what} must be a positive int, got {v!r}")
     cand = as_candidate(candidate, spec, name)
     spec = spec if spec is not None else cand.spec
     opts = (options or CheckOptions()).replace(**how) if how else (options or CheckOptions())
@@ -86,7 +89,12 @@ def check_escalating(candidate, spec=None, *, seed: int = 0, max_T: int = MAX_T,
         return report
     rungs, left = size_ladder(spec, max_T, max_size, max_cost)
     for sizes in rungs:
-        if _fails(cand, spec, sizes, seed):
+        try:
+            failed = _fails(cand, spec, sizes, seed)
+        except DerivationError as exc:     # e.g. code that indexes a fixed number of units
+            raise DerivationError(f"at {_sizes_text(sizes)}, a size checked after the default ones passed: "
+                                  f"{exc.reason}", exc.path, exc.line, exc.hint) from None
+        if failed:
             return _smallest_failure(cand, spec, sizes, seed, opts, report)
         report.coverage.append(dict(sizes))
     if left:
@@ -112,7 +120,11 @@ def _smallest_failure(cand, spec, sizes, seed, opts, passed):
         if k not in sizes:
             continue
         for v in range(1, sizes[k]):
-            if _fails(cand, spec, {**sizes, k: v}, seed):
+            try:
+                failed = _fails(cand, spec, {**sizes, k: v}, seed)
+            except DerivationError:      # breaks there instead: not the wrong number we are shrinking
+                failed = False
+            if failed:
                 sizes[k] = v
                 break
     report = check_gradient(cand, spec, sizes=sizes, seed=seed, options=opts)
