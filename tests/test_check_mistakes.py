@@ -183,7 +183,7 @@ def test_a_planted_file_counts_the_search_counterexample(tmp_path):
 
 def test_relu_with_exploding_states_passes_and_says_what_the_verdict_rests_on():
     cand = load_derivation(str(DERIVATIONS / "elman_relu_bptt.py"))
-    for T in (20, 40):
+    for T in (20, 40, 60):
         problem = cand.spec.draw({"T": T, "D": 2, "H": 3, "O": 2}, seed=0)
         problem = problem.copy(params={"W_s": 3 * np.eye(3)})
         report = check_gradient(cand, problem=problem)
@@ -227,6 +227,13 @@ def test_clipping_is_named_only_when_values_saturate_at_a_bound():
     assert [f.kind for f in wrong_param_findings("W", np.clip(r, -0.3, 0.3), r)] == ["clipped"]
     assert wrong_param_findings("b", np.array([0.2, -0.2]), np.array([0.7, -0.7])) == []   # two values, one bound
     assert wrong_param_findings("W", 0.5 * r, r) == []
+
+
+def test_a_placeholder_of_zeros_is_named_as_such_not_as_a_factor():
+    cand = load_derivation(str(DERIVATIONS / "elman_bptt_sequence.py"))
+    report = check_gradient(lambda p, d: {**cand.fn(p, d), "W_s": np.zeros_like(p["W_s"])}, cand.spec)
+    assert report.wrong == ["W_s"]
+    assert [f.kind for f in report.param("W_s").findings] == ["zeros"]
 
 
 def test_a_formula_check_names_elements_one_way_and_the_difference_in_words(tmp_path):

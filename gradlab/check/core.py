@@ -402,8 +402,8 @@ def _precision(run: _Run) -> None:
     wrong = run.report.wrong
     if not wrong or run.low_precision:
         return
-    p32 = run.p64.astype(np.float32)
-    eng32, _ = engine_gradient(p32.record(dtype=np.float32))
+    with np.errstate(all="ignore"):      # float32 may overflow where float64 does not: then it explains nothing
+        eng32, _ = engine_gradient(run.p64.astype(np.float32).record(dtype=np.float32))
     worst = pitfalls.float32_rounding(run.grads, run.eng, eng32, wrong)
     if worst is None:
         return

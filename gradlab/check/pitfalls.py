@@ -71,10 +71,12 @@ def wrong_param_findings(name: str, cand, ref, formula: str = "") -> list:
 
 
 def exact_factor(cand, ref):
-    """Return k when ``cand`` is exactly k × ``ref`` (relative residual below 1e-6, k ≠ 1), else None."""
+    """Return k when ``cand`` is exactly k × ``ref`` (relative residual below 1e-6, k ∉ {0, 1}), else None."""
     c, r = np.asarray(cand, dtype=float), np.asarray(ref, dtype=float)
+    if c.shape != r.shape or not np.all(np.isfinite(c)) or not np.any(c) or not np.any(r):
+        return None              # zeros are a placeholder, not a factor
     sf = _scale_factor(c, r)
-    if sf is None or sf[1] > 1e-6 or abs(sf[0] - 1) < 1e-6 or not np.any(r):
+    if sf is None or sf[1] > 1e-6 or abs(sf[0] - 1) < 1e-6:
         return None
     return sf[0]
 
