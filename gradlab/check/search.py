@@ -24,13 +24,18 @@ from .candidate import DerivationError, as_candidate
 from .core import DEFAULT_REFERENCES, CheckOptions, check_gradient
 from .report import Finding, VerifyReport
 
-__all__ = ["verify", "check_escalating", "size_ladder", "MAX_T", "MAX_SIZE", "MAX_COST"]
+__all__ = ["verify", "check_escalating", "size_ladder", "MAX_T", "MAX_SIZE", "MAX_COST", "MAX_COST_CAP"]
 
 #: the escalation's default limits: sequences up to 20 steps, layers up to 6 units
 MAX_T, MAX_SIZE = 20, 6
-#: the escalation's cost bound, in parameter elements × time steps summed over the larger checks
-#: (20 000 covers every built-in cell up to T = 20, H = 6 in about 0.1 s of checking)
-MAX_COST = 20_000
+#: the escalation's cost bound at the default limits, in parameter elements × time steps summed over the
+#: larger checks (20 000 covers every built-in cell up to T = 20, H = 6 in about 0.1 s of checking); raised
+#: limits raise it in proportion (T × H²), up to MAX_COST_CAP (a few seconds)
+MAX_COST, MAX_COST_CAP = 20_000, 1_000_000
+
+
+def _cost_bound(max_T: int, max_size: int) -> int:
+    return int(min(MAX_COST_CAP, max(MAX_COST, MAX_COST * (max_T / MAX_T) * (max_size / MAX_SIZE) ** 2)))
 
 
 def size_ladder(spec, max_T: int = MAX_T, max_size: int = MAX_SIZE, max_cost: int = MAX_COST) -> tuple:
@@ -70,13 +75,16 @@ def _cost(spec, sizes) -> int:
 
 
 def check_escalating(candidate, spec=None, *, seed: int = 0, max_T: int = MAX_T, max_size: int = MAX_SIZE,
-                     max_cost: int = MAX_COST, options: CheckOptions | None = None, name=None, **how):
+                     max_cost: int | None = None, options: CheckOptions | None = None, name=None, **how):
     r"""Return the :class:`~gradlab.check.report.CheckReport` of the main check at the spec's default sizes
     when the candidate is right there and at every larger size of :func:`size_ladder` (its ``coverage``
     lists the sizes checked); otherwise the full report of the smallest failing case found, with a
     note saying at which sizes it is right and from which it is wrong. ``options`` / keywords are
     those of :func:`check_gradient` and apply to the main check and the final report; the larger
-    sizes are checked in fast mode against gradlab's reverse mode, HIPS autograd and projections."""
+    sizes are checked in fast mode against gradlab's reverse mode, HIPS autograd and projections. The
+    cost bound ``max_cost`` (parameter elements × time steps over the larger checks) defaults to
+    :data:`MAX_COST`, raised in proportion to raised limits; rungs beyond it are left out, with a warning."""
+    max_cost = _cost_bound(max_T, max_size) if max_cost is None else max_cost
     for what, v in (("max_T", max_T), ("max_size", max_size), ("max_cost", max_cost)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"check_escalating: {what} must be a positive int, got {v!r}")
@@ -100,7 +108,7 @@ def check_escalating(candidate, spec=None, *, seed: int = 0, max_T: int = MAX_T,
     if left:
         report.findings.append(Finding("sizes", f"the larger sizes {'; '.join(_sizes_text(s) for s in left)} were "
                                        f"not checked: they exceed the cost bound ({max_cost} parameter elements × "
-                                       f"time steps; raise max_cost)", "note"))
+                                       f"time steps; raise max_cost)", "warning"))
     return report
 
 
