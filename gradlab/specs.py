@@ -171,6 +171,9 @@ class Spec:
         else:
             name = _CELLS[self.kind][1]
             act = f" ({self.activation})" if self.kind in ("elman", "jordan") else ""
+            convention = [f"{k}={v!r}" for k, v in self.options if self.kind == "gru" and k in ("update", "reset")]
+            if convention:
+                act = " (" + ", ".join(convention) + ")"
             if self.mode != "many_to_many":
                 total = "E = E_N (last step)"
             else:
@@ -1071,11 +1074,23 @@ def four_gate_lstm(loss: str = "mse_half", mode: str = "many_to_many", **options
     return _make("four_gate_lstm", loss, "tanh", mode, **options)
 
 
-def gru(loss: str = "mse_half", mode: str = "many_to_many", **options) -> Spec:
-    r"""Return the spec of the GRU (update gate z_t, reset gate r_t, candidate state).
+def gru(loss: str = "mse_half", mode: str = "many_to_many", *, update: str = "keep", reset: str = "after",
+        **options) -> Spec:
+    r"""Return the spec of the GRU (update gate z_t, reset gate r_t, candidate state n_t).
+
+    The published GRUs differ in two places, each an option (see :class:`gradlab.nn.cells.GRUCell`):
+    ``update="keep"`` s_t = (1 − z_t) ⊙ n_t + z_t ⊙ s_{t−1} (PyTorch, Keras, Cho et al. 2014) or
+    ``"replace"`` s_t = z_t ⊙ n_t + (1 − z_t) ⊙ s_{t−1} (Chung et al. 2014); ``reset="after"``
+    n_t = tanh(a_n + r_t ⊙ (W_{s,n} s_{t−1} + b_{s,n})) (PyTorch, cuDNN) or ``"before"``
+    n_t = tanh(a_n + W_{s,n} (r_t ⊙ s_{t−1}) + b_{s,n}) (Cho et al. 2014).
 
     {options}"""
-    return _make("gru", loss, "tanh", mode, **options)
+    if update not in ("keep", "replace"):
+        raise ValueError(f"gradlab.specs.gru: update must be 'keep' or 'replace', got {update!r}")
+    if reset not in ("after", "before"):
+        raise ValueError(f"gradlab.specs.gru: reset must be 'after' or 'before', got {reset!r}")
+    convention = {k: v for k, v in (("update", update), ("reset", reset)) if v != {"update": "keep", "reset": "after"}[k]}
+    return _make("gru", loss, "tanh", mode, **convention, **options)
 
 
 for _f in (elman, jordan, lstm, peephole_lstm, four_gate_lstm, gru):

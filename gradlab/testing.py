@@ -9,8 +9,10 @@ In a test file (``my_gradient`` follows the derivation contract of ``derivations
         assert_gradient_matches(my_gradient, gradlab.specs.elman())  # AssertionError with the report
 
 Strategies (all draw from well-conditioned ranges: weights ±(0.1 … 0.9)/√fan_in, inputs ±(0.1 … 0.9),
-never exactly zero, so a check is never vacuous; they shrink towards short sequences, small sizes and
-simple values):
+never exactly zero; they shrink towards short sequences, small sizes and simple values). A drawn
+problem is never vacuous: a draw in which some parameter's reference gradient vanishes although E
+depends on it (equal rows cancelling by symmetry, targets equal to the outputs) is rejected, since a
+check on it cannot tell a right gradient for that parameter from a wrong one (:func:`vacuous`):
 
 * :func:`sizes` — {T, D, H, O} for a spec;
 * :func:`sequences` — input sequences ``xs`` of shape (T, D);
@@ -27,9 +29,11 @@ import functools
 import math
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
-__all__ = ["assert_gradient_matches", "sizes", "sequences", "weights", "problems", "rnn_configs", "values"]
+__all__ = ["assert_gradient_matches", "sizes", "sequences", "weights", "problems", "rnn_configs", "values",
+           "vacuous"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,6 +89,15 @@ def _base(spec, sizes: tuple, dtype: str):
     return spec.draw(dict(sizes), seed=0, dtype=np.dtype(dtype))
 
 
+def vacuous(problem) -> list:
+    """Return the parameters whose reference gradient vanishes in ``problem`` although E depends on them
+    (empty for a problem on which a check can catch a mistake in every parameter)."""
+    from .check.references import engine_gradient, vanishing
+
+    rec = problem.astype(np.float64).record()
+    return vanishing(rec, engine_gradient(rec)[0])[0]
+
+
 @st.composite
 def problems(draw, spec, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_O: int = 2, max_V: int | None = None,
              max_B: int = 2, dtype=np.float64):
@@ -110,7 +123,9 @@ def problems(draw, spec, *, max_T: int = 4, max_D: int = 3, max_H: int = 3, max_
             data[k] = (raw / raw.sum(axis=axis, keepdims=True)).astype(dtype)
         else:
             data[k] = _array(draw, v.shape, 1.0 if k in ("xs", "x", "d", "ds") else 0.5, dtype)
-    return base.copy(params, data)
+    problem = base.copy(params, data)
+    assume(not vacuous(problem))
+    return problem
 
 
 def _class_axis(spec, key) -> int:

@@ -1,7 +1,10 @@
 r"""The gradient checker: hand-derived gradients against four references, with explanations.
 
 * :func:`check_gradient` — one check on one drawn (or given) model: per-parameter verdicts, the worst
-  element, the references' agreement, pitfalls, and where inside BPTT an error starts;
+  element, the references' agreement, pitfalls, and where inside BPTT an error starts (how it checks:
+  :class:`CheckOptions`);
+* :func:`check_escalating` — the same check at the default sizes and then at larger ones (T up to 20,
+  H up to 6 by default), a failure shrunk to the smallest failing sizes; the report lists what it covered;
 * :func:`verify` — a Hypothesis search over sizes, sequence lengths, weights and inputs that shrinks a
   failure to the smallest counterexample;
 * :func:`layer`, :func:`check_layer`, :func:`verify_layer` — layer mode: an author's own forward and
@@ -17,14 +20,14 @@ The command line ``gradlab check PATH...`` lives in :mod:`gradlab.check.cli`.
 from .candidate import Candidate, DerivationError, as_candidate, find_derivations, load_derivation
 from .compare import Tolerance, rel_error, tolerance
 from .bindings import Call, call
-from .core import DEFAULT_REFERENCES, check_gradient
+from .core import DEFAULT_REFERENCES, CheckOptions, check_gradient
 from .loaders import load_function, needed_globals
 from . import layer   # the package, callable as the declaration function gradlab.check.layer(...)
 from .layer import LayerDecl, check_layer, verify_layer
 from .report import CheckReport, Element, Finding, ParamResult, VerifyReport
-from .search import verify
+from .search import check_escalating, verify
 
-__all__ = ["check_gradient", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
+__all__ = ["check_gradient", "CheckOptions", "check_escalating", "verify", "load_derivation", "find_derivations", "as_candidate", "Candidate",
            "DerivationError", "CheckReport", "ParamResult", "Element", "Finding", "VerifyReport", "Tolerance",
            "tolerance", "rel_error", "DEFAULT_REFERENCES", "load_function", "needed_globals", "call", "Call",
            "layer", "LayerDecl", "check_layer", "verify_layer"]

@@ -338,9 +338,11 @@ def _symbolic_derivation(module, path: str) -> Candidate:
     if not isinstance(model, Spec):
         raise DerivationError("a symbolic derivation needs MODEL, a spec from gradlab.specs", path,
                               _assign_line(path, "MODEL"), "e.g. MODEL = gradlab.specs.elman()")
-    if model.kind == "feedforward" or model.loss != "mse_half" or getattr(model, "activation", "tanh") != "tanh":
+    if model.kind == "feedforward" or model.loss != "mse_half" or getattr(model, "activation", "tanh") != "tanh" \
+            or model.options:
         raise DerivationError(f"symbolic derivations are supported for the recurrent cells with tanh units and "
-                              f"E = Σ_t ½‖y_t − d_t‖²; MODEL is {model.describe()}", path, _assign_line(path, "MODEL"))
+                              f"E = Σ_t ½‖y_t − d_t‖² and no cell options; MODEL is {model!r}", path,
+                              _assign_line(path, "MODEL"))
     sizes = getattr(module, "SIZES", None)
     if not isinstance(sizes, dict) or set(sizes) != {"T", "D", "H", "O"} or \
             not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes.values()):

@@ -69,6 +69,11 @@ def add_arguments(parser) -> None:
     mode.add_argument("--full", dest="mode", action="store_const", const="full",
                       help="main check of every element by finite differences (the default)")
     parser.set_defaults(mode="full")
+    parser.add_argument("--max-T", type=int, default=20, metavar="T", dest="max_T",
+                        help="after the check at the default sizes, check again at larger sizes up to T time steps "
+                             "(default 20)")
+    parser.add_argument("--max-size", type=int, default=6, metavar="N", dest="max_size",
+                        help="... and up to N units per layer (default 6)")
     parser.add_argument("--sympy", action="store_true", help="add the exact SymPy reference (small models; slow)")
     parser.add_argument("--sweep", action="store_true", help="show a finite-difference step sweep for each derivation")
     parser.add_argument("--figure", metavar="DIR", help="write a figure of each derivation found wrong into DIR: the "
@@ -119,7 +124,7 @@ def _json_errors(parser) -> None:
 
 # --------------------------------------------------------------------------------- one derivation
 def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 20, sympy: bool = False,
-               sweep: bool = False, progress=None) -> dict:
+               sweep: bool = False, progress=None, max_T: int = 20, max_size: int = 6) -> dict:
     r"""Check one derivation file; return a dict with ``status`` (ok / caught / FAIL / MISSED / ERROR),
     ``report`` (:class:`CheckReport` or None), ``search`` (:class:`VerifyReport` or None), ``error``,
     ``expect``, ``expected_wrong``, ``found_wrong``, ``elapsed`` and ``notes`` (what the derivation did
@@ -130,7 +135,7 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
     from .candidate import DerivationError, load_derivation
     from .core import DEFAULT_REFERENCES, check_gradient
     from .layer import check_layer_file, is_layer_file
-    from .search import verify
+    from .search import check_escalating, verify
 
     if is_layer_file(path):   # layer mode (LAYER = gradlab.check.layer(...)): gradlab/check/layer/files.py
         return check_layer_file(path, mode=mode, seed=seed, examples=examples, progress=progress)
@@ -147,7 +152,8 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
         refs = DEFAULT_REFERENCES + (("sympy",) if sympy else ())
         if progress:
             progress(f"{os.path.basename(path)}: checking at the default sizes")
-        report = check_gradient(cand, mode=mode, seed=seed, references=refs, sweep=sweep)
+        report = check_escalating(cand, mode=mode, seed=seed, references=refs, sweep=sweep, max_T=max_T,
+                                  max_size=max_size)
         result["report"] = report
         if cand.symbolic is not None:   # formulas: exact symbolic verdict instead of a search over sizes
             from ..symbolic.candidate import check_symbolic_candidate
@@ -164,7 +170,7 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
             if progress:
                 progress(f"{os.path.basename(path)}: exact SymPy derivatives at the smallest sizes")
             result["sympy_small"] = check_gradient(cand, sizes=_smallest(cand.spec), seed=seed,
-                                                   references=("engine", "sympy"), localise_errors=False)
+                                                   references=("engine", "sympy"), localise=False)
         search = None
         if examples > 0:
             if progress:
@@ -186,6 +192,8 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
     result["title"] = cand.doc.strip().splitlines()[0] if cand.doc.strip() else ""
     found = sorted(report.wrong, key=names.index)
     search_failed = search is not None and not search.ok
+    if search_failed and search.counterexample is not None:   # the search's counterexample counts too
+        found = sorted(set(found) | set(search.counterexample.wrong), key=names.index)
     sym = result.get("symbolic")
     if sym is not None:
         found = sorted(set(found) | {n for n, v in sym.params.items() if not v.ok}, key=names.index)
@@ -287,21 +295,7 @@ def _exit_error(exc: SystemExit, path: str):
 def _symbolic_lines(res: dict, indent: str) -> list:
     """Lines for the symbolic verdict of a derivation given as formulas."""
     sym = res.get("symbolic")
-    if sym is None:
-        return []
-    zero = [v.name for v in sym.params.values() if v.symbolic == "zero"]
-    lines = []
-    if zero:
-        lines.append(indent + f"symbolically: yours − derived simplifies to 0 for {', '.join(zero)}")
-    for v in sym.params.values():
-        if not v.ok:
-            c = v.counterexample or {}
-            lines.append(indent + f"symbolically: {v.name} differs from the derived gradient"
-                         + (f" by {v.difference}" if v.difference else ""))
-            if c:
-                lines.append(indent + f"  counterexample: {v.name}{c['element']} is {c['candidate']:.6g}, "
-                                      f"the engine gives {c['engine']:.6g} (random point, seed {c['seed']})")
-    return lines
+    return [] if sym is None else [indent + line for line in sym.lines()]
 
 
 def _warning_lines(res: dict, indent: str) -> list:
@@ -341,9 +335,10 @@ def _summary_line(res: dict, width: int) -> str:
     search = res["search"]
     method = "central+Richardson" if rep.method.startswith("central (h") and "Richardson" in rep.method else rep.method.split(" (")[0]
     if status == "ok":
-        what = "correct"
+        covered = rep.coverage_text(brief=True) if hasattr(rep, "coverage_text") else ""   # layer reports have none
+        what = "correct" + (f" for {covered}" if covered else "")
         if search is not None:
-            what += f", also in {search.examples} drawn cases"
+            what += f", +{search.examples} drawn" if covered else f", also in {search.examples} drawn cases"
     elif status == "caught":
         what = f"{', '.join(res['found_wrong'])} wrong, as planted"
     elif status == "FAIL":
@@ -799,7 +794,7 @@ def _check(args) -> int:
     width = max(len(e["name"]) for e in entries) + 3
     limits = Limits(timeout=args.timeout, memory_mb=args.memory)
     options = {"mode": args.mode, "seed": args.seed, "examples": args.examples, "sympy": args.sympy,
-               "sweep": args.sweep}
+               "sweep": args.sweep, "max_T": args.max_T, "max_size": args.max_size}
     if text:
         where = ", ".join(args.paths) if len(args.paths) <= 3 else \
             f"{', '.join(args.paths[:2])}, … ({len(args.paths)} paths)"

@@ -12,68 +12,142 @@ Two ways to find the first wrong term:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from .compare import compare, tolerance
+from .elements import GATES, gate_block
 from .references import engine_gradient
 
-__all__ = ["by_prefix", "by_adjoints", "prefix_sentence", "OUTPUT_LAYER"]
+__all__ = ["Prefixes", "by_prefix", "by_adjoints", "prefix_sentences", "prefix_sentence", "OUTPUT_LAYER"]
 
 #: the output layer's parameters: used at every step, but not part of the recurrence (Elman, LSTM, GRU)
 OUTPUT_LAYER = ("W_y", "b_y")
 
 
-def by_prefix(candidate, problem, names, tol=None):
-    """Return (first T' at which one of ``names`` is wrong or None, {T': [wrong names]}) over prefixes."""
+@dataclass
+class Prefixes:
+    r"""What checks on the first T' = 1 … T steps found: ``first`` {parameter: the first T' at which it is
+    wrong, None if never}, ``blocks`` {parameter: the gate letters of the wrong rows at that T' (stacked
+    parameters only)}, and the candidate's gradient and the engine's at T' = 1 (``at_one``)."""
+
+    T: int
+    first: dict = field(default_factory=dict)
+    blocks: dict = field(default_factory=dict)
+    at_one: tuple | None = None
+
+
+def by_prefix(candidate, problem, names, tol=None, *, kind: str = "", hidden: int | None = None) -> Prefixes:
+    """Check ``names`` on every prefix T' = 1 … T of ``problem`` and return the :class:`Prefixes`: each
+    parameter's own first wrong T' (a statement about T' = 1 is the result of a check at T' = 1)."""
     tol = tol or tolerance("exact")
     T = problem.sizes["T"]
-    seen = {}
+    out = Prefixes(T, {n: None for n in names})
     for Tp in range(1, T + 1):
+        todo = [n for n in names if out.first[n] is None]
+        if not todo:
+            break
         sub = problem.prefix(Tp)
         try:
-            out = candidate(sub.params, sub.data)
+            got = candidate(sub.params, sub.data)
         except Exception:  # noqa: BLE001 - a candidate that fails on a prefix is wrong from there on
-            seen[Tp] = list(names)
-            return Tp, seen
+            out.first.update({n: Tp for n in todo})
+            break
         ref, _ = engine_gradient(sub.record())
-        wrong = []
-        for n in names:
-            c = out.get(n)
-            if c is None or np.shape(c) != ref[n].shape or compare(c, ref[n], tol).n_bad:
-                wrong.append(n)
-        seen[Tp] = wrong
-        if wrong:
-            return Tp, seen
-    return None, seen
+        if Tp == 1:
+            out.at_one = (got, ref)
+        for n in todo:
+            c = got.get(n)
+            if c is None or np.shape(c) != ref[n].shape:
+                out.first[n] = Tp
+                continue
+            bad = compare(np.asarray(c, dtype=float), ref[n], tol).bad
+            if bad.any():
+                out.first[n] = Tp
+                gates = gate_block(kind, ref[n].shape, hidden)
+                if gates is not None:
+                    rows = bad.reshape(len(gates), hidden, -1).any(axis=(1, 2))
+                    out.blocks[n] = tuple(g for (g, _), r in zip(gates, rows) if r)
+    return out
 
 
-def prefix_sentence(first: int | None, T: int, names, parts=("s",), output_layer=OUTPUT_LAYER) -> str | None:
-    """Return the plain-words reading of a prefix search (``parts``: the state's parts, e.g. s and c;
-    ``output_layer``: the names of the output layer's parameters, when the code has its own names)."""
-    who = ", ".join(f"∂E/∂{n}" for n in names)
-    if first is None:
-        return None
+def _who(names, blocks=None, kind: str = "") -> str:
+    text = ", ".join(f"∂E/∂{n}" for n in names)
+    parts = {blocks[n] for n in names if blocks and n in blocks}
+    if len(parts) == 1:
+        letters = next(iter(parts))
+        words = dict(GATES.get(kind, ()))
+        if letters and len(letters) < len(GATES.get(kind, ())):
+            named = [f"{'the ' if len(letters) > 1 else ''}{words.get(g, g)} ({g})" for g in letters]
+            listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+            text += f" (only the rows of {listed})" if len(letters) > 1 else f" (only the {listed} rows)"
+    return text
+
+
+def prefix_sentences(prefixes: Prefixes, parts=("s",), *, kind: str = "", output_layer=None) -> list:
+    """Return the plain-words reading of a prefix search, one sentence per group of parameters that
+    go wrong from the same T' (``parts``: the state's parts, e.g. s and c)."""
+    output_layer = OUTPUT_LAYER if output_layer is None else tuple(output_layer)
+    groups: dict = {}
+    for n, t in prefixes.first.items():
+        if t is not None:
+            groups.setdefault(t, []).append(n)
+    at_one = groups.get(1, [])
+    out = []
+    for first in sorted(groups):
+        names = groups[first]
+        who = _who(names, prefixes.blocks, kind)
+        if first == 1:
+            out.append(_sentence_at_one(names, who, parts, output_layer))
+        elif all(n in output_layer for n in names):
+            out.append(f"{who}: correct for T = 1{_upto(first)}, wrong from T = {first}: the output layer is used "
+                       f"at every step, so its gradient is a sum over t, ∂E/∂W_y = Σ_t (y_t − d_t) s_tᵀ; the terms of "
+                       f"some steps are missing or wrong" + (f" (the sum covers at most {first - 1} steps?)."
+                                                               if first > 2 else "."))
+        elif at_one:
+            out.append(f"{who}: correct for T = 1, wrong from T = {first}: they receive the gradient that flows "
+                       f"back from the next step, which passes through what is already wrong at T = 1 "
+                       f"({', '.join('∂E/∂' + n for n in at_one)}).")
+        else:
+            out.append(_sentence_recurrence(first, who, parts))
+    return out
+
+
+def _upto(first: int) -> str:
+    return f" … {first - 1}" if first > 2 else ""
+
+
+def _sentence_at_one(names, who, parts, output_layer) -> str:
+    if all(n in output_layer for n in names):
+        return (f"{who} {'is' if len(names) == 1 else 'are'} wrong already for T = 1: at a single step the output "
+                f"layer's gradient is ∂E_1/∂y_1 times s_1ᵀ, so either the error term ∂E_1/∂y_1 or the state s_1 "
+                f"your forward pass computes differs from the reference.")
+    return (f"{who} {'is' if len(names) == 1 else 'are'} wrong already for T = 1, a single step with no "
+            f"recurrence: the error is in the step's own derivative (the local term ∂{parts[0]}_1/∂W, an "
+            f"activation's or a gate's derivative, or the output layer), not in the flow through time.")
+
+
+def _sentence_recurrence(first, who, parts) -> str:
     if len(parts) == 1:
         p = parts[0]
-        into = f"from {p}_t into {p}_{{t−1}}"
-        term = f"(the recurrent term of ∂E/∂{p}_{{t−1}})"
+        into, term = f"from {p}_t into {p}_{{t−1}}", f"(the recurrent term of ∂E/∂{p}_{{t−1}})"
     else:
-        into = "from step t into step t−1"
-        term = "(through " + " or ".join(f"{p}_{{t−1}}" for p in parts) + ")"
-    if first == 1:
-        return (f"{who} is wrong already for T = 1, a single step with no recurrence: the error is in the "
-                f"step's own derivative (the local term ∂{parts[0]}_1/∂W, an activation's derivative or the "
-                f"output layer), not in the flow through time.")
-    if all(n in output_layer for n in names):
-        return (f"{who}: correct for T = 1, wrong from T = {first}: the output layer is used at every step, so "
-                f"its gradient is a sum over t, ∂E/∂W_y = Σ_t (y_t − d_t) s_tᵀ; the terms of the other steps are "
-                f"missing or wrong.")
+        into, term = "from step t into step t−1", "(through " + " or ".join(f"{p}_{{t−1}}" for p in parts) + ")"
     if first == 2:
-        return (f"{who}: correct for T = 1, wrong from T = 2: the gradient that flows back {into} is missing "
-                f"or wrong {term}.")
-    return (f"{who}: correct for T = 1 … {first - 1}, wrong from T = {first}: the terms that reach back "
-            f"{first - 1} or more steps are missing or wrong (a product of step-to-step Jacobians cut short "
-            f"after {first - 2}?).")
+        return f"{who}: correct for T = 1, wrong from T = 2: the gradient that flows back {into} is missing or wrong {term}."
+    return (f"{who}: correct for T = 1 … {first - 1}, wrong from T = {first}: the terms that reach back {first - 1} "
+            f"or more steps (from E_t to {parts[0]}_{{t−{first - 1}}} and earlier) are missing or wrong: is the "
+            f"backward loop truncated after {first - 1} steps?")
+
+
+def prefix_sentence(first: int | None, T: int, names, parts=("s",), output_layer=None) -> str | None:
+    """Return the reading of a prefix search in which every one of ``names`` goes wrong from ``first``
+    (kept for callers of the one-group form; :func:`prefix_sentences` handles groups; ``output_layer``: the
+    names of the output layer's parameters, when the code has its own names)."""
+    if first is None:
+        return None
+    return prefix_sentences(Prefixes(T, {n: first for n in names}), parts, output_layer=output_layer)[0]
 
 
 def by_adjoints(cand_adj: dict, ref_adj: dict, problem, tol=None) -> list:

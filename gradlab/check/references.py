@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autodiff import reverse, toposort
 
-__all__ = ["engine_gradient", "autograd_gradient", "sympy_gradient", "SYMPY_MAX_ELEMENTS"]
+__all__ = ["engine_gradient", "autograd_gradient", "sympy_gradient", "vanishing", "SYMPY_MAX_ELEMENTS"]
 
 SYMPY_MAX_ELEMENTS = 40
 
@@ -30,6 +30,17 @@ def engine_gradient(rec) -> tuple:
         if tensors and all(t is not None for t in tensors):
             adj[key] = np.stack([np.asarray(out.get(t, np.zeros_like(t.data)), dtype=float) for t in tensors])
     return grads, adj
+
+
+def vanishing(rec, grads: dict, floor: float = 1e-12) -> tuple:
+    r"""Return (the parameters E depends on whose gradient is zero at these values, the parameters E
+    does not depend on at all). The first make a check vacuous for them — targets equal to the outputs,
+    or weights whose equal rows cancel by symmetry; the second are structural (the four-gate LSTM's W_n
+    at T = 1 reaches E only through later steps)."""
+    present = set(rec.graph.leaves)
+    absent = [n for n, leaf in rec.params.items() if leaf not in present]
+    zero = [n for n in rec.params if n not in absent and not np.any(np.abs(grads[n]) > floor)]
+    return zero, absent
 
 
 def autograd_gradient(rec, values: dict | None = None) -> dict:

@@ -11,15 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Finding", "Element", "ParamResult", "CheckReport", "VerifyReport", "fmt"]
+from .elements import INDEX_NOTE, element_text
 
-REFERENCE_NAMES = {
-    "engine": "gradlab reverse mode",
-    "autograd": "HIPS autograd",
-    "fd": "finite differences",
-    "sympy": "SymPy exact",
-}
-
+__all__ = ["Finding", "Element", "ParamResult", "CheckReport", "VerifyReport", "fmt", "plain_findings"]
 
 def fmt(x) -> str:
     """Format a number compactly (5 significant digits)."""
@@ -91,6 +85,7 @@ class ParamResult:
     findings: list = field(default_factory=list)
     formula: str = ""
     n_checked_fd: int = 0
+    n_unjudged: int = 0                                     # elements finite differences could not judge
 
     @property
     def ok(self) -> bool:
@@ -102,6 +97,7 @@ class ParamResult:
         return {"name": self.name, "shape": list(self.shape), "verdict": self.verdict,
                 "worst": None if self.worst is None else self.worst.to_dict(), "rtol": self.rtol,
                 "atol": self.atol, "checked": self.n_checked, "bad": self.n_bad, "kinks": self.n_kink,
+                "not_judged_by_fd": self.n_unjudged,
                 "per_reference": self.per_reference,
                 "projections": [list(p) for p in self.projections],
                 "findings": [f.to_dict() for f in self.findings]}
@@ -130,6 +126,8 @@ class CheckReport:
     elapsed: float = 0.0
     values: dict = field(default_factory=dict)              # the inputs, shown for small cases
     steps: dict = field(default_factory=dict)               # wrong parameter -> time steps whose terms are wrong
+    coverage: list = field(default_factory=list)            # the sizes checked (check_escalating), in order
+    kind: str = ""                                          # the spec's kind (names the gates of stacked rows)
 
     # ----------------------------------------------------------------------------- summaries
     @property
@@ -155,6 +153,22 @@ class CheckReport:
                 return p
         raise KeyError(f"no parameter named {name!r} in this report; it has {[p.name for p in self.params]}")
 
+    def element(self, p: "ParamResult", index=None) -> str:
+        """Return the worst element of ``p`` (or ``index``) in the lecture's words: ``W_s[1,2]``, or the gate
+        and row of a stacked parameter (``W_s, forget gate (f) block, row 2, column 1``)."""
+        index = p.worst.index if index is None else index
+        return element_text(p.name, index, self.kind, self.sizes.get("H"), p.shape)
+
+    def coverage_text(self, brief: bool = False) -> str:
+        """Return which sizes were checked, e.g. ``"T = 3, 5, 8, 12, 20; H = 3, 4, 5, 6"`` (``brief``:
+        ``"T ≤ 20, H ≤ 6"``); empty when only one size was checked."""
+        if len(self.coverage) < 2:
+            return ""
+        keys = [k for k in ("T", "H", "D", "O") if any(k in s for s in self.coverage)]
+        if brief:
+            return ", ".join(f"{k} ≤ {max(s[k] for s in self.coverage)}" for k in keys if k in ("T", "H"))
+        return "; ".join(f"{k} = {', '.join(str(v) for v in sorted({s[k] for s in self.coverage}))}" for k in keys)
+
     def explanation(self) -> str:
         """Return the main plain-words explanation of a failure (empty when the check passed)."""
         lines = [f.message for f in self.findings if f.severity == "error"]
@@ -163,14 +177,22 @@ class CheckReport:
         return "\n".join(dict.fromkeys(lines + self.localisation))
 
     def to_dict(self) -> dict:
-        """Return a JSON-ready dict of the whole report."""
+        """Return a JSON-ready dict of the whole report (element ``index`` as NumPy's, from 0; ``element``
+        in the lecture's words, from 1)."""
+        params = []
+        for p in self.params:
+            d = p.to_dict()
+            if d["worst"] is not None:
+                d["worst"]["element"] = self.element(p)
+            params.append(d)
         return {"name": self.name, "model": self.model, "sizes": self.sizes, "seed": self.seed, "mode": self.mode,
                 "method": self.method, "references": list(self.references), "verdict": self.verdict,
                 "wrong": self.wrong, "worst_rel_err": None if self.worst_rel != self.worst_rel else self.worst_rel,
-                "params": [p.to_dict() for p in self.params], "agreement": self.agreement,
+                "params": params, "agreement": self.agreement,
                 "references_agree": self.references_agree, "counts": self.counts,
                 "findings": [f.to_dict() for f in self.findings], "localisation": self.localisation,
-                "sweep": [list(r) for r in self.sweep], "steps": self.steps, "elapsed_s": round(self.elapsed, 4),
+                "sweep": [list(r) for r in self.sweep], "steps": self.steps, "coverage": self.coverage,
+                "elapsed_s": round(self.elapsed, 4),
                 "values": {k: np.asarray(v).tolist() for k, v in self.values.items()}}
 
     # ---------------------------------------------------------------------------- formatting
@@ -182,6 +204,8 @@ class CheckReport:
         add(f"{self.model}")
         add(f"sizes {', '.join(f'{k}={v}' for k, v in self.sizes.items())}, seed {self.seed}; {self.mode} check; "
             f"finite differences: {self.method}")
+        if self.coverage_text():
+            add(f"  sizes checked: {self.coverage_text()}")
         w_name = max([len(p.name) for p in self.params] + [9])
         w_shape = max([len(str(p.shape)) for p in self.params] + [5])
         refs = [r for r in ("engine", "autograd", "sympy", "fd") if any(r in p.per_reference for p in self.params)]
@@ -198,6 +222,8 @@ class CheckReport:
                     txt += " (proj)"
                 cols.append(f"{txt:<12}")
             kinks = f"  ({p.n_kink} at a kink, not counted)" if p.n_kink else ""
+            if p.n_unjudged:
+                kinks += f"  ({p.n_unjudged} beyond finite differences' precision)"
             shape_note = next((f"  returned shape {f.data}" for f in p.findings if f.kind == "shape"), "")
             add(f"  {p.name:<{w_name}}  {str(p.shape):<{w_shape}}  {verdict:<7}  " + "  ".join(cols).rstrip()
                 + kinks + shape_note)
@@ -205,8 +231,7 @@ class CheckReport:
         shared = _shared_findings(bad)
         for p in bad:
             if p.worst is not None and p.worst.index is not None and p.n_checked:
-                idx = ",".join(map(str, p.worst.index))
-                add(f"  {p.name}[{idx}]: yours {fmt(p.worst.candidate)}, reference {fmt(p.worst.reference)} "
+                add(f"  {self.element(p)}: yours {fmt(p.worst.candidate)}, reference {fmt(p.worst.reference)} "
                     f"({p.worst.source}); abs err {_e(p.worst.abs_err)}, rel err {_e(p.worst.rel_err)} "
                     f"(tolerance rtol {_e(p.rtol)}, atol {_e(p.atol)}); {p.n_bad} of {p.n_checked} elements wrong")
             for f in p.findings:
@@ -214,6 +239,8 @@ class CheckReport:
                     add(_wrap(f"  - {f.message}"))
         for kind, (names, msg) in shared.items():
             add(_wrap(f"  - {msg}"))
+        if any(p.worst is not None and p.worst.index and p.n_checked and "[" in self.element(p) for p in bad):
+            add(f"  ({INDEX_NOTE})")
         if self.localisation:
             for line in self.localisation:
                 add(_wrap(f"  where: {line}"))
@@ -258,7 +285,8 @@ def _shared_findings(params) -> dict:
     by_kind: dict = {}
     for p in params:
         for f in p.findings:
-            if f.kind in ("factor_2", "factor_half", "sign", "zeros"):
+            if f.kind in ("factor_2", "factor_half", "sign", "zeros", "error_term", "forward", "clipped_norm") \
+                    or f.kind.startswith("factor_") or f.kind == "scale" and f.param is None:
                 by_kind.setdefault(f.kind, []).append((p.name, f.message))
     out = {}
     for kind, items in by_kind.items():
@@ -273,12 +301,13 @@ def _shared_findings(params) -> dict:
 
 
 def _wrap(text: str, width: int = 110, cont: str = "    ") -> str:
+    """Wrap ``text`` at ``width``, each of its own lines separately (equations keep their lines)."""
     import textwrap
 
-    if "\n" in text:   # a message with its own lines (e.g. a model's equations): wrap each, indented
+    if "\n" in text:
         first, *rest = text.split("\n")
-        pad = " " * (len(first) - len(first.lstrip())) + cont
-        return "\n".join([_wrap(first, width, cont)] + [_wrap(pad + line, width, cont) for line in rest])
+        lead = " " * (len(first) - len(first.lstrip())) + cont
+        return "\n".join([_wrap(first, width, cont)] + [_wrap(lead + line.strip(), width, cont) for line in rest])
     if len(text) <= width:
         return text
     lead = len(text) - len(text.lstrip())
@@ -300,17 +329,23 @@ class VerifyReport:
     first_failure: dict | None = None
     elapsed: float = 0.0
     findings: list = field(default_factory=list)
+    limits: dict = field(default_factory=dict)              # the largest sizes drawn, e.g. {"T": 4, "H": 3}
 
     @property
     def verdict(self) -> str:
         """``"pass"`` or ``"fail"``."""
         return "pass" if self.ok else "fail"
 
+    def limits_text(self) -> str:
+        """The sizes the search drew from, e.g. ``"T ≤ 4, D, H ≤ 3, O ≤ 2"``."""
+        return ", ".join(f"{k} ≤ {v}" for k, v in self.limits.items())
+
     def format(self, indent: str = "", *, compact: bool = False) -> str:
         """Return the search result as text, with the smallest counterexample when there is one
         (``compact``: its sizes, wrong parameters and values only)."""
         if self.ok:
-            return f"{indent}no counterexample in {self.examples} examples (seed {self.seed})"
+            within = f" drawn with {self.limits_text()}" if self.limits else ""
+            return f"{indent}no counterexample in {self.examples} examples{within} (seed {self.seed})"
         ce = self.counterexample
         if ce is None:
             return "\n".join(indent + f.message for f in self.findings)
@@ -330,5 +365,40 @@ class VerifyReport:
     def to_dict(self) -> dict:
         """Return a JSON-ready dict."""
         return {"name": self.name, "model": self.model, "seed": self.seed, "examples": self.examples,
-                "ok": self.ok, "counterexample": None if self.counterexample is None else self.counterexample.to_dict(),
+                "ok": self.ok, "limits": self.limits,
+                "counterexample": None if self.counterexample is None else self.counterexample.to_dict(),
                 "elapsed_s": round(self.elapsed, 4), "findings": [f.to_dict() for f in self.findings]}
+
+
+def plain_findings(doc: dict) -> dict:
+    r"""Return the plain findings {parameter: {ok, steps, index, candidate, reference, rel_err, note}} that
+    ``gradlab render --view check`` draws, from what ``gradlab check --json`` writes (the whole document
+    of one derivation with wrong gradients, or one report's ``to_dict()``); a plain findings dict is
+    returned as it is."""
+    if "files" in doc:
+        with_report = [f for f in doc["files"] if f.get("report")]
+        wrong = [f for f in with_report if f["report"].get("wrong")]
+        pick = wrong or with_report
+        if not pick:
+            raise ValueError("--findings: this gradlab check JSON holds no report (every file failed to load)")
+        if len(pick) > 1:
+            names = ", ".join(f.get("file", "?") for f in pick)
+            raise ValueError(f"--findings: this gradlab check JSON holds {len(pick)} derivations ({names}); "
+                             f"write the JSON of one: gradlab check FILE --json")
+        doc = pick[0]["report"]
+    if "params" not in doc:
+        return {k: dict(v) for k, v in doc.items() if not str(k).startswith("_")}
+    steps = doc.get("steps") or {}
+    out = {}
+    for p in doc["params"]:
+        entry = {"ok": p.get("verdict") != "wrong"}
+        w = p.get("worst")
+        if not entry["ok"]:
+            entry["steps"] = steps.get(p["name"])
+            if w is not None:
+                entry.update(index=tuple(w["index"]), candidate=w["candidate"], reference=w["reference"],
+                             rel_err=w["rel_err"])
+                if w.get("element"):
+                    entry["element"] = w["element"]
+        out[p["name"]] = entry
+    return out

@@ -430,7 +430,9 @@ class GRUCell(RecurrentCell):
         r_t &= \sigma(a_r + h_r), \qquad z_t = \sigma(a_z + h_z) \\
         n_t &= \tanh\big(a_n + r_t \odot h_n\big) &&\text{reset="after" (default)} \\
         n_t &= \tanh\big(a_n + W_{s,n} (r_t \odot s_{t-1}) + b_{s,n}\big) &&\text{reset="before"} \\
-        s_t &= (1 - z_t) \odot n_t + z_t \odot s_{t-1}, \qquad y_t = W_y s_t + b_y
+        s_t &= (1 - z_t) \odot n_t + z_t \odot s_{t-1} &&\text{update="keep" (default)} \\
+        s_t &= z_t \odot n_t + (1 - z_t) \odot s_{t-1} &&\text{update="replace"} \\
+        y_t &= W_y s_t + b_y
         \end{aligned}
 
     Where the reset gate acts is the one difference between the two published forms. The default,
@@ -438,6 +440,12 @@ class GRUCell(RecurrentCell):
     product, ``r_t ⊙ (W_{s,n} s_{t-1} + b_{s,n})``, so one matrix product per step serves all three
     gates (weights load directly from ``torch.nn.GRUCell``). ``reset="before"`` is the original of
     Cho et al. (2014): ``r_t`` scales the *previous state* before the product, ``W_{s,n}(r_t ⊙ s_{t-1})``.
+
+    The update gate's role is the other convention that differs between texts. With the default
+    ``update="keep"`` (Cho et al. 2014, eq. 7; PyTorch, Keras) ``z_t`` is the share of the old state
+    kept; with ``update="replace"`` (Chung et al. 2014, eq. 5; the Wikipedia article) ``z_t`` is the
+    share of the candidate let in. The two compute different functions of the same weights (``z``
+    swapped for ``1 − z``), so a derivation must say which one it follows.
 
     Shapes: ``W_x (3H, D)``, ``b_x (3H,)``, ``W_s (3H, H)``, ``b_s (3H,)`` (rows stacked r, z, n;
     ``W_{s,n}`` and ``b_{s,n}`` are the n-rows), ``W_y (O, H)``, ``b_y (O,)``.
@@ -448,12 +456,16 @@ class GRUCell(RecurrentCell):
     """
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int | None = None, *,
-                 reset: str = "after", **kwargs):
+                 reset: str = "after", update: str = "keep", **kwargs):
         super().__init__(input_size, hidden_size, output_size, **kwargs)
         if reset not in ("after", "before"):
             raise ValueError(f"GRUCell: reset must be 'after' (cuDNN/PyTorch) or 'before' (Cho et al. 2014), "
                              f"got {reset!r}")
-        self.reset = reset
+        if update not in ("keep", "replace"):
+            raise ValueError(f"GRUCell: update must be 'keep' (s_t = (1 − z_t) ⊙ n_t + z_t ⊙ s_(t−1); PyTorch, "
+                             f"Cho et al. 2014) or 'replace' (s_t = z_t ⊙ n_t + (1 − z_t) ⊙ s_(t−1); Chung et al. "
+                             f"2014), got {update!r}")
+        self.reset, self.update = reset, update
         H, D = self.hidden_size, self.input_size
         self.input_layer = self._dense(D, 3 * H, "W_x", "b_x")
         self.recurrent_layer = self._dense(H, 3 * H, "W_s", "b_s")
@@ -476,6 +488,8 @@ class GRUCell(RecurrentCell):
             with scope(layer.name):
                 h_n = ops.linear(ops.mul(r, s), w_n, b_n)
             n = ops.tanh(ops.add(a_n, h_n))
+        if self.update == "replace":
+            return ops.add(ops.mul(z, n), ops.mul(ops.sub(1.0, z), s))
         return ops.add(ops.mul(ops.sub(1.0, z), n), ops.mul(z, s))
 
     # The fused unrolling records the same function bracketed for speed (fewer nodes, no slicing of a
@@ -521,10 +535,13 @@ class GRUCell(RecurrentCell):
             with scope(self.recurrent_layer.name):
                 pre_n = ops.linear(reset, w_n, a_n)
             n = ops.tanh(pre_n)
+        if self.update == "replace":             # s_t = s_{t-1} + z_t ⊙ (n_t - s_{t-1})
+            return ops.add(s, ops.mul(z, ops.sub(n, s)), _out=out)
         return ops.add(n, ops.mul(z, ops.sub(s, n)), _out=out)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, reset={self.reset!r}"
+        extra = f", update={self.update!r}" if self.update != "keep" else ""
+        return f"{super().extra_repr()}, reset={self.reset!r}{extra}"
 
 
 # ------------------------------------------------------------------------ four-gate LSTM

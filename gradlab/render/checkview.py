@@ -37,7 +37,9 @@ def findings_from(report) -> dict:
     r"""Return the plain findings of a ``gradlab.check`` report (or pass a dict through): one entry per
     parameter, wrong ones with their worst element and, when the report localised them, the steps."""
     if isinstance(report, dict):
-        return {k: dict(v) for k, v in report.items() if not k.startswith("_")}
+        from ..check.report import plain_findings      # also reads what gradlab check --json writes
+
+        return plain_findings(report)
     steps = getattr(report, "steps", None) or {}
     out = {}
     for p in getattr(report, "params", ()):
@@ -46,6 +48,8 @@ def findings_from(report) -> dict:
         if p.verdict == "wrong" and w is not None:
             entry.update(index=tuple(w.index), candidate=float(w.candidate), reference=float(w.reference),
                          rel_err=float(w.rel_err))
+            if hasattr(report, "element"):
+                entry["element"] = report.element(p)
         if p.verdict == "wrong":
             entry["steps"] = steps.get(p.name)
         out[p.name] = entry
@@ -73,7 +77,9 @@ def _note(name: str, f: dict) -> str:
     steps = f.get("steps")
     if steps:
         lines.append("at t = " + ", ".join(str(t) for t in sorted(steps)))
-    if "index" in f:
+    if "element" in f:            # the checker's words: indices from 1, gate blocks named
+        lines.append(f"worst element {html.escape(str(f['element']))}")
+    elif "index" in f:
         idx = ", ".join(str(i) for i in f["index"])
         lines.append(f"worst element {style.math_label(name)}[{html.escape(idx)}]")
     if "candidate" in f and "reference" in f:

@@ -15,6 +15,9 @@ Text grammar::
 
 LaTeX adds ``\frac{a}{b}``, ``{…}`` groups, ``\left( … \right)``, ``\cdot``, ``\times``, ``\tanh``,
 ``\sigma``, ``\exp``, ``\log`` and the spacing commands; symbols are spelled as gradlab prints them.
+
+Both accept what a keyboard or a copy from the notes gives: Unicode superscripts and subscripts (``s₁²``
+is ``s_1^2``, ``x⁻¹`` is ``x^(-1)``), ``·``, ``×``, ``−``, ``δ`` and ``σ``.
 """
 from __future__ import annotations
 
@@ -33,6 +36,19 @@ _LATEX_FUNCS = {r"\tanh": sp.tanh, r"\sigma": sigma, r"\exp": sp.exp, r"\log": s
 _LATEX_LETTERS = {r"\delta", r"\varepsilon", r"\gamma", r"\mathrm"}
 _SPACING = {r"\,", r"\;", r"\!", r"\:", r"\quad", r"\qquad", r"\ "}
 _UNICODE = str.maketrans({"·": "*", "×": "*", "−": "-", "δ": "delta", "σ": "sigma"})
+_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
+_SUPER_RUN = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
+_SUB_RUN = re.compile("[" + "".join(_SUBSCRIPTS) + "]+")
+
+
+def _scripts(src: str, latex: bool) -> str:
+    r"""Return ``src`` with runs of Unicode superscripts written as powers (``s_1²`` → ``s_1^(2)``, in LaTeX
+    ``s_{1}^{2}``) and runs of subscripts as ``_`` indices (``s₁`` → ``s_1``)."""
+    open_, close = ("{", "}") if latex else ("(", ")")
+    src = _SUPER_RUN.sub(lambda m: "^" + open_ + "".join(_SUPERSCRIPTS[c] for c in m.group()) + close, src)
+    return _SUB_RUN.sub(lambda m: ("_{" if latex else "_") + "".join(_SUBSCRIPTS[c] for c in m.group())
+                        + ("}" if latex else ""), src)
 
 
 def _norm_latex(name: str) -> str:
@@ -419,13 +435,13 @@ def _finite(expr, src: str):
 
 def parse_text(src: str, vocab: Vocabulary):
     """Return the SymPy expression of a plain-text formula (``W_s[1,2]*(1 - s_2[1]^2)``) over ``vocab``."""
-    src = _check_source(src).translate(_UNICODE)
+    src = _scripts(_check_source(src), latex=False).translate(_UNICODE)
     return _finite(_run(src, _tokens_text(src, vocab)), src)
 
 
 def parse_latex(src: str, vocab: Vocabulary):
     r"""Return the SymPy expression of a LaTeX formula (``\frac{1}{2} W^{s}_{12} \left(1 - s_{2,1}^{2}\right)``)."""
-    src = _check_source(src).strip().strip("$").strip()
+    src = _scripts(_check_source(src).strip().strip("$").strip(), latex=True)
     return _finite(_run(src, _tokens_latex(src, vocab)), src)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..candidate import DerivationError
 from ..compare import compare, tolerance
-from ..pitfalls import _clipped, _scale_factor, norm_clipping, wrong_param_findings
+from ..pitfalls import _clipped, _scale_factor, exact_factor, wrong_param_findings
 from ..report import Finding, fmt
 from .declare import GATE_WORDS
 
@@ -214,10 +214,11 @@ def swap_findings(wrong: dict, refs: dict, names: dict) -> list:
 
 def shared_scale_finding(cands: dict, refs: dict, names: dict) -> Finding | None:
     """Every gradient the same factor k < 1 times the reference: clipped by global norm."""
-    f = norm_clipping(cands, refs)
-    if f is None:
+    ks = [exact_factor(cands[p], refs[p]) if p in cands and np.shape(cands[p]) == np.shape(refs[p]) else None
+          for p in refs]
+    if len(ks) < 2 or any(k is None or not 0 < k < 1 for k in ks) or not np.allclose(ks, ks[0], rtol=1e-6):
         return None
-    k = _scale_factor(np.asarray(next(iter(cands.values())), float), np.asarray(next(iter(refs.values())), float))[0]
+    k = ks[0]
     return Finding("clipped_norm", f"every gradient ({', '.join(names[p] for p in cands)}) is the reference times the "
                    f"same factor {fmt(k)}: the whole gradient was rescaled to a fixed norm (clipping by global norm). "
                    f"Clip in the training step, not in the backward you check.", "error")
