@@ -207,7 +207,11 @@ def test_gradients_of_E_averaged_over_time_name_the_option():
         T = len(data["xs"])
         return {k: v / T for k, v in mod.gradient(params, data).items() if not k.startswith("delta")}
     report = check_gradient(averaged, specs.lstm())
-    assert [f for f in report.findings if f.kind == "model" and "over_time=\"mean\"" in f.message]
+    # a mean instead of a sum is a factor on every gradient: wrong against the declared model, named on
+    # evidence from two draws, with the option that declares the other model
+    assert report.wrong == list(specs.lstm().param_shapes())
+    findings = report.findings + [f for p in report.params for f in p.findings]
+    assert [f for f in findings if f.kind == "factor_1/T" and "over_time=\"mean\"" in f.message]
     assert check_gradient(averaged, specs.lstm(over_time="mean")).verdict == "pass"
 
 

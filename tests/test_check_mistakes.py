@@ -225,7 +225,11 @@ def test_clipping_is_named_only_when_values_saturate_at_a_bound():
 
     r = np.array([[0.5, -0.2], [0.1, -0.9]])
     assert [f.kind for f in wrong_param_findings("W", np.clip(r, -0.3, 0.3), r)] == ["clipped"]
-    assert wrong_param_findings("b", np.array([0.2, -0.2]), np.array([0.7, -0.7])) == []   # two values, one bound
+    # two values of one magnitude against a larger reference: what a softmax derivative applied twice gives for
+    # two classes ((p − d) p (1 − p) with p(1 − p) the same for both), not evidence of a clip ...
+    assert wrong_param_findings("b", np.array([0.2137, -0.2137]), np.array([0.7, -0.7])) == []
+    # ... unless the bound is a round number, which a computed gradient does not hit exactly by chance
+    assert [f.kind for f in wrong_param_findings("b", np.array([1.0, -1.0]), np.array([1.7, -1.4]))] == ["clipped"]
     assert wrong_param_findings("W", 0.5 * r, r) == []
 
 

@@ -15,17 +15,17 @@ from strategies import budget
 CORPUS = Path(__file__).resolve().parent / "corpus"
 CORRECT = ["minchar/min_char_rnn.py", "minchar/min_char_rnn_notebook.py", "wordlm/rnn_lm.py"]
 PLANTED = {   # file -> what the report must say about the mistake
-    "minchar/wrong_no_tanh_prime.py": ["wrong already for T = 1", "activation's derivative"],
+    "minchar/wrong_no_tanh_prime.py": ["wrong already for T = 1", "an activation's or a gate's derivative"],
     "minchar/wrong_no_recurrent_term.py": ["no recurrent term at all", "wrong from T = 2"],
     "minchar/wrong_h_t_for_h_prev.py": ["∂E/∂Whh is wrong already for T = 1"],
-    "minchar/wrong_mean_on_dwhy.py": ["∂E/∂Why is the model's divided by T = 3: a mean over time applied to this "
-                                      "gradient only"],
+    "minchar/wrong_mean_on_dwhy.py": ["∂E/∂Why is exactly 1/T × the reference everywhere",
+                                      "your gradient averages over time, but the loss sums over time"],
     "minchar/wrong_transposed_dwhh.py": ["∂E/∂Whh equals the transpose of the reference"],
     "minchar/wrong_clip_at_1.py": ["there yours is exactly ±1: the gradient is clipped", "intends clip=5"],
-    "wordlm/wrong_no_tanh_prime.py": ["wrong already for T = 1", "activation's derivative"],
+    "wordlm/wrong_no_tanh_prime.py": ["wrong already for T = 1", "an activation's or a gate's derivative"],
     "wordlm/wrong_no_recurrent_term.py": ["no recurrent term at all", "wrong from T = 2"],
     "wordlm/wrong_s_t_for_s_prev.py": ["∂E/∂W is wrong already for T = 1"],
-    "wordlm/wrong_mean_on_dv.py": ["∂E/∂V is the model's divided by T = 7"],
+    "wordlm/wrong_mean_on_dv.py": ["∂E/∂V is exactly 1/T × the reference everywhere (T = 7"],
     "wordlm/wrong_transposed_dw.py": ["∂E/∂W equals the transpose of the reference"],
     "wordlm/wrong_clip_inside.py": ["there yours is exactly ±0.5: the gradient is clipped"],
     "wordlm/wrong_truncation_off_by_one.py": ["truncated after 5 steps", "declares truncation after 4 steps"],

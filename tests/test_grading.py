@@ -82,7 +82,9 @@ HOSTILE_EXPECTED = {
     "exits_at_import.py": ("ERROR", "called sys.exit(0) in main()"),
     "exits_in_gradient.py": ("ERROR", "called sys.exit(0) in gradient()"),
     "os_exit.py": ("ERROR", "os._exit()"),
-    "expansion_bomb.py": ("ERROR", None),     # the time limit stops it (or a size guard, where one exists)
+    # the symbolic check measures the expansion before making it and compares this formula numerically only:
+    # W_s is wrong (FAIL), found at once, with no time limit needed
+    "expansion_bomb.py": ("FAIL", None),
     "huge_sizes.py": ("ERROR", None),
     "not_utf8.py": ("ERROR", "is not UTF-8"),
     "not_python.py": ("ERROR", "SyntaxError"),

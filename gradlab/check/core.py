@@ -216,8 +216,9 @@ def _check_once(cand, spec, problem, opts: CheckOptions) -> _Run:
     _precision(run)
     _reference_agreement(run)
     run.prefixes = _prefixes(run)
-    explain_wrong(run)
     _model_differs(run)
+    explain_wrong(run)
+    _drop_doubles(run)
     _whole_check_pitfalls(run)
     _localise(run)
     forward.settle(report)
@@ -622,12 +623,20 @@ def _localise(run: _Run) -> None:
 
 
 def _model_differs(run: _Run) -> None:
-    """Phase 6, the forward: does the candidate differentiate the declared model? A returned loss E (or
-    final state) that is not the model's, every gradient exactly another model's (c_0 fixed to zero, a mean
-    over time …), or a truncated BPTT that is not the declared one (:mod:`gradlab.check.forward`)."""
-    explain = run.opts.localise and not run.explained
-    forward.diagnose(run.report, run.cand, run.spec, run.p64, run.rec, run.grads, run.eng, run.fwd, explain=explain)
-    for p in run.report.params:        # a factor found exactly on a second draw is said once, by explain_wrong
+    """Phase 6, the forward first: does the candidate differentiate the declared model? A returned loss E
+    (or final state) that is not the model's, or every gradient exactly another model's (c_0 fixed to zero,
+    a mean over time, the other gate order …: the option is named) — then the gradients are not judged and
+    nothing else is explained; or a truncated BPTT that is not the declared one (:mod:`gradlab.check.forward`)."""
+    forward.diagnose(run.report, run.cand, run.spec, run.p64, run.rec, run.grads, run.eng, run.fwd,
+                     explain=run.opts.localise)
+    if any(f.severity == "error" and f.kind in ("forward", "model") for f in run.report.findings):
+        run.explained = True
+
+
+def _drop_doubles(run: _Run) -> None:
+    """A factor found exactly on a second draw (:func:`explain_wrong`) is said once: drop the one-draw
+    "mean over time on this gradient only" of the forward phase for the same parameter."""
+    for p in run.report.params:
         if p.name in run.factored:
             p.findings = [f for f in p.findings if f.kind != "mean_one"]
 

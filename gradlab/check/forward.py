@@ -53,9 +53,12 @@ def clip_references(bound: float, eng: dict, refs: dict, fd: dict) -> tuple:
     return clip(eng), {r: clip(v) for r, v in refs.items()}, clip(fd)
 
 
-def neighbours(spec) -> list:
+def neighbours(spec, aggregation: bool = True) -> list:
     """[(spec, words, cause)]: the models a forward is often written for by mistake, one option changed;
-    ``words`` names the option, ``cause`` says what such a forward does."""
+    ``words`` names the option, ``cause`` says what such a forward does. ``aggregation=False`` leaves out
+    the models that differ only by a mean instead of a sum (over time, over the batch): their gradients
+    are the reference's times a factor, which :func:`gradlab.check.explain.explain_wrong` names on
+    evidence from two draws, as a backward's mistake, with the option to declare."""
     out = []
 
     def add(words, cause, **changes):
@@ -77,17 +80,17 @@ def neighbours(spec) -> list:
                 add(f"{n} fixed to zero (initial_state={zero!r})",
                     f"your forward starts from {n} = 0 where the data give {n}",
                     initial_state={p: zero.get(p, "given") for p in parts})
-    if spec.recurrent and spec.mode == "many_to_many":
+    if spec.recurrent and spec.mode == "many_to_many" and aggregation:
         if spec.opt("over_time") == "sum":
             add("E averaged over time, E = (1/T) Σ_t E_t (over_time=\"mean\")",
                 "your forward averages E_t over the steps where the model sums them", over_time="mean")
         else:
             add("E summed over time, E = Σ_t E_t (over_time=\"sum\")",
                 "your forward sums E_t over the steps where the model averages them", over_time="sum")
-    if spec.opt("batch") == "sum":
+    if spec.opt("batch") == "sum" and aggregation:
         add("E averaged over the batch (batch=\"mean\")", "your forward averages over the batch where the model "
             "sums", batch="mean")
-    elif spec.opt("batch") == "mean":
+    elif spec.opt("batch") == "mean" and aggregation:
         add("E summed over the batch (batch=\"sum\")", "your forward sums over the batch where the model "
             "averages", batch="sum")
     if spec.kind == "lstm" and spec.opt("gates") in ("ifgo", "ifog"):
@@ -177,7 +180,7 @@ def diagnose(report, cand, spec, problem, rec, grads: dict, eng: dict, forward: 
     if not wrong or not explain:
         return
     if len(wrong) >= 2 or len(report.params) == 1:
-        for alt, words, cause in neighbours(spec):
+        for alt, words, cause in neighbours(spec, aggregation=False):
             eng_alt, _ = engine_gradient(_problem_for(alt, problem).record())
             if _all_match(grads, eng_alt):
                 report.findings.append(Finding(

@@ -89,9 +89,14 @@ _FACTORS = {
     "−1": (lambda s: -1.0, "a sign error, typically (d − y) written where ∂E/∂y = (y − d) belongs."),
     "1/T": (lambda s: 1.0 / s["T"] if "T" in s else None,
             "your gradient averages over time, but the loss sums over time, E = Σ_t E_t: drop the division by T "
-            "(or declare a loss that is a mean over time)."),
+            "(or, if the loss is meant to be a mean over time, declare it: over_time=\"mean\" in the spec)."),
     "T": (lambda s: float(s["T"]) if "T" in s else None,
           "the loss averages over time but your gradient sums over time (or adds every term T times)."),
+    "1/B": (lambda s: 1.0 / s["B"] if "B" in s else None,
+            "you divide by the batch size B, but the loss sums over the batch (or, if it is meant to be a mean, "
+            "declare batch=\"mean\" in the spec)."),
+    "B": (lambda s: float(s["B"]) if "B" in s else None,
+          "the loss averages over the batch of B sequences, but your gradient sums over it."),
     "1/N": (lambda s: 1.0 / s["N"] if "N" in s else None,
             "you divide by the batch size N, but the loss sums over the batch (or multiply where it averages)."),
     "N": (lambda s: float(s["N"]) if "N" in s else None,
@@ -133,15 +138,21 @@ def factor_finding(names, label: str, k: float, sizes) -> Finding:
 
 def _clipped(c, r):
     """Return the bound b when c = clip(r, −b, b) for some b below max |r| — at least two elements
-    saturate at exactly ±b and at least one element below the bound is exact — else None."""
-    if c.size < 3:
+    saturate at exactly ±b with the reference's sign, and at least one element below the bound is exact
+    (or every element saturates, each exactly ±b with the reference's sign) — else None. A single saturating element, or a gradient of fewer than three elements, is evidence only when
+    b is a round number (two significant digits, as clipping bounds are: 5, 1, 0.5): a gradient element
+    is not exactly such a number by chance."""
+    if c.size == 0:
         return None
     b = float(np.max(np.abs(c)))
     over = np.abs(r) > b * (1 + 1e-9)
-    if b == 0 or over.sum() < 2 or over.all():
+    round_bound = b != 0 and float(f"{b:.1e}") == b
+    if b == 0 or over.sum() < (1 if round_bound else 2) or (c.size < 3 and not round_bound):
         return None
-    if not np.allclose(np.abs(c[over]), b, rtol=1e-12, atol=0):
+    if not np.allclose(c[over], b * np.sign(r[over]), rtol=1e-12, atol=0):
         return None
+    if over.all():
+        return b
     if not np.allclose(c[~over], r[~over], rtol=1e-7, atol=1e-12):
         return None
     return b

@@ -51,7 +51,9 @@ def size_ladder(spec, max_T: int = MAX_T, max_size: int = MAX_SIZE, max_cost: in
     rungs, seen = [], {tuple(sorted(default.items()))}
     for i, T in enumerate(Ts):
         H = min(max_size, default["H"] + 1 + i) if i < len(Ts) - 1 else max_size
-        sizes = {"D": min(max_size, 2 + i % 2), "H": H, "O": min(max_size, 3 - i % 2)}
+        other = {"D": min(max_size, 2 + i % 2), "H": H, "O": min(max_size, 3 - i % 2),
+                 "V": max(2, min(max_size, 3 + i % 2)), "B": 2 + i % 2}   # V: a vocabulary; B: a batch
+        sizes = {k: other[k] for k in spec.size_names if k != "T"}
         if T is not None:
             sizes = {"T": T, **sizes}
         key = tuple(sorted(sizes.items()))
@@ -124,10 +126,10 @@ def _smallest_failure(cand, spec, sizes, seed, opts, passed):
     fails, the others held) and return the full report at the result, with a sentence saying from
     which sizes on the gradient is wrong."""
     sizes = dict(sizes)
-    for k in ("T", "H", "D", "O"):
+    for k in ("T", "H", "D", "O", "V", "B"):
         if k not in sizes:
             continue
-        for v in range(1, sizes[k]):
+        for v in range(2 if k == "V" else 1, sizes[k]):     # a vocabulary has two entries at least
             try:
                 failed = _fails(cand, spec, {**sizes, k: v}, seed)
             except DerivationError:      # breaks there instead: not the wrong number we are shrinking
@@ -141,7 +143,7 @@ def _smallest_failure(cand, spec, sizes, seed, opts, passed):
     return report
 
 
-_WHAT = {"H": "hidden units", "D": "inputs", "O": "outputs"}
+_WHAT = {"H": "hidden units", "D": "inputs", "O": "outputs", "V": "vocabulary entries", "B": "sequences in a batch"}
 
 
 def _sizes_sentence(right, smallest) -> str:

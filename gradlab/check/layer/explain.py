@@ -123,6 +123,10 @@ def value_findings(decl, path, gname, spec, cand, ref, sizes) -> list:
     r"""Findings that explain why ``cand`` differs from ``ref``: the checker's pitfall detectors
     (:func:`gradlab.check.pitfalls.wrong_param_findings`), said in the author's words."""
     kinds = [f.kind for f in wrong_param_findings(gname, cand, ref)]
+    k = exact_factor(cand, ref)       # one draw: layer mode names the factor and its size letter below
+    if k is not None:
+        kinds.insert(0, "factor_2" if abs(k - 2) < 1e-6 else "factor_half" if abs(k - 0.5) < 1e-6 else
+                     "sign" if abs(k + 1) < 1e-6 else "scale")
     c, r = np.asarray(cand, float), np.asarray(ref, float)
     out = []
     if "zeros" in kinds:
