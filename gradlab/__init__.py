@@ -8,13 +8,19 @@ checks hand-derived BPTT gradients against them.
 >>> float(w.grad)   # 3 w²
 12.0
 """
-from .autodiff import backward, contributions, toposort
-from .backend import as_numpy, get_xp, sympy_namespace, to_device
-from .context import Scope, detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
-from .graph import Graph
-from .ops import (OPS, Op, add, chunk, clip, concat, div, exp, log, linear, log_softmax, matmul, maximum, mean, mul,
-                  neg, power, relu, reshape, sigmoid, softmax, split, stack, sub, sum, tanh, transpose, where)
-from .tensor import Parameter, Tensor, apply, tensor
+from . import fast  # noqa: F401  (registers the fast path with the engine; it is the default)
+# the engine's old module paths, deprecated re-exports of gradlab.engine.* (and gradlab.fast.memory), loaded
+# here so that gradlab.ops, gradlab.memory, ... work as attributes and `gradlab.tensor` stays the function
+from . import autodiff, backend, context, graph, memory, ops, tensor  # noqa: F401
+from .engine.autodiff import backward, contributions, toposort
+from .engine.backend import get_xp
+from .engine.context import (Scope, detect_anomaly, enable_grad, engine_in_force, is_grad_enabled, no_grad,
+                             reference, scope, use_engine)
+from .engine.graph import Graph
+from .engine.ops import (OPS, Op, add, chunk, clip, concat, div, exp, log, linear, log_softmax, matmul, maximum, mean,
+                         mul, neg, power, relu, reshape, sigmoid, softmax, split, stack, sub, sum, tanh, transpose,
+                         where)
+from .engine.tensor import Parameter, Tensor, apply, as_numpy, tensor, to_device
 
 __version__ = "0.1.0"
 
@@ -31,6 +37,7 @@ _LAZY = {
     "derive": ("gradlab.symbolic", "derive"),
     "render": ("gradlab.render", None),   # the package itself is callable: gradlab.render(loss, ...)
     "to_dot": ("gradlab.render", "to_dot"),
+    "sympy_namespace": ("gradlab.symbolic.namespace", "sympy_namespace"),
 }
 
 
@@ -47,6 +54,7 @@ __all__ = [
     "Tensor", "Parameter", "tensor", "apply", "Graph", "Op", "OPS",
     "backward", "contributions", "toposort",
     "scope", "Scope", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
+    "reference", "use_engine", "engine_in_force",
     "get_xp", "as_numpy", "to_device", "sympy_namespace",
     "add", "sub", "mul", "div", "neg", "power", "matmul", "linear", "transpose", "reshape", "sum", "mean",
     "tanh", "sigmoid", "relu", "exp", "log", "softmax", "log_softmax",

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
-from ..autodiff import contributions, reverse, toposort
-from ..backend import as_numpy, get_xp
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.autodiff import contributions, reverse, toposort
+from ..engine.backend import get_xp
+from ..engine.tensor import as_numpy
+from ..engine.tensor import Tensor
 from .cells import RecurrentCell
 from .losses import LOSSES
 from .unroll import Unrolled, unroll

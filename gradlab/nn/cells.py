@@ -22,10 +22,10 @@ import contextlib
 
 import numpy as np
 
-from .. import ops
-from ..backend import get_xp
-from ..context import current, scope
-from ..tensor import Parameter, Tensor
+from ..engine import ops
+from ..engine.backend import get_xp
+from ..engine.context import current, scope
+from ..engine.tensor import Parameter, Tensor
 from .module import ACTIVATIONS, Dense, Module, make_rng
 
 __all__ = ["RecurrentCell", "ElmanCell", "JordanCell", "LSTMCell", "PeepholeLSTMCell", "GRUCell",
@@ -54,9 +54,6 @@ class RecurrentCell(Module):
     #: whether ``unroll(..., fused=True)`` may apply the output layer to all steps at once
     #: (False when the output feeds back into the state, as in the Jordan network)
     output_after_loop: bool = True
-    #: whether ``_recur`` takes ``out=``: an array the new hidden state may be computed into (row t of
-    #: the state sequence the fused unrolling stacks for the output layer, which then needs no copy)
-    _hidden_into: bool = False
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int | None = None, *,
                  learn_initial_state: bool = False, name: str | None = "cell", rng=None, dtype=np.float64):
@@ -282,14 +279,11 @@ class ElmanCell(RecurrentCell):
         self.recurrent_layer = self._dense(H, H, "W_s", None)
         self._finish_init()
 
-    _hidden_into = True
-
-    def _recur(self, u, s, w, out=None):
+    def _recur(self, u, s, w):
         layer = self.recurrent_layer
         with scope(layer.name):   # W_s s_{t-1} + (W_x x_t + b_s) as one node
             a = ops.linear(s, layer.weight, u)
-        act = ACTIVATIONS[self.activation]
-        return act(a) if out is None or self.activation == "identity" else act(a, _out=out)
+        return ACTIVATIONS[self.activation](a)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, activation={self.activation!r}"
@@ -375,14 +369,12 @@ class LSTMCell(RecurrentCell):
             a = ops.linear(s, layer.weight, u)
         return ops.chunk(a, 4, axis=-1)
 
-    _hidden_into = True
-
-    def _recur(self, u, state, w, out=None):
+    def _recur(self, u, state, w):
         s, c = state
         a_i, a_f, a_g, a_o = self._gates(u, s, w)
         i, f, g, o = ops.sigmoid(a_i), ops.sigmoid(a_f), ops.tanh(a_g), ops.sigmoid(a_o)
         c_new = ops.add(ops.mul(f, c), ops.mul(i, g))
-        return (ops.mul(o, ops.tanh(c_new), _out=out), c_new)
+        return (ops.mul(o, ops.tanh(c_new)), c_new)
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -409,7 +401,7 @@ class PeepholeLSTMCell(LSTMCell):
             setattr(self, f"p_{gate}", Parameter(self._rng.uniform(-bound, bound, H).astype(self.dtype),
                                                  name=f"p_{gate}"))
 
-    def _recur(self, u, state, w, out=None):
+    def _recur(self, u, state, w):
         s, c = state
         a_i, a_f, a_g, a_o = self._gates(u, s, w)
         i = ops.sigmoid(ops.add(a_i, ops.mul(self.p_i, c)))
@@ -417,7 +409,7 @@ class PeepholeLSTMCell(LSTMCell):
         g = ops.tanh(a_g)
         c_new = ops.add(ops.mul(f, c), ops.mul(i, g))
         o = ops.sigmoid(ops.add(a_o, ops.mul(self.p_o, c_new)))
-        return (ops.mul(o, ops.tanh(c_new), _out=out), c_new)
+        return (ops.mul(o, ops.tanh(c_new)), c_new)
 
 
 # -------------------------------------------------------------------------------------- GRU
@@ -504,9 +496,7 @@ class GRUCell(RecurrentCell):
             w = layer.weight
             return w[: 2 * H], w[2 * H:], layer.bias[2 * H:] if self.reset == "after" else None
 
-    _hidden_into = True
-
-    def _recur(self, u, s, w, out=None):
+    def _recur(self, u, s, w):
         a_rz, a_n = u
         w_rz, w_n, b_n = w
         after = self.reset == "after"
@@ -521,7 +511,7 @@ class GRUCell(RecurrentCell):
             with scope(self.recurrent_layer.name):
                 pre_n = ops.linear(reset, w_n, a_n)
             n = ops.tanh(pre_n)
-        return ops.add(n, ops.mul(z, ops.sub(s, n)), _out=out)
+        return ops.add(n, ops.mul(z, ops.sub(s, n)))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reset={self.reset!r}"
@@ -605,5 +595,9 @@ class FourGateLSTMCell(RecurrentCell):
         return self._gates(a_n, a_i, a_f, a_v, ltm, self.use_layer)
 
 
-CELLS = {"elman": ElmanCell, "jordan": JordanCell, "lstm": LSTMCell, "peephole": PeepholeLSTMCell,
-         "gru": GRUCell, "fourgate": FourGateLSTMCell}
+def __getattr__(name):
+    if name == "CELLS":   # the table of cell kinds lives in registry.py (it names these classes)
+        from .registry import CELLS
+
+        return CELLS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
-from ..backend import as_numpy, get_xp
-from ..context import scope
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.backend import get_xp
+from ..engine.tensor import as_numpy
+from ..engine.context import scope
+from ..engine.tensor import Tensor
 
 __all__ = ["mse_half", "mse", "softmax_cross_entropy", "sequence_loss", "LOSSES"]
 

@@ -16,9 +16,9 @@ import contextlib
 
 import numpy as np
 
-from .. import ops
-from ..context import scope
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.context import scope
+from ..engine.tensor import Tensor
 from .cells import RecurrentCell
 from .module import Dense, Module, make_rng
 from .unroll import Unrolled, as_sequence, unroll

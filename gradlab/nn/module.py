@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
-from .. import ops
-from ..context import scope
-from ..tensor import Parameter, Tensor
+from ..engine import ops
+from ..engine.context import scope
+from ..engine.tensor import Parameter, Tensor
 
 __all__ = ["Module", "Dense", "Tanh", "Sigmoid", "ReLU", "Identity", "Sequential", "make_rng", "ACTIVATIONS"]
 
