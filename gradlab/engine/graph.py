@@ -162,6 +162,8 @@ class Graph:
         for w in wrt:
             if not w.requires_grad:
                 raise ValueError(f"gradient: {w!r} does not require a gradient; only such leaves can be asked for")
+        values = dict(values or {})
+        self._check_leaves(values, "gradient", values)
         vals = self.replay(values, xp=xp, all_values=True)
         out = self.outputs[0]
         if xp is None:

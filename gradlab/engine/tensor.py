@@ -144,9 +144,12 @@ def _as_array(data, what: str):
                             f"them with gradlab.stack(xs) (a new axis) or gradlab.concat(xs) (an existing one)")
         try:
             arr = np.asarray(data)
-        except ValueError as e:
-            raise ValueError(f"{what}: the nested lists do not form an array (rows of different lengths?): "
-                             f"{str(e).split(';')[0]}") from None
+        except ValueError:
+            rows = [len(r) if isinstance(r, (list, tuple)) else "a number" for r in data] \
+                if isinstance(data, (list, tuple)) else []
+            raise ValueError(f"{what}: the nested lists do not form an array: they are ragged (entries of lengths "
+                             f"{', '.join(map(str, rows[:8]))}{', ...' if len(rows) > 8 else ''}); give rows of one "
+                             f"length") from None
     kind = arr.dtype.kind
     if kind in "biu":
         arr = arr.astype(np.float64)

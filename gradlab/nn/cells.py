@@ -108,7 +108,12 @@ class RecurrentCell(Module):
         return Tensor(self.xp.zeros(tuple(shape), dtype=self.dtype))
 
     def as_array(self, value):
-        """Return ``value`` as an array of the cell's namespace and dtype."""
+        """Return ``value`` as an array of the cell's namespace and dtype (complex values are refused: casting
+        them to real would drop their imaginary part without a word)."""
+        if self.xp.iscomplexobj(value):
+            raise TypeError(f"{self.describe()}: got complex values (dtype {self.xp.asarray(value).dtype}), but the "
+                            f"cell computes in {self.dtype}; pass real inputs (complex-step differentiation replays "
+                            f"the recorded graph: gradlab.Graph(loss).replay(...))")
         return self.xp.asarray(value, dtype=self.dtype)
 
     def state_sizes(self) -> tuple:
