@@ -22,7 +22,7 @@ from .backend import check_finite, get_xp, is_cupy, to_numpy
 from .context import _STATE, ENGINES, Scope
 
 __all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor", "record", "explain_failure", "as_numpy",
-           "to_device"]
+           "to_device", "unwrap"]
 
 _NO_ATTRS = MappingProxyType({})     # the (read-only) attrs of every node made without any
 _TOP = Scope()
@@ -101,10 +101,10 @@ class Tensor:
         self.grad = None
 
     # Comparisons give plain boolean arrays (masks for ``where``); they are not differentiable.
-    def __lt__(self, other): return self._data < _data(other)
-    def __le__(self, other): return self._data <= _data(other)
-    def __gt__(self, other): return self._data > _data(other)
-    def __ge__(self, other): return self._data >= _data(other)
+    def __lt__(self, other): return self._data < unwrap(other)
+    def __le__(self, other): return self._data <= unwrap(other)
+    def __gt__(self, other): return self._data > unwrap(other)
+    def __ge__(self, other): return self._data >= unwrap(other)
 
 
 class Parameter(Tensor):
@@ -118,7 +118,8 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=True, name=name)
 
 
-def _data(x):
+def unwrap(x):
+    """Return a Tensor's array, anything else as it is (a NumPy array's own ``.data`` is a memoryview)."""
     return x.data if isinstance(x, Tensor) else x
 
 

@@ -131,7 +131,7 @@ class RecurrentCell(Module):
         learned initial state (Parameters ``s_0``, ``c_0``, ...) broadcast over ``batch_shape``."""
         batch_shape = tuple(batch_shape)
         parts = []
-        with scope(self.name) if self.name else contextlib.nullcontext():
+        with scope(self.name):
             for part, size in zip(self.state_names, self.state_sizes()):
                 if not self._learned(part):
                     parts.append(self.zeros(batch_shape + (size,)))
@@ -182,7 +182,7 @@ class RecurrentCell(Module):
     def step(self, x, state):
         """Return the new state after reading input ``x`` (one time step, the literal equations)."""
         x = self.check_input(x)
-        with scope(self.name) if self.name else contextlib.nullcontext():
+        with scope(self.name):
             return self._step(x, state)
 
     def forward(self, x, state):

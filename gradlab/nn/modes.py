@@ -12,7 +12,6 @@ analysis functions work on each.
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
@@ -147,7 +146,7 @@ class EncoderDecoder(Module):
             except (TypeError, ValueError) as e:
                 raise ValueError(f"EncoderDecoder: the encoder's final state does not fit the decoder ({e}); "
                                  f"use cells with the same state, or bridge=True") from None
-        with scope(dec.name) if dec.name else contextlib.nullcontext():
+        with scope(dec.name):
             s0 = ops.tanh(self.bridge(self.encoder.hidden(final)))
         parts = [s0] + [dec.zeros(tuple(batch_shape) + (size,)) for size in dec.state_sizes()[1:]]
         return dec._pack(parts)

@@ -8,7 +8,6 @@ carries its layer path (``cell.W_s``).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -61,8 +60,7 @@ class Module:
         object.__setattr__(self, key, value)
 
     def __call__(self, *args, **kwargs):
-        name = self.__dict__.get("name")
-        with scope(name) if name else contextlib.nullcontext():
+        with scope(self.__dict__.get("name")):     # scope(None) changes nothing
             return self.forward(*args, **kwargs)
 
     def forward(self, *args, **kwargs):

@@ -85,6 +85,12 @@ class Unrolled:
         return self.outputs[-1]
 
     @property
+    def output_sequence_recorded(self) -> bool:
+        """True when the outputs were recorded as one ``(T_out, ..., O)`` node (the fused unrolling's output
+        layer); a loss then takes that node rather than stacking the per-step outputs."""
+        return self.fused and self._output_sequence is not None
+
+    @property
     def output_sequence(self) -> Tensor:
         """The outputs stacked along a new first axis: ``(T_out, ..., O)``."""
         if self._output_sequence is None:

@@ -22,7 +22,6 @@ PARAM_INK = "#283593"
 # distinct colours for the fan-out edges of parameters drawn once (colour-blind safe, Okabe–Ito)
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 HIGHLIGHT = "#d62728"   # the checker's findings
-OK_INK = "#2a7d2a"
 
 
 def _split_name(name: str) -> tuple[str, str]:
