@@ -10,7 +10,7 @@ import sys
 
 from . import __version__
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "add_cell_arguments"]
 
 # name -> (module, one-line help). The module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -18,6 +18,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "derive": ("gradlab.symbolic.cli", "print the BPTT derivation of a cell in lecture notation (LaTeX or Markdown)"),
     "render": ("gradlab.render.cli", "draw a folded, unfolded, cell, op-level or gradient-flow figure of a cell"),
 }
+
+
+def add_cell_arguments(parser, *, sizes=(3, 4, 2), optional: bool = False, extra: str = "") -> None:
+    """Add what every command that takes a cell accepts: the cell's name (any spelling of
+    ``gradlab.nn.cell_kind``; a typo gets a "did you mean") and its sizes ``--input-size/--hidden-size/
+    --output-size`` (D, H, O; ``--inputs/--hidden/--outputs`` are the same options), with ``sizes`` the defaults."""
+    from .nn.registry import KINDS
+
+    names = ", ".join(KINDS)
+    aliases = ", ".join(a for k in KINDS.values() for a in k.aliases)
+    parser.add_argument("cell", nargs="?" if optional else None, default=None,
+                        help=f"the cell: {names} (also: {aliases}){extra}")
+    for flag, alias, letter, default in zip(("--input-size", "--hidden-size", "--output-size"),
+                                            ("--inputs", "--hidden", "--outputs"), "DHO", sizes):
+        parser.add_argument(flag, alias, type=int, default=default, metavar=letter,
+                            dest=flag[2:].replace("-", "_"), help=f"{letter} (default {default})")
 
 
 def _available(module: str) -> bool:

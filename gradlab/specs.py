@@ -87,16 +87,6 @@ _LOSS_TEXT = {
     "mse": "E_t = ‖y_t − d_t‖²/O",
     "softmax_cross_entropy": "E_t = −Σ_k d_tk log softmax(y_t)_k",
 }
-# cell kind -> (class name in gradlab.nn.cells, human name)
-_CELLS = {
-    "elman": ("ElmanCell", "Elman RNN"),
-    "jordan": ("JordanCell", "Jordan RNN"),
-    "lstm": ("LSTMCell", "LSTM"),
-    "peephole_lstm": ("PeepholeLSTMCell", "peephole LSTM"),
-    "four_gate_lstm": ("FourGateLSTMCell", "four-gate lecture LSTM"),
-    "gru": ("GRUCell", "GRU"),
-}
-
 #: The data and model options every spec takes: name -> (default, allowed values, what it means).
 #: The module docstring says what each one does to the model, the data and the parameters.
 OPTIONS = {
@@ -169,7 +159,7 @@ class Spec:
             text = (f"feedforward, one hidden layer ({self.activation}), E = ½‖d − y‖²" if self.loss == "mse_half"
                     else f"feedforward, one hidden layer ({self.activation}), loss {self.loss}")
         else:
-            name = _CELLS[self.kind][1]
+            name = _cell_kind(self.kind).title
             act = f" ({self.activation})" if self.kind in ("elman", "jordan") else ""
             convention = [f"{k}={v!r}" for k, v in self.options if self.kind == "gru" and k in ("update", "reset")]
             if convention:
@@ -636,16 +626,15 @@ def _letters(n: int, probe: dict) -> str:
     return str(n)
 
 
+def _cell_kind(kind):
+    """The entry of ``kind`` in the one table of cell kinds (gradlab.nn.registry)."""
+    from .nn.registry import cell_kind
+
+    return cell_kind(kind)
+
+
 def _cell_class(kind):
-    cls_name = _CELLS[kind][0]
-    try:
-        from .nn import cells
-    except ImportError as e:
-        raise ValueError(f"gradlab.specs.{kind}: the RNN cells (gradlab.nn.cells) are not available: {e}") from None
-    cls = getattr(cells, cls_name, None)
-    if cls is None:
-        raise ValueError(f"gradlab.specs.{kind}: gradlab.nn.cells has no {cls_name} yet")
-    return cls
+    return _cell_kind(kind).cls
 
 
 def _construct(cls, D, H, O, rng, **kwargs):

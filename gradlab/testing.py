@@ -136,12 +136,13 @@ def _class_axis(spec, key) -> int:
 
 
 @st.composite
-def rnn_configs(draw, kinds=("elman", "jordan", "lstm", "peephole_lstm", "four_gate_lstm", "gru"), *, max_T: int = 3,
-                max_size: int = 3):
-    """Strategy for (spec, problem): a cell kind, activation (Elman/Jordan), loss and mode, and a model."""
+def rnn_configs(draw, kinds=None, *, max_T: int = 3, max_size: int = 3):
+    """Strategy for (spec, problem): a cell kind (any of ``gradlab.nn.KINDS`` by default), activation
+    (Elman/Jordan), loss and mode, and a model."""
     from . import specs
+    from .nn.registry import cell_kind, cell_names
 
-    kind = draw(st.sampled_from(list(kinds)))
+    kind = cell_kind(draw(st.sampled_from(list(kinds or cell_names())))).name
     loss = draw(st.sampled_from(["mse_half", "mse", "softmax_cross_entropy"]))
     mode = draw(st.sampled_from(["many_to_many", "many_to_one"]))
     if kind in ("elman", "jordan"):

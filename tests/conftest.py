@@ -16,13 +16,14 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import pytest
 from hypothesis import HealthCheck, settings
 
+# function_scoped_fixture: the `engine` fixture chooses the engine for the whole test, all examples alike
+_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 settings.register_profile(
     "ci", derandomize=True, database=None, max_examples=25, deadline=None, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=_SUPPRESSED,
 )
 settings.register_profile(
-    "explore", max_examples=400, deadline=None, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    "explore", max_examples=400, deadline=None, print_blob=True, suppress_health_check=_SUPPRESSED,
 )
 settings.load_profile(os.environ.get("GRADLAB_HYPOTHESIS_PROFILE", "ci"))
 
@@ -56,6 +57,16 @@ def xp(request):
     import numpy
 
     return numpy
+
+
+@pytest.fixture(params=["fast", "reference"])
+def engine(request):
+    """The engine a test records and differentiates with: the fast path (the default) and the reference
+    engine (``gradlab.reference()``); the engine's own tests run under both."""
+    import gradlab
+
+    with gradlab.use_engine(request.param):
+        yield request.param
 
 
 @pytest.fixture

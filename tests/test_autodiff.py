@@ -11,6 +11,8 @@ from gradlab.nn import Dense
 
 from .strategies import arrays
 
+pytestmark = pytest.mark.usefixtures("engine")   # every test here runs on the fast path and the reference engine
+
 
 @given(st.floats(-3, 3, allow_nan=False))
 def test_fan_out_accumulates_w_cubed_gives_3w_squared(w0):
@@ -218,29 +220,6 @@ def test_many_slices_of_one_array_get_the_same_gradient_batched_or_edge_by_edge(
     for j, key in enumerate(keys):
         expected[key] += j + 1
     np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
-
-
-def test_tiles_accepts_exact_covers_only():
-    from gradlab.ops import _tiling
-
-    def _tiles(keys, shape):
-        return _tiling(keys, shape) is not None
-
-    assert _tiles([0, 1, 2], (3, 4)) and _tiles([2, -2, 0], (3, 4))
-    assert not _tiles([0, 1, 1], (3, 4)) and not _tiles([0, 1], (3, 4)) and not _tiles([0, 1, 5], (3, 4))
-    cols = lambda a, b: (Ellipsis, slice(a, b))  # noqa: E731
-    assert _tiles([cols(2, 4), cols(0, 2)], (3, 4)) and _tiles([cols(0, None), cols(4, 4)], (3, 4))
-    assert not _tiles([cols(0, 2), cols(1, 4)], (3, 4)) and not _tiles([cols(0, 3)], (3, 4))
-    assert not _tiles([(Ellipsis, slice(0, 4, 2)), (Ellipsis, slice(1, 4, 2))], (3, 4))
-    assert not _tiles([0, cols(0, 4)], (3, 4)) and not _tiles([], (3,)) and not _tiles([0], ())
-    full = slice(None)
-    assert _tiles([(full, slice(0, 1)), (full, slice(1, 4))], (3, 4))          # split/chunk's keys
-    assert _tiles([(slice(0, 2), full), 2], (3, 4)) and _tiles([(full, full)], (3, 4))
-    assert not _tiles([(slice(0, 2), slice(0, 2)), (slice(2, 3), slice(2, 4))], (3, 4))
-    assert not _tiles([(full, slice(0, 2)), (slice(0, 2), full)], (3, 4))      # two different axes
-    assert not _tiles([(Ellipsis, Ellipsis, slice(0, 4))], (3, 4)) and not _tiles([np.array([0, 1, 2])], (3, 4))
-    # the order of the parts: a weight's batched sum reuses the tiled rows only in this order
-    assert _tiling([2, 0, -2], (3, 4)) == (0, [1, 2, 0]) and _tiling([cols(2, 4), cols(0, 2)], (3, 4)) == (1, [1, 0])
 
 
 @given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50), st.booleans()), min_size=1, max_size=25))

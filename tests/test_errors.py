@@ -73,3 +73,96 @@ def test_scope_names_are_validated():
         gradlab.scope("cell.W_s")
     with pytest.raises(TypeError, match="int time step"):
         gradlab.scope(t=1.5)
+
+
+# ------------------------------------------------------ no silent wrong numbers (issue 17)
+def test_a_parameter_holds_its_own_copy_of_the_callers_array():
+    a = np.array([1.0, 2.0])
+    w = Parameter(a, name="w")
+    y = (w * w).sum()
+    a[:] = 10.0                                   # the caller changes its array after recording
+    y.backward()
+    np.testing.assert_allclose(w.data, [1.0, 2.0])
+    np.testing.assert_allclose(w.grad, [2.0, 4.0])
+    assert tensor(a, requires_grad=True).data is not a and tensor(a).data is a   # a constant leaf: no copy
+
+
+def test_the_value_of_a_recorded_node_cannot_be_changed_before_backward():
+    x = Parameter(np.array([0.5, -0.5]), name="x")
+    with gradlab.scope("cell", t=2):
+        y = gradlab.tanh(x)
+    with pytest.raises(ValueError, match=r"op=tanh.*cell \(t=2\).*cannot be replaced.*use the value tanh computed"):
+        y.data = np.zeros(2)
+    with pytest.raises(ValueError, match="read-only"):
+        y.data[0] = 0.0                           # in place: NumPy refuses, the array is flagged read-only
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 1 - np.tanh([0.5, -0.5]) ** 2)
+    x.data = np.array([1.0, 1.0])                 # a leaf's value may be replaced (an optimiser does)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_the_states_of_an_unrolled_network_are_separate_read_only_arrays(fused):
+    from gradlab import nn
+
+    cell = nn.ElmanCell(3, 64, 2, rng=0)
+    out = nn.unroll(cell, np.random.default_rng(0).standard_normal((4, 40, 3)), fused=fused)
+    datas = [s.data for s in out.states]
+    assert not any(d.flags.writeable for d in datas)
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(datas) for b in datas[i + 1:])
+
+
+@pytest.mark.parametrize("method", ["replay", "gradient"])
+def test_a_replayed_leaf_value_of_the_wrong_shape_names_the_leaf_and_both_shapes(method):
+    W = Parameter(np.ones((2, 3)), name="W")
+    g = gradlab.Graph(gradlab.tanh(W).sum())
+    call = (lambda v: g.replay(v)) if method == "replay" else (lambda v: g.gradient([W], v))
+    with pytest.raises(ValueError, match=rf"{method}: the value given for .*name='W'.* has shape \(3, 2\), but the "
+                                         rf"leaf was recorded with shape \(2, 3\)"):
+        call({W: np.ones((3, 2))})
+
+
+def test_a_linear_bias_that_would_broadcast_the_result_up_is_an_error():
+    x, W = tensor(np.ones(3)), Parameter(np.ones((4, 3)), name="W")
+    with pytest.raises(ValueError, match=r"linear: the bias \(4, 1\) must be \(4,\) or the result's shape \(4,\)"):
+        gradlab.linear(x, W, tensor(np.ones((4, 1))))
+    assert gradlab.linear(tensor(np.ones((5, 3))), W, tensor(np.ones(4))).shape == (5, 4)
+    assert gradlab.linear(tensor(np.ones((5, 3))), W, tensor(np.ones((5, 4)))).shape == (5, 4)
+
+
+def test_complex_inputs_to_a_cell_are_refused_not_cast_to_real():
+    from gradlab import nn
+
+    cell = nn.ElmanCell(2, 3, 1, rng=0)
+    with pytest.raises(TypeError, match=r"ElmanCell 'cell': got complex values \(dtype complex128\)"):
+        nn.unroll(cell, np.ones((2, 2)) + 1j)
+
+
+# ------------------------------------------------------------------ clear messages (issue 17)
+def test_the_mean_of_an_empty_tensor_says_so():
+    with pytest.raises(ValueError, match=r"mean: there are no elements to average over axis 0 of the shape \(0, 3\)"):
+        gradlab.mean(tensor(np.ones((0, 3))), axis=0)
+    with pytest.raises(ValueError, match=r"mean: there are no elements.*\(0,\)"):
+        gradlab.mean(tensor(np.ones(0)))
+
+
+def test_a_list_of_tensors_given_to_an_op_suggests_stack_or_concat():
+    with pytest.raises(TypeError, match=r"sum: input 0: got a list holding Tensors.*gradlab\.stack\(xs\)"):
+        gradlab.sum([tensor([1.0, 2.0])])
+    with pytest.raises(TypeError, match=r"tensor: got a list holding Tensors"):
+        tensor([[tensor([1.0])]])
+
+
+def test_ragged_lists_and_text_are_refused_with_what_was_wrong():
+    with pytest.raises(ValueError, match="tensor: the nested lists do not form an array"):
+        tensor([[1.0, 2.0], [3.0]])
+    with pytest.raises(ValueError, match="add: input 1: the nested lists do not form an array"):
+        tensor([1.0, 2.0]) + [[1.0], [2.0, 3.0]]
+    with pytest.raises(TypeError, match=r"tensor: data of dtype <U3 \('abc'\) is not numbers"):
+        tensor("abc")
+    with pytest.raises(TypeError, match=r"mul: input 1: got the text 'x'"):
+        tensor([1.0]) * "x"
+
+
+def test_a_graph_of_a_plain_array_says_what_it_needs():
+    with pytest.raises(TypeError, match=r"Graph: output 0 is a ndarray of shape \(2,\), not a Tensor"):
+        gradlab.Graph(np.ones(2))

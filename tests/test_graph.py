@@ -13,6 +13,8 @@ from gradlab.nn import Dense
 
 from .strategies import arrays
 
+pytestmark = pytest.mark.usefixtures("engine")   # every test here runs on the fast path and the reference engine
+
 
 def _elman(T=3, seed=0, W_s_value=None):
     rng = np.random.default_rng(seed)

@@ -1,7 +1,7 @@
 """Layers with shared weights, and (from the RNN modules) cells, unrolling and training."""
 from .module import ACTIVATIONS, Dense, Identity, Module, ReLU, Sequential, Sigmoid, Tanh, make_rng
-from .cells import (CELLS, ElmanCell, FourGateLSTMCell, GRUCell, JordanCell, LSTMCell, PeepholeLSTMCell,
-                    RecurrentCell)
+from .cells import ElmanCell, FourGateLSTMCell, GRUCell, JordanCell, LSTMCell, PeepholeLSTMCell, RecurrentCell
+from .registry import CELLS, KINDS, CellKind, cell_kind, cell_names
 from .unroll import Unrolled, unroll
 from .losses import LOSSES, mse, mse_half, sequence_loss, softmax_cross_entropy
 from .modes import EncoderDecoder, many_to_many, many_to_one, one_to_many
@@ -9,7 +9,7 @@ from .analysis import gradient_norms, hidden_gradient_norms, hidden_gradients, s
 
 __all__ = ["Module", "Dense", "Tanh", "Sigmoid", "ReLU", "Identity", "Sequential", "make_rng", "ACTIVATIONS",
            "RecurrentCell", "ElmanCell", "JordanCell", "LSTMCell", "PeepholeLSTMCell", "GRUCell",
-           "FourGateLSTMCell", "CELLS", "Unrolled", "unroll",
+           "FourGateLSTMCell", "CELLS", "KINDS", "CellKind", "cell_kind", "cell_names", "Unrolled", "unroll",
            "mse_half", "mse", "softmax_cross_entropy", "sequence_loss", "LOSSES",
            "many_to_many", "many_to_one", "one_to_many", "EncoderDecoder",
            "step_contributions", "hidden_gradients", "hidden_gradient_norms", "gradient_norms"]

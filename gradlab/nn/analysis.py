@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
-from ..autodiff import contributions, reverse, toposort
-from ..backend import as_numpy, get_xp
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.autodiff import contributions, reverse, toposort
+from ..engine.backend import get_xp
+from ..engine.tensor import Tensor, as_numpy, unwrap
 from .cells import RecurrentCell
 from .losses import LOSSES
 from .unroll import Unrolled, unroll
 
 __all__ = ["step_contributions", "hidden_gradients", "hidden_gradient_norms", "gradient_norms"]
-
-
-def _raw(x):
-    """A Tensor's array, anything else as it is (note: a NumPy array's own ``.data`` is a memoryview)."""
-    return x.data if isinstance(x, Tensor) else x
 
 
 def step_contributions(loss: Tensor, param: Tensor) -> dict:
@@ -69,7 +64,7 @@ def hidden_gradient_norms(loss: Tensor, unrolled: Unrolled) -> dict:
 
 
 def _final_target(targets, y_T: Tensor, T: int, integer: bool):
-    d = _raw(targets)
+    d = unwrap(targets)
     want = y_T.ndim - (1 if integer else 0)
     if d.ndim == want + 1:
         if d.shape[0] != T:
@@ -100,7 +95,7 @@ def gradient_norms(cell: RecurrentCell, xs, targets=None, *, loss="mse_half", st
         fn = LOSSES.get(loss) if isinstance(loss, str) else loss
         if fn is None or not callable(fn):
             raise ValueError(f"gradient_norms: loss must be one of {sorted(LOSSES)} or a callable, got {loss!r}")
-        d = _raw(targets)
+        d = unwrap(targets)
         d = d if hasattr(d, "dtype") else np.asarray(d)
         integer = d.dtype.kind in "iu" and fn is LOSSES["softmax_cross_entropy"]
         E = fn(y_T, _final_target(d, y_T, len(r), integer))

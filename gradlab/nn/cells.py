@@ -22,10 +22,10 @@ import contextlib
 
 import numpy as np
 
-from .. import ops
-from ..backend import get_xp
-from ..context import current, scope
-from ..tensor import Parameter, Tensor
+from ..engine import ops
+from ..engine.backend import get_xp
+from ..engine.context import current, scope
+from ..engine.tensor import Parameter, Tensor
 from .module import ACTIVATIONS, Dense, Module, make_rng
 
 __all__ = ["RecurrentCell", "ElmanCell", "JordanCell", "LSTMCell", "PeepholeLSTMCell", "GRUCell",
@@ -54,9 +54,6 @@ class RecurrentCell(Module):
     #: whether ``unroll(..., fused=True)`` may apply the output layer to all steps at once
     #: (False when the output feeds back into the state, as in the Jordan network)
     output_after_loop: bool = True
-    #: whether ``_recur`` takes ``out=``: an array the new hidden state may be computed into (row t of
-    #: the state sequence the fused unrolling stacks for the output layer, which then needs no copy)
-    _hidden_into: bool = False
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int | None = None, *,
                  learn_initial_state: bool = False, name: str | None = "cell", rng=None, dtype=np.float64):
@@ -111,7 +108,12 @@ class RecurrentCell(Module):
         return Tensor(self.xp.zeros(tuple(shape), dtype=self.dtype))
 
     def as_array(self, value):
-        """Return ``value`` as an array of the cell's namespace and dtype."""
+        """Return ``value`` as an array of the cell's namespace and dtype (complex values are refused: casting
+        them to real would drop their imaginary part without a word)."""
+        if self.xp.iscomplexobj(value):
+            raise TypeError(f"{self.describe()}: got complex values (dtype {self.xp.asarray(value).dtype}), but the "
+                            f"cell computes in {self.dtype}; pass real inputs (complex-step differentiation replays "
+                            f"the recorded graph: gradlab.Graph(loss).replay(...))")
         return self.xp.asarray(value, dtype=self.dtype)
 
     def state_sizes(self) -> tuple:
@@ -129,7 +131,7 @@ class RecurrentCell(Module):
         learned initial state (Parameters ``s_0``, ``c_0``, ...) broadcast over ``batch_shape``."""
         batch_shape = tuple(batch_shape)
         parts = []
-        with scope(self.name) if self.name else contextlib.nullcontext():
+        with scope(self.name):
             for part, size in zip(self.state_names, self.state_sizes()):
                 if not self._learned(part):
                     parts.append(self.zeros(batch_shape + (size,)))
@@ -180,7 +182,7 @@ class RecurrentCell(Module):
     def step(self, x, state):
         """Return the new state after reading input ``x`` (one time step, the literal equations)."""
         x = self.check_input(x)
-        with scope(self.name) if self.name else contextlib.nullcontext():
+        with scope(self.name):
             return self._step(x, state)
 
     def forward(self, x, state):
@@ -282,14 +284,11 @@ class ElmanCell(RecurrentCell):
         self.recurrent_layer = self._dense(H, H, "W_s", None)
         self._finish_init()
 
-    _hidden_into = True
-
-    def _recur(self, u, s, w, out=None):
+    def _recur(self, u, s, w):
         layer = self.recurrent_layer
         with scope(layer.name):   # W_s s_{t-1} + (W_x x_t + b_s) as one node
             a = ops.linear(s, layer.weight, u)
-        act = ACTIVATIONS[self.activation]
-        return act(a) if out is None or self.activation == "identity" else act(a, _out=out)
+        return ACTIVATIONS[self.activation](a)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, activation={self.activation!r}"
@@ -375,14 +374,12 @@ class LSTMCell(RecurrentCell):
             a = ops.linear(s, layer.weight, u)
         return ops.chunk(a, 4, axis=-1)
 
-    _hidden_into = True
-
-    def _recur(self, u, state, w, out=None):
+    def _recur(self, u, state, w):
         s, c = state
         a_i, a_f, a_g, a_o = self._gates(u, s, w)
         i, f, g, o = ops.sigmoid(a_i), ops.sigmoid(a_f), ops.tanh(a_g), ops.sigmoid(a_o)
         c_new = ops.add(ops.mul(f, c), ops.mul(i, g))
-        return (ops.mul(o, ops.tanh(c_new), _out=out), c_new)
+        return (ops.mul(o, ops.tanh(c_new)), c_new)
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -409,7 +406,7 @@ class PeepholeLSTMCell(LSTMCell):
             setattr(self, f"p_{gate}", Parameter(self._rng.uniform(-bound, bound, H).astype(self.dtype),
                                                  name=f"p_{gate}"))
 
-    def _recur(self, u, state, w, out=None):
+    def _recur(self, u, state, w):
         s, c = state
         a_i, a_f, a_g, a_o = self._gates(u, s, w)
         i = ops.sigmoid(ops.add(a_i, ops.mul(self.p_i, c)))
@@ -417,7 +414,7 @@ class PeepholeLSTMCell(LSTMCell):
         g = ops.tanh(a_g)
         c_new = ops.add(ops.mul(f, c), ops.mul(i, g))
         o = ops.sigmoid(ops.add(a_o, ops.mul(self.p_o, c_new)))
-        return (ops.mul(o, ops.tanh(c_new), _out=out), c_new)
+        return (ops.mul(o, ops.tanh(c_new)), c_new)
 
 
 # -------------------------------------------------------------------------------------- GRU
@@ -518,9 +515,7 @@ class GRUCell(RecurrentCell):
             w = layer.weight
             return w[: 2 * H], w[2 * H:], layer.bias[2 * H:] if self.reset == "after" else None
 
-    _hidden_into = True
-
-    def _recur(self, u, s, w, out=None):
+    def _recur(self, u, s, w):
         a_rz, a_n = u
         w_rz, w_n, b_n = w
         after = self.reset == "after"
@@ -536,8 +531,8 @@ class GRUCell(RecurrentCell):
                 pre_n = ops.linear(reset, w_n, a_n)
             n = ops.tanh(pre_n)
         if self.update == "replace":             # s_t = s_{t-1} + z_t ⊙ (n_t - s_{t-1})
-            return ops.add(s, ops.mul(z, ops.sub(n, s)), _out=out)
-        return ops.add(n, ops.mul(z, ops.sub(s, n)), _out=out)
+            return ops.add(s, ops.mul(z, ops.sub(n, s)))
+        return ops.add(n, ops.mul(z, ops.sub(s, n)))
 
     def extra_repr(self) -> str:
         extra = f", update={self.update!r}" if self.update != "keep" else ""
@@ -622,5 +617,9 @@ class FourGateLSTMCell(RecurrentCell):
         return self._gates(a_n, a_i, a_f, a_v, ltm, self.use_layer)
 
 
-CELLS = {"elman": ElmanCell, "jordan": JordanCell, "lstm": LSTMCell, "peephole": PeepholeLSTMCell,
-         "gru": GRUCell, "fourgate": FourGateLSTMCell}
+def __getattr__(name):
+    if name == "CELLS":   # the table of cell kinds lives in registry.py (it names these classes)
+        from .registry import CELLS
+
+        return CELLS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
-from ..backend import as_numpy, get_xp
-from ..context import scope
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.backend import get_xp
+from ..engine.context import scope
+from ..engine.tensor import Tensor, as_numpy, unwrap
 
 __all__ = ["mse_half", "mse", "softmax_cross_entropy", "sequence_loss", "LOSSES"]
-
-
-def _raw(x):
-    """A Tensor's array, anything else as it is (note: a NumPy array's own ``.data`` is a memoryview)."""
-    return x.data if isinstance(x, Tensor) else x
 
 
 def _as_output(y, who: str) -> Tensor:
@@ -46,7 +41,7 @@ def _mask(mask, y: Tensor, who: str):
     """Return the mask as a float array shaped to broadcast against ``y`` (trailing axes of size 1)."""
     if mask is None:
         return None
-    m = as_numpy(_raw(mask))
+    m = as_numpy(unwrap(mask))
     if m.dtype.kind not in "biuf":
         raise TypeError(f"{who}: the mask must hold numbers or booleans, got dtype {m.dtype}")
     lead_shape = tuple(y.shape[: m.ndim])
@@ -99,8 +94,8 @@ def softmax_cross_entropy(logits, targets, mask=None, *, reduction: str = "sum")
     if z.ndim == 0:
         raise ValueError(f"{who}: logits need a class axis, got a scalar")
     C = z.shape[-1]
-    d = as_numpy(_raw(targets))
-    m = None if mask is None else as_numpy(_raw(mask)).astype(z.dtype)
+    d = as_numpy(unwrap(targets))
+    m = None if mask is None else as_numpy(unwrap(mask)).astype(z.dtype)
     pos_shape = tuple(z.shape[:-1])
     if m is not None and tuple(m.shape) != pos_shape[: m.ndim]:
         raise ValueError(f"{who}: mask of shape {tuple(m.shape)} does not match the logits of shape "
@@ -161,7 +156,7 @@ def sequence_loss(outputs, targets, loss="mse_half", mask=None, **loss_kwargs) -
 
     if isinstance(outputs, Unrolled):
         times = outputs.output_times
-        if outputs._output_sequence is not None and outputs.fused:
+        if outputs.output_sequence_recorded:
             seq = outputs.output_sequence  # the fused path's (T, ..., O) tensor: one loss node, not T
         else:
             ys = outputs.outputs
@@ -188,7 +183,7 @@ def sequence_loss(outputs, targets, loss="mse_half", mask=None, **loss_kwargs) -
         raise ValueError(f"sequence_loss: {n_targets} targets for {T} outputs (time steps "
                          f"{times[0]}..{times[-1]}){shape}; give one target per output step")
     if mask is not None:
-        mask = as_numpy(_raw(mask))
+        mask = as_numpy(unwrap(mask))
         if mask.ndim == 0 or mask.shape[0] != T:
             raise ValueError(f"sequence_loss: the mask has shape {tuple(mask.shape)}, expected ({T}, ...): "
                              f"one row per output step")

@@ -13,14 +13,14 @@ analysis functions work on each.
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
-from .. import ops
-from ..backend import as_numpy, get_xp
-from ..context import scope
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.backend import get_xp
+from ..engine.tensor import as_numpy
+from ..engine.context import scope
+from ..engine.tensor import Tensor
 from .cells import RecurrentCell
 from .module import Dense, Module, make_rng
 from .unroll import Unrolled, as_sequence, unroll
@@ -288,7 +288,7 @@ class EncoderDecoder(Module):
             except (TypeError, ValueError) as e:
                 raise ValueError(f"EncoderDecoder: the encoder's final state does not fit the decoder ({e}); "
                                  f"use cells with the same state, or bridge=True") from None
-        with scope(dec.name) if dec.name else contextlib.nullcontext():
+        with scope(dec.name):
             s0 = ops.tanh(self.bridge(self.encoder.hidden(final)))
         parts = [s0] + [dec.zeros(tuple(batch_shape) + (size,)) for size in dec.state_sizes()[1:]]
         return dec._pack(parts)

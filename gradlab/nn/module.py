@@ -8,14 +8,13 @@ carries its layer path (``cell.W_s``).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 
-from .. import ops
-from ..context import scope
-from ..tensor import Parameter, Tensor
+from ..engine import ops
+from ..engine.context import scope
+from ..engine.tensor import Parameter, Tensor
 
 __all__ = ["Module", "Dense", "Tanh", "Sigmoid", "ReLU", "Identity", "Sequential", "make_rng", "ACTIVATIONS", "Fixed"]
 
@@ -79,8 +78,7 @@ class Module:
         object.__setattr__(self, key, value)
 
     def __call__(self, *args, **kwargs):
-        name = self.__dict__.get("name")
-        with scope(name) if name else contextlib.nullcontext():
+        with scope(self.__dict__.get("name")):     # scope(None) changes nothing
             return self.forward(*args, **kwargs)
 
     def forward(self, *args, **kwargs):

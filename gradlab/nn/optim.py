@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-from ..backend import get_xp
-from ..tensor import Parameter
+from ..engine.backend import get_xp
+from ..engine.tensor import Parameter
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Adagrad", "Adam"]
 

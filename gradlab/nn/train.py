@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .clip import clip_grad_norm, clip_grad_value, grad_norm
 
 __all__ = ["train_step", "truncated_bptt", "TBPTTResult", "fit", "History", "ProgressBar", "detach_state"]

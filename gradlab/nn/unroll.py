@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from .. import memory, ops
-from ..context import is_grad_enabled, scope
-from ..tensor import Tensor, apply
+from ..engine import ops
+from ..engine.context import scope
+from ..engine.tensor import Tensor, apply
 from .cells import RecurrentCell
 
 __all__ = ["Unrolled", "unroll", "as_sequence"]
@@ -85,6 +83,12 @@ class Unrolled:
         if not self.output_times:
             raise ValueError("Unrolled: no outputs were recorded (unroll was called with outputs='none')")
         return self.outputs[-1]
+
+    @property
+    def output_sequence_recorded(self) -> bool:
+        """True when the outputs were recorded as one ``(T_out, ..., O)`` node (the fused unrolling's output
+        layer); a loss then takes that node rather than stacking the per-step outputs."""
+        return self.fused and self._output_sequence is not None
 
     @property
     def output_sequence(self) -> Tensor:
@@ -192,11 +196,10 @@ def unroll(cell: RecurrentCell, xs, state=None, *, fused: bool = False, start: i
         parts = cell._split_projection(u_all)
     single = isinstance(parts, Tensor)
     step_of = ops.OPS["getitem"]       # parts[k] as a node, without the user-facing index checks
-    seq = _state_sequence(cell, T, batch_shape, outputs)
     for k, t in enumerate(times):
         with scope(*name_scope, t=t):
             u_k = apply(step_of, parts, key=k) if single else tuple([apply(step_of, p, key=k) for p in parts])
-            state = cell._recur(u_k, state, weights) if seq is None else cell._recur(u_k, state, weights, out=seq[k])
+            state = cell._recur(u_k, state, weights)
         states.append(state)
     if outputs == "none":
         return Unrolled(cell, states, initial, times=times, outputs=[], output_times=[], fused=True)
@@ -220,18 +223,3 @@ def unroll(cell: RecurrentCell, xs, state=None, *, fused: bool = False, start: i
     result._hidden_sequence = hs
     return result
 
-
-def _state_sequence(cell, T: int, batch_shape: tuple, outputs: str):
-    """The (T, ..., H) pooled buffer the hidden states of a fused unrolling are computed into, when they
-    will be stacked for the output layer and the engine keeps such values in the pool; else None.
-    The stack of its rows is then the buffer itself: the sequence is written once, not copied."""
-    if not (cell._hidden_into and outputs == "all" and cell.output_after_loop
-            and cell.__dict__.get("output_layer") is not None and is_grad_enabled()):
-        return None
-    anchor = cell.__dict__.get("_anchor")
-    if anchor is None or type(anchor.data) is not np.ndarray:
-        return None
-    dtype = anchor.data.dtype
-    if math.prod(batch_shape) * cell.hidden_size * dtype.itemsize < memory.MIN_BYTES:
-        return None
-    return memory.pooled_empty((T,) + tuple(batch_shape) + (cell.hidden_size,), dtype)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ..nn.registry import KINDS
 from . import style
 from .output import Figure, write
 from .source import make_cell, unfolding_of
@@ -28,9 +29,9 @@ from .unfolded import unfolded
 __all__ = ["check_figure", "feedforward_check_figure", "findings_from", "failure_figure", "failure_dot",
            "CELL_OF_MODEL"]
 
-# the checker's model descriptions (gradlab.specs) -> cell names of gradlab.nn.CELLS
-CELL_OF_MODEL = (("peephole", "peephole"), ("four-gate", "fourgate"), ("jordan", "jordan"), ("elman", "elman"),
-                 ("gru", "gru"), ("lstm", "lstm"))
+# the title a checker's model description begins with (gradlab.specs) -> the cell kind, longest title first
+# (from the one table of cell kinds, gradlab.nn.registry)
+CELL_OF_MODEL = tuple(sorted(((k.title, k.name) for k in KINDS.values()), key=lambda tk: -len(tk[0])))
 
 
 def findings_from(report) -> dict:
@@ -57,9 +58,9 @@ def findings_from(report) -> dict:
 
 
 def _model_cell(report):
-    model = str(getattr(report, "model", "")).lower()
-    for key, cell in CELL_OF_MODEL:
-        if key in model:
+    model = str(getattr(report, "model", ""))
+    for title, cell in CELL_OF_MODEL:
+        if model.startswith(title):
             return cell
     raise ValueError(f"render: cannot draw the model {getattr(report, 'model', None)!r}: only recurrent cells "
                      f"({', '.join(c for _, c in CELL_OF_MODEL)}) have an unfolded figure")

@@ -19,7 +19,9 @@ def add_arguments(parser) -> None:
     """Add the ``render`` options to ``parser``."""
     from . import DETAILS, VIEWS
 
-    parser.add_argument("cell", help="the cell to draw: elman, jordan, lstm, peephole, gru, fourgate")
+    from ..cli import add_cell_arguments
+
+    add_cell_arguments(parser, sizes=(3, 4, 2))
     parser.add_argument("--T", type=int, default=4, help="number of time steps (default 4)")
     parser.add_argument("--view", choices=VIEWS, default="unfolded", help="which figure (default unfolded)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
@@ -34,9 +36,6 @@ def add_arguments(parser) -> None:
                         help="gradients view: truncated BPTT, the gradient stops every K steps")
     parser.add_argument("--findings", default=None, metavar="JSON",
                         help="check view: a JSON file {param: {steps, index, candidate, reference, rel_err}}")
-    parser.add_argument("--input-size", type=int, default=3, help="D (default 3)")
-    parser.add_argument("--hidden-size", type=int, default=4, help="H (default 4)")
-    parser.add_argument("--output-size", type=int, default=2, help="O (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and data drawn (default 0)")
     parser.add_argument("--title", default=None, help="a title under the figure")
     parser.add_argument("--force", action="store_true",
@@ -69,7 +68,7 @@ def run(args) -> int:
         print(f"gradlab render: -o {e}", file=sys.stderr)
         return 3
     except (ValueError, TypeError, OSError) as e:
-        print(f"gradlab render: {e}", file=sys.stderr)
+        print(f"gradlab render: {str(e).removeprefix('render: ')}", file=sys.stderr)
         return 2
     if str(written) != str(args.output):
         from .output import MISSING_DOT

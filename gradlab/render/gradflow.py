@@ -9,8 +9,8 @@ growth of the gradient along the sequence is seen rather than read. With truncat
 the state is detached every k steps, as in training with chunks of k steps) the recurrent edges where
 the gradient stops are drawn dashed and marked "stop", and the norms are those truncated BPTT computes.
 
-The norms come from one reverse sweep over the recorded graph through the op table's VJPs (the same
-rules the engine uses), skipping the cut edges; no model code is re-run.
+The norms come from one sweep of the engine's own reverse loop over the recorded graph, with the cut
+edges skipped; no model code is re-run.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from ..backend import as_numpy, unbroadcast
+from ..engine.autodiff import reverse
+from ..engine.tensor import as_numpy
 from . import style
 from .structure import Unfolding
 from .unfolded import unfolded
@@ -46,37 +47,20 @@ def cut_edges(u: Unfolding, truncate: int | None) -> set:
 
 
 def state_gradients(u: Unfolding, *, truncate: int | None = None) -> dict:
-    r"""Return {shown node: ‖∂E/∂node‖_F} for the states (and outputs) of ``u``, by one reverse sweep
-    through the op table's VJPs; with ``truncate=k`` the gradient does not cross the chunk boundaries."""
+    r"""Return {shown node: ‖∂E/∂node‖_F} for the states (and outputs) of ``u``, by the engine's reverse
+    loop over the recorded graph; with ``truncate=k`` the gradient does not cross the chunk boundaries."""
     cut = cut_edges(u, truncate)
     out = u.graph.outputs[0]
     want = set(u.shown)
-    grads = {out: np.ones_like(as_numpy(out.data))}
-    norms = {}
-    for node in reversed(u.graph.nodes):
-        g = grads.pop(node, None)
-        if g is None:
-            continue
-        if node in want:
-            norms[node] = float(np.sqrt(np.sum(np.abs(g) ** 2)))
-        if node.op is None:
-            continue
-        inputs = [as_numpy(p.data) for p in node.parents]
-        for i, p in enumerate(node.parents):
-            # an op node that asks for no gradient still has one (a state of a fixed reservoir: ∂E/∂s_t is
-            # what BPTT would send back); only leaves without requires_grad (inputs, constants) are skipped
-            if (p.op is None and not p.requires_grad) or (p, node) in cut:
-                continue
-            pg = node.op.input_vjp(i, g, as_numpy(node.data), inputs, np, node.attrs)
-            if pg is None:
-                continue
-            pg = np.asarray(pg)
-            if pg.shape != inputs[i].shape:
-                pg = unbroadcast(np, pg, inputs[i].shape)
-            grads[p] = grads[p] + pg if p in grads else pg
-    for n in want:
-        norms.setdefault(n, 0.0)
-    return norms
+    # an op node that asks for no gradient still has one (a state of a fixed reservoir: ∂E/∂s_t is what BPTT
+    # would send back); only leaves without requires_grad (inputs, constants) are left out
+    def flows(n):
+        return n.op is not None or n.requires_grad
+
+    order = [n for n in reversed(u.graph.nodes) if flows(n)]
+    grads = reverse(order, {out: np.ones_like(as_numpy(out.data))}, lambda n: as_numpy(n.data), keep=want,
+                    skip=lambda parent, child: (parent, child) in cut, xp=np, follow=flows)
+    return {n: float(np.sqrt(np.sum(np.abs(grads[n]) ** 2))) if n in grads else 0.0 for n in want}
 
 
 def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "label", elide: int | None = None,

@@ -8,6 +8,7 @@ its own cluster (the unfolded view at gate level), with the cell-state line stra
 """
 from __future__ import annotations
 
+from ..nn.registry import KINDS
 from . import style
 from .opgraph import op_symbol
 from .output import Figure
@@ -15,8 +16,8 @@ from .structure import Unfolding, is_weight
 
 __all__ = ["cell_interior", "GATE_NAMES"]
 
-# The order of the stacked gates, as written in each cell's docstring (gradlab.nn.cells).
-GATE_NAMES = {"LSTM": "ifgo", "LSTM (peephole)": "ifgo", "GRU": "rzn", "LSTM (four gates)": "nifv"}
+# figure label -> the order of the stacked gates, as written in each cell's docstring (gradlab.nn.registry)
+GATE_NAMES = {k.label: "".join(k.gates) for k in KINDS.values() if k.gates}
 _ACTIVATIONS = ("sigmoid", "tanh", "relu")
 _POINTWISE = {"mul": "×", "add": "+", "sub": "−", "div": "÷", "neg": "−", "tanh": "tanh", "sigmoid": "σ",
               "relu": "relu", "exp": "exp", "log": "log"}

@@ -6,24 +6,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Graph
-from ..tensor import Tensor
+from ..engine.graph import Graph
+from ..engine.tensor import Tensor
+from ..nn.registry import KINDS, cell_kind
 from .structure import Unfolding
 
 __all__ = ["unfolding_of", "make_cell", "CELL_TITLES"]
 
-CELL_TITLES = {"ElmanCell": "Elman", "JordanCell": "Jordan", "LSTMCell": "LSTM", "PeepholeLSTMCell": "LSTM (peephole)",
-               "GRUCell": "GRU", "FourGateLSTMCell": "LSTM (four gates)"}
+# class name -> the label figures give the cell (from the one table of cell kinds, gradlab.nn.registry)
+CELL_TITLES = {k.cls.__name__: k.label for k in KINDS.values()}
 
 
 def make_cell(name: str, *, input_size: int = 3, hidden_size: int = 4, output_size: int = 2, rng=0):
-    """Return a cell of the kind ``name`` (``"elman"``, ``"lstm"``, ``"gru"``, ... as in ``gradlab.nn.CELLS``)."""
-    from ..nn.cells import CELLS
-
-    key = str(name).lower().replace("-", "").replace("_", "")
-    if key not in CELLS:
-        raise ValueError(f"render: unknown cell {name!r}; choose one of {', '.join(sorted(CELLS))}")
-    return CELLS[key](input_size, hidden_size, output_size, rng=rng)
+    """Return a cell of the kind ``name`` (``"elman"``, ``"lstm"``, ``"peephole_lstm"`` or ``"peephole"``, ...:
+    any spelling ``gradlab.nn.cell_kind`` accepts)."""
+    try:
+        kind = cell_kind(name)
+    except ValueError as e:
+        raise ValueError(f"render: {e}") from None
+    return kind.cls(input_size, hidden_size, output_size, rng=rng)
 
 
 def _is_cell(obj) -> bool:
@@ -31,7 +32,7 @@ def _is_cell(obj) -> bool:
 
 
 def _unroll_cell(cell, T: int, rng):
-    from .. import ops
+    from ..engine import ops
     from ..nn.losses import mse_half
     from ..nn.unroll import unroll
 
@@ -57,7 +58,7 @@ def _loss_of(net, rng, ops, mse_half):
 def _hints(net, losses) -> dict:
     cell = net.cell
     names, states, outputs, loss_map = {}, {}, {}, {}
-    unpack = cell._unpack if hasattr(cell, "_unpack") else (lambda s: s if isinstance(s, tuple) else (s,))
+    unpack = lambda s: s if isinstance(s, tuple) else (s,)  # noqa: E731
     for t, st in zip(net.times, net.states):
         parts = list(unpack(st))
         states[t] = parts
@@ -90,7 +91,7 @@ def unfolding_of(obj, *, T: int | None = None, rng=0, hints: dict | None = None)
     if isinstance(obj, Graph):
         return Unfolding(obj, hints)
     if hasattr(obj, "states") and hasattr(obj, "cell") and hasattr(obj, "times"):  # an Unrolled network
-        from .. import ops
+        from ..engine import ops
         from ..nn.losses import mse_half
 
         losses, total = _loss_of(obj, np.random.default_rng(rng), ops, mse_half)

@@ -358,12 +358,3 @@ class Unfolding:
                 if n.op.name == "mul" and sum(1 for p in n.parents if p.op is not None and p.requires_grad) == 2:
                     return True
         return False
-
-    def step_params(self, t) -> list:
-        """Return the parameters read by the op nodes of step ``t``, in first-use order."""
-        seen = {}
-        for n in self.steps[t].nodes:
-            for p in n.parents:
-                if is_weight(p):
-                    seen.setdefault(p, None)
-        return list(seen)

@@ -26,7 +26,6 @@ HIGHLIGHT = "#d62728"   # the checker's findings
 # ("frozen"), on their labels and on the edges that carry only them
 FIXED_INK = "#8c8c8c"
 FIXED_MARK = "❄"
-OK_INK = "#2a7d2a"
 
 
 def _split_name(name: str) -> tuple[str, str]:

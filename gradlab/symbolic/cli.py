@@ -4,7 +4,7 @@ Examples::
 
     gradlab derive elman --T 3                                  # Markdown, backward recursion
     gradlab derive lstm --T 2 --form sum-of-paths --latex       # LaTeX align* blocks for slides
-    gradlab derive elman --T 2 --hidden 2 --form expanded -o elman_expanded.md
+    gradlab derive elman --T 2 --hidden-size 2 --form expanded -o elman_expanded.md
     gradlab derive --write-md derivations/symbolic --T 3        # every cell, every form, as Markdown
 """
 from __future__ import annotations
@@ -14,17 +14,15 @@ import sys
 
 __all__ = ["add_arguments", "run"]
 
-_CELLS = ("elman", "jordan", "lstm", "peephole_lstm", "four_gate_lstm", "gru")
 
 
 def add_arguments(parser) -> None:
     """Add the ``derive`` options to ``parser``."""
-    parser.add_argument("cell", nargs="?", default=None,
-                        help=f"the cell: {', '.join(_CELLS)} (also: peephole, fourgate); omit with --write-md for all")
+    from ..cli import add_cell_arguments
+
+    add_cell_arguments(parser, sizes=(1, 1, 1), optional=True, extra="; omit with --write-md for all. Sizes "
+                       "default to 1: the scalar lecture form")
     parser.add_argument("--T", type=int, default=3, help="number of time steps (default 3)")
-    parser.add_argument("--hidden", type=int, default=1, help="hidden size H (default 1: scalar lecture form)")
-    parser.add_argument("--inputs", type=int, default=1, help="input size D (default 1)")
-    parser.add_argument("--outputs", type=int, default=1, help="output size O (default 1)")
     parser.add_argument("--form", default="recursion", choices=["recursion", "sum-of-paths", "expanded"],
                         help="backward recursion (default), accumulative sum over paths, or fully expanded (tiny T)")
     parser.add_argument("--mode", default="many_to_many", choices=["many_to_many", "many_to_one"],
@@ -50,14 +48,16 @@ def run(args) -> int:
     written). Files are written by :mod:`gradlab.files`: atomically, never through a link, and a file
     that gradlab did not write is kept unless ``--force``."""
     from ..files import OutputError, write_text
+    from ..nn.registry import cell_names
     from .derivation import derive
 
     failed = 0
     try:
         if args.write_md:
-            cells = [args.cell] if args.cell else list(_CELLS)
+            cells = [args.cell] if args.cell else cell_names()
             for cell in cells:
-                d = derive(cell, args.T, hidden=args.hidden, inputs=args.inputs, outputs=args.outputs, mode=args.mode)
+                d = derive(cell, args.T, hidden=args.hidden_size, inputs=args.input_size, outputs=args.output_size,
+                           mode=args.mode)
                 if not args.no_check:
                     d.check()
                 for form in ("recursion", "sum-of-paths", "expanded"):
@@ -76,7 +76,7 @@ def run(args) -> int:
             print("gradlab derive: name a cell (e.g. gradlab derive elman --T 3), or use --write-md DIR",
                   file=sys.stderr)
             return 2
-        d = derive(args.cell, args.T, hidden=args.hidden, inputs=args.inputs, outputs=args.outputs,
+        d = derive(args.cell, args.T, hidden=args.hidden_size, inputs=args.input_size, outputs=args.output_size,
                    form=args.form, mode=args.mode)
         if not args.no_check:
             d.check(forms=(args.form if args.form != "expanded" else "expanded", "diff"))

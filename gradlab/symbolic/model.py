@@ -17,19 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..nn.registry import KINDS, cell_kind
 from .program import (Definition, Program, SymbolicTrace, _tidy_array, diff_reverse, obj_array,
                       op_table_reverse, tidy, trace)
 
 __all__ = ["SymbolicModel", "symbolic_model", "CELL_KINDS", "GATES"]
 
-# cell kinds accepted by derive(), with the command-line spellings
-CELL_KINDS = {"elman": "elman", "jordan": "jordan", "lstm": "lstm", "gru": "gru",
-              "peephole": "peephole_lstm", "peephole_lstm": "peephole_lstm",
-              "fourgate": "four_gate_lstm", "four_gate_lstm": "four_gate_lstm", "four-gate": "four_gate_lstm"}
-# gate names in the order each cell stacks them (from the cells' docstrings)
-GATES = {"lstm": ("i", "f", "g", "o"), "peephole_lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"),
-         "four_gate_lstm": ("n", "i", "f", "v")}
-_ACTS = ("tanh", "sigmoid", "relu", "exp")
+# the cell kinds derive() accepts, every spelling -> canonical name, and the gate order of each, both
+# read from the one table of cell kinds (gradlab.nn.registry)
+CELL_KINDS = {spelling: k.name for k in KINDS.values() for spelling in (k.name, *k.aliases)}
+GATES = {k.name: k.gates for k in KINDS.values() if k.gates}
 
 
 def _adjoint_base(state_name: str) -> str:
@@ -320,9 +317,10 @@ def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outpu
     from ..nn.unroll import unroll
     from ..tensor import tensor
 
-    key = CELL_KINDS.get(str(kind).lower().replace(" ", "_"))
-    if key is None:
-        raise ValueError(f"derive: unknown cell {kind!r}; choose one of {sorted(set(CELL_KINDS))}")
+    try:
+        key = cell_kind(kind).name
+    except ValueError as e:
+        raise ValueError(f"derive: {e}") from None
     for what, n in (("T", T), ("hidden", hidden), ("inputs", inputs), ("outputs", outputs)):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"derive: {what} must be a positive int, got {n!r}")

@@ -25,7 +25,8 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..backend import sympy_namespace, unbroadcast
+from ..engine.autodiff import reverse
+from .namespace import symengine_namespace, sympy_namespace
 from .functions import NUMERIC_MODULES, sigma
 from .names import SymInfo
 
@@ -36,45 +37,9 @@ __all__ = ["Definition", "Program", "SymbolicTrace", "trace", "op_table_reverse"
 _DISPLAY_FUNCS = {"tanh": sp.tanh, "sigmoid": sigma, "exp": sp.exp, "log": sp.log}
 
 
-class _Namespace:
-    r"""gradlab's SymPy namespace with tanh, exp and log built unevaluated: SymPy's automatic
-    simplification of ``tanh(a)`` asks the assumption system about the sign of ``a`` and costs
-    milliseconds per element, which dominated the replay; there is nothing to simplify here."""
-
-    def __init__(self):
-        self._ns = sympy_namespace()
-        for name, f in (("tanh", sp.tanh), ("exp", sp.exp), ("log", sp.log)):
-            vec = np.frompyfunc(lambda x, f=f: f(x, evaluate=False), 1, 1)
-            setattr(self, name, lambda x, vec=vec: self._ns.wrap(vec(x)))
-
-    def __getattr__(self, name):
-        return getattr(self._ns, name)
-
-
 def symbolic_namespace():
-    """Return the array namespace of the symbolic replay (gradlab's SymPy namespace, unevaluated functions)."""
-    return _Namespace()
-
-
-class _SymEngineNamespace:
-    """NumPy object arrays of SymEngine expressions (the optional fast backend)."""
-
-    def __init__(self):
-        import symengine as se
-
-        self._np = np
-        for name in ("tanh", "exp", "log"):
-            vec = np.frompyfunc(getattr(se, name), 1, 1)
-            setattr(self, name, lambda x, vec=vec: self.wrap(vec(x)))
-
-    def __getattr__(self, name):
-        return getattr(np, name)
-
-    def wrap(self, a):
-        return a if isinstance(a, np.ndarray) and a.dtype == object else np.asarray(a, dtype=object)
-
-    def stable_shift(self, x, axis):
-        return 0
+    """Return the array namespace of the symbolic replay (SymPy object arrays, functions unevaluated)."""
+    return sympy_namespace()
 
 
 class SympyBackend:
@@ -114,7 +79,7 @@ class SymEngineBackend:
         self.add = lambda *args: se.Add(*args)
 
     def namespace(self):
-        return _SymEngineNamespace()
+        return symengine_namespace()
 
     def symbol(self, si):
         return self.se.Symbol(si.ident)
@@ -299,9 +264,6 @@ class Program:
         f.program = self
         return f
 
-    def _is_symengine(self) -> bool:
-        return any(type(s).__module__.startswith("symengine") for s in self.leaf_symbols()[:1])
-
 
 def _order(assigns):
     """Topologically order assignments so that each symbol is defined before it is read."""
@@ -431,63 +393,61 @@ def _sum_terms(terms, shape, be=SympyBackend):
     return obj_array(shape, lambda idx: be.add(*[t[idx] for t in stacked]))
 
 
+class _Terms(list):
+    """The contributions to one node's adjoint, collected to be summed once (see :func:`_sum_terms`)."""
+
+
+def _collect(total, g):
+    if isinstance(total, _Terms):
+        total.append(g)
+        return total
+    return _Terms([total, g])
+
+
 def op_table_reverse(tr: SymbolicTrace, wrt, adjoints: dict, contributions: dict | None = None):
     r"""Route (b): reverse mode through the op table on the symbolic replay ``tr``.
 
-    ``wrt`` lists parameter leaves; ``adjoints`` maps op nodes to a base name (``"delta"``): when
-    such a node's adjoint is complete it becomes symbols (``δ_t``) defined by the accumulated
-    expression. Returns ``(definitions, grads)``: the adjoint definitions in evaluation order (last
-    step first) and {leaf: gradient expression array}. When ``contributions`` is a dict it is filled
-    with {leaf: {t: [terms]}}, the per-time-step parts of each gradient (they sum to it).
+    This is the engine's own loop (:func:`gradlab.engine.autodiff.reverse`) on the replay's values, with
+    three hooks: contributions to a node are collected and summed once (each ``Add`` built once), a node
+    in ``adjoints`` {op node: base name, e.g. ``"delta"``} becomes, when its adjoint is complete, symbols
+    (``δ_t``) defined by the accumulated expression, and, when ``contributions`` is a dict, it is filled
+    with {leaf: {t: [terms]}}, the per-time-step parts of each gradient (they sum to it). Returns
+    ``(definitions, grads)``: the adjoint definitions in evaluation order (last step first) and
+    {leaf: gradient expression array}.
     """
     be = getattr(tr, "backend", SympyBackend)
-    xp = be.namespace()
-    graph = tr.graph
-    vals = tr.values
+    graph, vals = tr.graph, tr.values
     out = graph.outputs[0]
-    pending: dict = {out: [obj_array(vals[out].shape, lambda idx: be.one)]}
     targets = set(wrt)
     defs: list = []
-    grads: dict = {}
-    for node in reversed(graph.nodes):
-        terms = pending.pop(node, None)
-        if terms is None or not node.requires_grad:
-            continue
-        shape = vals[node].shape
-        g = _sum_terms(terms, shape, be)
-        if node.op is None:
-            if node in targets:
-                grads[node] = be.tidy_array(g)
-            continue
-        if node in adjoints:
-            base = adjoints[node]
-            nd = tr.named.get(node)
-            t = nd.t if nd is not None else node.scope.t
 
-            def make(idx, base=base, t=t, shape=shape):
-                si = SymInfo(base, "adjoint", t, tuple(idx), shape)
-                s = be.symbol(si)
-                tr.info[s] = si
-                return s
+    def finish(node, g):
+        g = _sum_terms(g, vals[node].shape, be) if isinstance(g, _Terms) else g
+        if node not in adjoints:
+            return g
+        nd = tr.named.get(node)
+        base, t, shape = adjoints[node], (nd.t if nd is not None else node.scope.t), vals[node].shape
 
-            syms = obj_array(shape, make)
-            defs.append(Definition(base, "adjoint", t, syms, be.tidy_array(g), None, node))
-            g = syms
-        inputs = [vals[p] for p in node.parents]
-        for i, p in enumerate(node.parents):
-            if not p.requires_grad:
-                continue
-            pg = node.op.input_vjp(i, g, vals[node], inputs, xp, node.attrs)
-            if pg is None:
-                continue
-            pg = xp.wrap(pg)
-            if pg.shape != inputs[i].shape:
-                pg = unbroadcast(xp, pg, inputs[i].shape)
-            pending.setdefault(p, []).append(pg)
-            if contributions is not None and p in targets:
-                contributions.setdefault(p, {}).setdefault(node.scope.t, []).append(pg)
-    for w in wrt:
-        grads.setdefault(w, obj_array(vals[w].shape, lambda idx: be.zero))
+        def make(idx):
+            si = SymInfo(base, "adjoint", t, tuple(idx), shape)
+            s = be.symbol(si)
+            tr.info[s] = si
+            return s
+
+        syms = obj_array(shape, make)
+        defs.append(Definition(base, "adjoint", t, syms, be.tidy_array(g), None, node))
+        return syms
+
+    def per_step(parent, child, pg):
+        if parent in targets:
+            contributions.setdefault(parent, {}).setdefault(child.scope.t, []).append(pg)
+
+    order = [n for n in reversed(graph.nodes) if n.requires_grad]
+    found = reverse(order, {out: obj_array(vals[out].shape, lambda idx: be.one)}, vals.__getitem__,
+                    on_node=finish, accumulate=_collect, on_edge=None if contributions is None else per_step,
+                    xp=be.namespace())
+    grads = {w: be.tidy_array(found[w]) if w in found else obj_array(vals[w].shape, lambda idx: be.zero)
+             for w in wrt}
     return defs, grads
 
 
