@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import reverse, toposort
+from ..engine.autodiff import reverse, toposort
 
 __all__ = ["engine_gradient", "autograd_gradient", "sympy_gradient", "vanishing", "SYMPY_MAX_ELEMENTS"]
 
@@ -68,7 +68,7 @@ def sympy_gradient(rec, max_elements: int = SYMPY_MAX_ELEMENTS, digits: int = 30
         return None
     import sympy
 
-    from ..backend import sympy_namespace
+    from ..symbolic.namespace import sympy_namespace
 
     symbols, subs, feed = {}, {}, {}
     present = set(rec.graph.leaves)

@@ -39,9 +39,10 @@ import math
 
 import numpy as np
 
-from .. import ops
-from ..backend import as_numpy, get_xp
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.backend import get_xp
+from ..engine.tensor import as_numpy
+from ..engine.tensor import Tensor
 from .module import Dense, Module, make_rng
 
 __all__ = ["Attention", "AdditiveAttention", "DotProductAttention", "Memory", "MASKED_SCORE", "ATTENTIONS",
@@ -277,7 +278,7 @@ def assert_reads_encoder(attend, query, keys, *, rng=None, tol: float = 1e-9) ->
     A decoder whose "attention" computes the weights from its own state alone (a known bug of a widely
     used tutorial) fails both. Needs at least two encoder steps with different states.
     """
-    from ..context import enable_grad
+    from ..engine.context import enable_grad
 
     rng = make_rng(rng)
     keys = np.asarray(keys.data if isinstance(keys, Tensor) else keys, dtype=np.float64)

@@ -44,9 +44,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import ops
-from ..context import no_grad, scope
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.context import no_grad, scope
+from ..engine.tensor import Tensor
 from .cells import RecurrentCell
 from .module import ACTIVATIONS, Dense, Fixed, Module, make_rng
 

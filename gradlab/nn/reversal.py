@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..context import no_grad
-from ..tensor import Tensor
+from ..engine.context import no_grad
+from ..engine.tensor import Tensor
 from .cells import CELLS
 from .losses import sequence_loss
 from .modes import EncoderDecoder

@@ -31,9 +31,9 @@ import math
 
 import numpy as np
 
-from .. import ops
-from ..context import scope
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.context import scope
+from ..engine.tensor import Tensor
 from .module import ACTIVATIONS, Dense, Module, make_rng
 
 __all__ = ["TDNN", "receptive_field", "tdnn_figure"]
@@ -190,7 +190,7 @@ def tdnn_figure(layers, T: int, *, title: str | None = None, rng=0):
     Inputs x_t are drawn at the bottom, the last layer's outputs y_t above them, hidden layers (if any)
     as h_t in between; every edge x_{t−j} → h_t is labelled with the tap W_j that carries it, in one
     colour per tap, so the same W_j appears at every shift (:func:`gradlab.render.windows.window_figure`)."""
-    from ..graph import Graph
+    from ..engine.graph import Graph
     from ..render.structure import Unfolding
     from ..render.windows import window_figure
     from .losses import mse_half

@@ -312,10 +312,10 @@ def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outpu
     (optional package) builds the expressions with SymEngine: :meth:`SymbolicModel.recursion` and
     numbers work on it; printing and the other forms need the default SymPy backend."""
     from .. import specs
-    from ..graph import Graph
+    from ..engine.graph import Graph
     from ..nn.losses import mse_half
     from ..nn.unroll import unroll
-    from ..tensor import tensor
+    from ..engine.tensor import tensor
 
     try:
         key = cell_kind(kind).name

@@ -19,7 +19,7 @@ forward. Hypothesis searches sizes and values for a counterexample and shrinks i
 * *traced* — the forward recorded through gradlab's engine by running it against a NumPy-compatible
   namespace (:mod:`.trace`: the module's ``np`` rebound in a copy of its globals, :mod:`.rebind`),
   then reverse mode. Buffers filled by slice assignment are recorded with the functional
-  :func:`gradlab.ops.setitem`;
+  :func:`gradlab.engine.ops.setitem`;
 * *black box* — complex step on the forward, or, when the forward drops the imaginary part (a complex
   value written into a float ``np.zeros`` buffer raises NumPy's ComplexWarning), central differences
   with two levels of Richardson extrapolation; the report says which, and why;

@@ -419,8 +419,8 @@ def _kink_excuses(trace, refs, tol, report) -> dict:
     elements are judged by the traced reference alone, and the report says so."""
     if trace is None or "traced" not in refs or "blackbox" not in refs:
         return {}
-    from ...graph import Graph
-    from ...tensor import Tensor
+    from ...engine.graph import Graph
+    from ...engine.tensor import Tensor
 
     outs = [t for t in trace.outputs.values() if isinstance(t, Tensor) and t.op is not None]
     if not outs:

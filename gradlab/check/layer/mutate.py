@@ -170,6 +170,14 @@ def mutations(trace) -> list:
     return out[:MAX_MUTATIONS]
 
 
+def _made(trace, node) -> int:
+    """When ``node`` was recorded: its place among the traced sites (they are kept in recording order)."""
+    order = trace.__dict__.get("_made")
+    if order is None:
+        order = trace.__dict__["_made"] = {n: i for i, n in enumerate(trace.tracer.sites)}
+    return order.get(node, len(order))
+
+
 def _swapped_slices(trace) -> list:
     """Pairs of same-shaped slices of one array (``a[:, 2H:3H]``, ``a[:, 3H:]``) with their gradients swapped."""
     sites = trace.tracer.sites
@@ -179,7 +187,7 @@ def _swapped_slices(trace) -> list:
             by_parent.setdefault(n.parents[0], {}).setdefault(s.key, []).append(n)
     pairs: dict = {}
     for parent, groups in by_parent.items():
-        keys = sorted(groups, key=lambda k: min(m.seq for m in groups[k]))
+        keys = sorted(groups, key=lambda k: min(_made(trace, m) for m in groups[k]))
         for i, k1 in enumerate(keys):
             for k2 in keys[i + 1:]:
                 a, b = groups[k1], groups[k2]
@@ -216,7 +224,7 @@ def _helper_mutations(trace) -> list:
     by_code: dict = {}
     for (_, code), members in frames.items():
         inside = set(members)
-        out_node = max(members, key=lambda n: n.seq)
+        out_node = max(members, key=lambda n: _made(trace, n))
         external = {p for n in members for p in n.parents if p not in inside and p.requires_grad}
         if len(external) != 1:
             continue
@@ -345,7 +353,7 @@ def explain_adjoints(decl, trace, upstream, cands: dict, refs: dict, wrong: set,
     value of the forward (the adjoint of one traced node) instead of their own input's."""
     if trace is None or not trace.ok or not wrong:
         return []
-    from ...autodiff import requires_grad, reverse, toposort
+    from ...engine.autodiff import requires_grad, reverse, toposort
 
     shapes = {np.shape(cands[p]) for p in wrong if p in cands}
     keep = [n for n in trace.tracer.sites if n.shape in shapes and n.requires_grad]
@@ -364,7 +372,7 @@ def explain_adjoints(decl, trace, upstream, cands: dict, refs: dict, wrong: set,
             continue
         c = cands[p]
         scale = float(np.max(np.abs(refs[p]))) if np.size(refs[p]) else 0.0
-        for n in sorted(keep, key=lambda m: m.seq):
+        for n in sorted(keep, key=lambda m: _made(trace, m)):
             g = adj.get(n)
             if g is None or np.shape(g) != np.shape(c) or not np.any(g):
                 continue

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...autodiff import requires_grad, reverse, toposort
-from ...backend import unbroadcast
+from ...engine.autodiff import requires_grad, reverse, toposort
+from ...engine.backend import unbroadcast
 from .rebind import is_library_file, rebind
-from ...tensor import Tensor
+from ...engine.tensor import Tensor
 from .trace import TracedArray, Tracer, Untraceable
 
 __all__ = ["Case", "AuthorError", "build_args", "split_result", "run_forward", "run_backward", "Trace",

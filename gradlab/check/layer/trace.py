@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ... import ops
-from ...tensor import Parameter, Tensor
+from ...engine import ops
+from ...engine.tensor import Parameter, Tensor, as_tensor
 from .rebind import is_library_file
 
 __all__ = ["Untraceable", "TracedArray", "TracingNumpy", "Tracer", "Site", "SUPPORTED"]
@@ -657,8 +657,8 @@ class TracingNumpy:
             raise Untraceable("np.outer(…, out=…)")
         if not (_is_traced(a) or _is_traced(b)):
             return np.outer(a, b)
-        return self._w(ops.mul(ops.reshape(ops.as_tensor(_raw(a)), (-1, 1)),
-                               ops.reshape(ops.as_tensor(_raw(b)), (1, -1))))
+        return self._w(ops.mul(ops.reshape(as_tensor(_raw(a)), (-1, 1)),
+                               ops.reshape(as_tensor(_raw(b)), (1, -1))))
 
     def transpose(self, a, axes=None):
         """The axes permuted."""
@@ -752,7 +752,7 @@ class TracingNumpy:
         arrays = list(arrays)
         if not _any_traced(arrays):
             return np.stack(arrays, axis=axis)
-        return self._w(ops.stack([ops.as_tensor(_raw(a)) for a in arrays], axis=axis))
+        return self._w(ops.stack([as_tensor(_raw(a)) for a in arrays], axis=axis))
 
     def vstack(self, arrays, **kw):
         """The arrays (1-D ones as rows) joined along axis 0."""
