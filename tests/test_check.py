@@ -51,8 +51,9 @@ def test_correct_derivations_pass_against_every_reference(name):
     report = check_gradient(load(name))
     assert report.verdict == "pass", report.format()
     assert report.references_agree
+    assert "reverse ↔ forward mode" in report.agreement
     for p in report.params:
-        assert set(p.per_reference) == {"engine", "autograd", "fd"}
+        assert set(p.per_reference) == {"engine", "autograd", "fd", "forward"}
 
 
 @pytest.mark.parametrize("name", ["elman_bptt_sequence.py", "lstm_bptt.py", "gru_bptt.py", "elman_bptt.py"])
