@@ -270,6 +270,9 @@ class CheckReport:
 
     def _cost(self) -> str:
         c = self.counts
+        if "products" in c:      # a curvature product's check (gradlab.check.curvature)
+            return (f"{c['products']} random directions v, each product by every reference, "
+                    f"{c.get('candidate_calls', 0)} calls of your product")
         parts = [f"{c.get('loss_evaluations', 0)} loss evaluations", f"{c.get('vjps', 0)} VJP"]
         if c.get("autograd"):
             parts.append(f"{c['autograd']} autograd gradient")
