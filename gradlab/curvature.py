@@ -38,19 +38,19 @@ included) or, by name, from its formula (:data:`LOSS_HESSIANS`).
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
 from .engine.autodiff import requires_grad, reverse, toposort
 from .engine.backend import get_xp
 from .engine.context import _STATE, ENGINES, enable_grad
-from .engine.forward import jvp
+from .engine.forward import forward, jvp
 from .engine.graph import Graph
 from .engine.tensor import Parameter, Tensor, apply, unwrap
 
-__all__ = ["vjp", "hessian_product", "gauss_newton_product", "loss_hessian_product", "LOSS_HESSIANS",
-           "hessian_matrix", "gauss_newton_matrix", "flatten", "unflatten"]
+__all__ = ["vjp", "hessian_product", "gauss_newton_product", "GaussNewton", "loss_hessian", "loss_hessian_product",
+           "LOSS_HESSIANS", "hessian_matrix", "gauss_newton_matrix", "flatten", "unflatten"]
 
 
 def _outputs(outputs) -> list:
@@ -74,11 +74,12 @@ def _zeros(leaf):
     return get_xp(leaf.data).zeros(leaf.shape, dtype=leaf.dtype)
 
 
-def vjp(outputs, cotangents, wrt) -> dict:
+def vjp(outputs, cotangents, wrt, *, order=None) -> dict:
     r"""Return {leaf: Σ_k (∂z_k/∂leaf)ᵀ u_k} for the leaves in ``wrt``: reverse mode seeded at the outputs
     z_k (a Tensor or a list) with cotangents u_k (arrays of their shapes), Jᵀ u. An output may be an
     ancestor of another (a hidden state and the output computed from it): its seed adds to what reaches
-    it from later nodes. Leaves the outputs do not depend on get zeros."""
+    it from later nodes. Leaves the outputs do not depend on get zeros. ``order`` is the reverse-mode order
+    (``toposort(outputs, follow=requires_grad)``), when the caller has it already."""
     outs = _outputs(outputs)
     us = [cotangents] if isinstance(outputs, Tensor) else list(cotangents)
     if len(us) != len(outs):
@@ -95,7 +96,8 @@ def vjp(outputs, cotangents, wrt) -> dict:
         seeds[o] = seeds[o] + u if o in seeds else u
     if not seeds:
         return {leaf: _zeros(leaf) for leaf in leaves}
-    order = toposort(list(seeds), follow=requires_grad)
+    if order is None:
+        order = toposort(list(seeds), follow=requires_grad)
     impl = ENGINES.get(_STATE.get().engine)
     grads = (reverse if impl is None else impl.reverse)(order, seeds, keep=leaves)
     return {leaf: grads[leaf] if leaf in grads else _zeros(leaf) for leaf in leaves}
@@ -175,25 +177,65 @@ def _loss_from(loss, outs):
     return [fresh[o] for o in outs], made[loss]
 
 
-def loss_hessian_product(loss, outputs, u, *, hessian: str | None = None, scale: float = 1.0) -> list:
-    r"""Return H_L u: the Hessian of the loss in its outputs z applied to ``u`` (for a list of outputs, a
-    list with one array per output). ``hessian=None`` differentiates the recorded loss twice (exact for any loss made of gradlab
-    ops); a name of :data:`LOSS_HESSIANS` uses that loss's formula, for E = ``scale`` · loss(z)."""
-    single = isinstance(outputs, Tensor)
+def loss_hessian(loss, outputs, *, hessian: str | None = None, scale: float = 1.0) -> Callable:
+    r"""Return u ↦ H_L u (u and the result: one array per output, in a list): the Hessian of the loss in its
+    ``outputs`` z, prepared once for many products. ``hessian=None`` differentiates the recorded loss twice
+    (the part after the outputs recorded again from fresh leaves: exact for any loss made of gradlab ops,
+    masks and weights included); a name of :data:`LOSS_HESSIANS` uses that loss's formula, for
+    E = ``scale`` · loss(z)."""
     outs = _outputs(outputs)
-    us = [unwrap(u)] if single else [unwrap(x) for x in u]
-    if len(us) != len(outs):
-        raise ValueError(f"loss_hessian_product: {len(us)} vectors for {len(outs)} outputs")
     if hessian is not None:
         if hessian not in LOSS_HESSIANS:
             raise ValueError(f"loss_hessian_product: hessian must be None or one of {sorted(LOSS_HESSIANS)}, "
                              f"got {hessian!r}")
-        out = LOSS_HESSIANS[hessian](outs, us, scale)
-    else:
-        zs, again = _loss_from(loss, outs)
-        hv = hessian_product(again, dict(zip(zs, us)))
-        out = [scale * hv[z] for z in zs] if scale != 1.0 else [hv[z] for z in zs]
+        formula = LOSS_HESSIANS[hessian]
+        return lambda us: formula(outs, [unwrap(u) for u in us], scale)
+    zs, again = _loss_from(loss, outs)
+
+    def product(us):
+        hv = hessian_product(again, {z: unwrap(u) for z, u in zip(zs, us)})
+        return [scale * hv[z] for z in zs] if scale != 1.0 else [hv[z] for z in zs]
+    return product
+
+
+def loss_hessian_product(loss, outputs, u, *, hessian: str | None = None, scale: float = 1.0):
+    r"""Return H_L u: the Hessian of the loss in its outputs z applied to ``u`` (for a list of outputs, a list
+    with one array per output); see :func:`loss_hessian`."""
+    single = isinstance(outputs, Tensor)
+    us = [u] if single else list(u)
+    if len(us) != len(_outputs(outputs)):
+        raise ValueError(f"loss_hessian_product: {len(us)} vectors for {len(_outputs(outputs))} outputs")
+    out = loss_hessian(loss, outputs, hessian=hessian, scale=scale)(us)
     return out[0] if single else out
+
+
+class GaussNewton:
+    r"""The operator v ↦ G v = Jᵀ H_L J v on one recorded graph, prepared once for many products (conjugate
+    gradient takes dozens): the order of the forward- and reverse-mode passes and the loss's Hessian
+    (:func:`loss_hessian`). With ``states`` s (other nodes, e.g. an RNN's hidden states) and a
+    ``state_weight`` w it is v ↦ G v + w J_sᵀ J_s v: the Gauss–Newton matrix of E + (w/2) Σ‖Δs‖², one
+    forward pass giving J v and J_s v together and one reverse pass seeded at both.
+    """
+
+    def __init__(self, loss, outputs, wrt, *, hessian: str | None = None, scale: float = 1.0, states=(),
+                 state_weight: float = 0.0):
+        self.outputs = _outputs(outputs)
+        self.states = _outputs(list(states)) if state_weight else []
+        self.wrt = _leaves(wrt, "GaussNewton")
+        self.weight = float(state_weight)
+        self.H_L = loss_hessian(loss, self.outputs, hessian=hessian, scale=scale)
+        ends = self.outputs + self.states
+        self._forward_order = toposort(ends)[::-1]
+        self._reverse_order = toposort([e for e in dict.fromkeys(ends) if e.requires_grad], follow=requires_grad)
+
+    def __call__(self, v: Mapping) -> dict:
+        """Return {leaf: (G v)_leaf} for the vector ``v`` {leaf: array}."""
+        seeds = {leaf: get_xp(leaf.data).asarray(unwrap(u), dtype=leaf.dtype) for leaf, u in v.items()}
+        tangents = forward(self._forward_order, seeds)
+        ends = self.outputs + self.states
+        Jv = [tangents[o] if o in tangents else get_xp(o.data).zeros_like(o.data) for o in ends]
+        cot = list(self.H_L(Jv[:len(self.outputs)])) + [self.weight * t for t in Jv[len(self.outputs):]]
+        return vjp(ends, cot, self.wrt, order=self._reverse_order)
 
 
 def gauss_newton_product(loss, outputs, v: Mapping, wrt=None, *, hessian: str | None = None,
@@ -212,12 +254,9 @@ def gauss_newton_product(loss, outputs, v: Mapping, wrt=None, *, hessian: str | 
     >>> bool(np.allclose(G, [(1 - np.tanh(1.0) ** 2) ** 2, 0.0]))
     True
     """
-    outs = _outputs(outputs)
     v = _direction(v, "gauss_newton_product")
     leaves = _leaves(v if wrt is None else wrt, "gauss_newton_product")
-    Jv = jvp(outs, v)
-    HJv = loss_hessian_product(loss, outs, Jv, hessian=hessian, scale=scale)
-    return vjp(outs, HJv, leaves)
+    return GaussNewton(loss, outputs, leaves, hessian=hessian, scale=scale)(v)
 
 
 # ------------------------------------------------------------------------- explicit matrices (small)
