@@ -27,8 +27,10 @@ nn/        networks on that engine
   analysis.py   per-step contributions of a shared weight; vanishing and exploding gradients
   modes.py      many-to-one, one-to-many, many-to-many
   optim.py, clip.py, train.py   update rules, gradient clipping, truncated BPTT and training loops
+  hessian_free.py   conjugate gradient on G + λI, damping, structural damping: Hessian-free optimisation
+curvature.py  Gauss–Newton and Hessian products on any recorded graph (forward mode, then reverse mode)
 specs.py   size-free model specs: what a hand derivation is for (parameters, shapes, loss)
-check/     the checker: a derivation against four references, localised in time, explained
+check/     the checker: a derivation against five references, localised in time, explained
   finite.py, compare.py, references.py, core.py, localise.py, pitfalls.py, report.py, search.py
 symbolic/  the graph replayed on SymPy symbols: BPTT derived and printed in lecture notation
   namespace.py, program.py, model.py, derivation.py, parse.py, candidate.py

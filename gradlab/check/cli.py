@@ -802,7 +802,7 @@ def _check(args) -> int:
     if text:
         where = ", ".join(args.paths) if len(args.paths) <= 3 else \
             f"{', '.join(args.paths[:2])}, … ({len(args.paths)} paths)"
-        refs = "gradlab's reverse mode, HIPS autograd, finite differences" + (" and SymPy" if args.sympy else "")
+        refs = "gradlab's reverse and forward mode, HIPS autograd, finite differences" + (" and SymPy" if args.sympy else "")
         search = f"; then {args.examples} Hypothesis examples each" if args.examples > 0 else ""
         who = f" from {len(students)} students" if class_mode else ""
         print(f"gradlab check {where}: {len(entries)} derivation{'s' if len(entries) != 1 else ''}{who}")

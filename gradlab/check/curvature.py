@@ -449,7 +449,8 @@ def check_product(candidate: ProductCandidate, spec=None, *, sizes=None, seed: i
     if report.wrong and localise and not any(f.kind in ("other_product", "factor") for f in report.findings):
         T = _first_wrong_T(candidate, spec, problem, refs)
         if T is not None and T > 1:
-            report.localisation.append(f"the product is right for sequences of T ≤ {T - 1} and wrong from T = {T} on: "
+            right = "T = 1" if T == 2 else f"T ≤ {T - 1}"
+            report.localisation.append(f"the product is right for {right} and wrong from T = {T} on: "
                                        f"the error is in what links the time steps (a tangent or an adjoint carried "
                                        f"from one step to the next).")
         elif T == 1:
