@@ -12,7 +12,7 @@ Reference points: Hochreiter & Schmidhuber report LSTM on adding at T = 100 with
 after 74,000 training sequences (their Table 7) and temporal order 6a (T = 100) after 31,390 (Table 9);
 Sutskever's HF code notes that "a batch_size of 300 can solve the T=100 versions".
 
-Run:  .venv/bin/python benchmarks/bench_pathological.py [--quick] [--seeds 3] [--budget 240] [--run-limit 60]
+Run:  .venv/bin/python benchmarks/bench_pathological.py [--quick] [--seeds 3] [--budget 240] [--run-limit 90]
           [--adding 11 20 30 50 100] [--order 15 30 50 100] [--figure PATH]
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=3, help="seeds per method and T (default 3)")
     ap.add_argument("--budget", type=float, default=240.0,
                     help="processor seconds per method and problem (default 240)")
-    ap.add_argument("--run-limit", type=float, default=60.0, help="processor seconds per run at most (default 60)")
+    ap.add_argument("--run-limit", type=float, default=90.0, help="processor seconds per run at most (default 90)")
     ap.add_argument("--max-updates", type=int, default=100_000, help="updates per run at most (default 100000)")
     ap.add_argument("--adding", type=int, nargs="*", default=[11, 20, 30, 50, 100], help="T of the adding problem")
     ap.add_argument("--order", type=int, nargs="*", default=[15, 30, 50, 100], help="T of temporal order")

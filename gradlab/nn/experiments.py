@@ -141,7 +141,7 @@ def _hessian_free():
 
 def standard_methods(*, hidden: int = 32, batch_size: int = 50, sgd_lr: float = 0.05, momentum: float = 0.9,
                      clip_norm: float = 0.5, spectral_radius: float = 1.0, adam_lr: float = 0.01,
-                     lstm_hidden: int | None = None, hf_batch_size: int = 300,
+                     forget_bias: float = 3.0, lstm_hidden: int | None = None, hf_batch_size: int = 300,
                      hf_curvature_batch: int | None = None) -> list:
     r"""Return the four methods of the comparison the lecture notes imply, in their order:
 
@@ -155,7 +155,9 @@ def standard_methods(*, hidden: int = 32, batch_size: int = 50, sgd_lr: float = 
        versions") with curvature products on the first ``hf_curvature_batch`` of them. The row uses
        ``gradlab.nn.hessianfree.HessianFree(parameters)`` (an :class:`ObjectiveOptimizer`) once that module
        exists; until then it is reported as not yet available;
-    4. an LSTM trained with Adam.
+    4. an LSTM trained with Adam, its forget gates biased by ``forget_bias`` at the start (3: a memory
+       kept for about 20 steps, σ(3) ≈ 0.95; with 1 it did not solve adding or temporal order at T = 50 in
+       45 processor seconds, with 3 it did).
 
     Both Elman methods start from the same weights, with W_s rescaled to spectral radius
     ``spectral_radius``. The defaults come from a small sweep on the adding problem (T = 11, 20) and temporal
@@ -181,7 +183,8 @@ def standard_methods(*, hidden: int = 32, batch_size: int = 50, sgd_lr: float = 
                "Hessian-free with structural damping needs forward mode and Gauss-Newton products (issue 14, "
                "later part)"),
         Method("LSTM + Adam", lambda p: Adam(p, lr=adam_lr), cell="lstm", hidden=lstm_hidden, batch_size=batch_size,
-               settings=f"H={lstm_hidden}, forget bias 1, B={batch_size}, lr {adam_lr:g}"),
+               forget_bias=forget_bias, settings=f"H={lstm_hidden}, forget bias {forget_bias:g}, B={batch_size}, "
+                                                 f"lr {adam_lr:g}"),
     ]
 
 

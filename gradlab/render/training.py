@@ -124,7 +124,7 @@ def comparison_figure(comparisons, *, title: str | None = None, size="slide"):
     comparisons = list(comparisons) if isinstance(comparisons, (list, tuple)) else [comparisons]
     if not comparisons:
         raise ValueError("comparison_figure: no comparison to draw")
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     fig, axes = plots.new(len(comparisons), 2, size=size, title=title)
     axes = np.asarray(axes).reshape(len(comparisons), 2)
@@ -150,9 +150,10 @@ def comparison_figure(comparisons, *, title: str | None = None, size="slide"):
         left.set_title(f"{c.problem}: seeds solved", fontsize=11)
         left.set_ylabel(f"% of {len(c.seeds)} seeds")
         left.set_ylim(-8, 108)
-        right.set_title(f"{c.problem}: training time per run (median)", fontsize=11)
+        right.set_title(f"{c.problem}: median time per run", fontsize=11)
         right.set_ylabel("processor seconds")
         right.set_yscale("log")
+        right.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         right.yaxis.set_major_formatter(plain)
         right.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
         for ax in (left, right):
