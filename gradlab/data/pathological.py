@@ -362,18 +362,18 @@ class TemporalOrderProblem(PathologicalProblem):
 
 # ------------------------------------------------------------------------------------ XOR
 class XORProblem(PathologicalProblem):
-    r"""The XOR problem in the variant of Sutskever's 2011 Hessian-free RNN code (problem ``xor``), the
-    generators used for Martens & Sutskever 2011.
+    r"""The XOR problem in the variant of Sutskever's 2011 Hessian-free RNN code (problem ``xor``): the
+    author-written generators closest to Martens & Sutskever 2011, whose own task text was not available.
 
     Each step is a pair (bit, marker); the bits are 0 or 1 with probability ½ each. With f = T/100 and
     ⌊·⌉ rounding, the answer is read after 0-based step n, n drawn from ⌊50f⌉ … ⌊55f⌉ − 1 (the source's
     ``randint(T_min, T_max)`` excludes its upper bound), so **at T = 100 the sequences are 51–55 steps
-    long**: this variant's T is the source's scale, not a length. Two pairs are marked with 1.0: one at a step in
-    [⌊f⌉, ⌊10f⌉) (never the first, which carries −1), one in [⌊15f⌉, ⌊25f⌉); three steps before the
-    answer, the marker −1 announces it. The target is the XOR of the two marked bits, one of two classes;
-    a sequence is correct when the predicted class is the target (the source compares the sign of the
-    pre-sigmoid output with the target). Sutskever notes that HF "can still" solve it at T = 100, "but
-    success is very rare".
+    long**: this variant's T is the source's scale, not a length. Two pairs are marked with 1.0: one at a
+    step in [⌊f⌉, ⌊10f⌉) (never the first, which carries −1), one in [⌊15f⌉, ⌊25f⌉); three steps before
+    the answer, the marker −1 announces it. The target is the XOR of the two marked bits, one of two
+    classes; a sequence is correct when the predicted class is the target (the source compares the sign
+    of the pre-sigmoid output with the target). Sutskever notes that HF "can still" solve it at T = 100,
+    "but success is very rare".
     """
 
     name = "XOR"

@@ -63,7 +63,7 @@ import numpy as np
 
 from .. import ops
 from ..context import no_grad
-from ..tensor import Parameter, Tensor
+from ..tensor import Tensor
 from .cells import ElmanCell, LSTMCell
 from .losses import mse_half, softmax_cross_entropy
 from .optim import Adam, Momentum, Optimizer

@@ -161,5 +161,6 @@ def comparison_figure(comparisons, *, title: str | None = None, size="slide"):
         if row == len(comparisons) - 1:
             left.set_xlabel("T (sequence length)")
             right.set_xlabel("T (sequence length)")
-    axes[0][0].legend(loc="best", frameon=False, fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False, fontsize=10)
     return fig
