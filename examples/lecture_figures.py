@@ -89,6 +89,8 @@ def figures(out: str, fmt: str, force: bool = False) -> list:
                                                       "the recurrent term of ∂E/∂s_t is missing"))
     # 6. echo-state networks and time-delay networks
     written += reservoir_and_tdnn_figures(save, out, fmt, force=force)
+    # 7. exploding gradients: the clipping cliff and the per-step gradient norms (Matplotlib figures)
+    written += clipping_figures(out, fmt, force=force)
     return written
 
 
@@ -167,6 +169,34 @@ def attention_figures(out: str, fmt: str, force: bool = False) -> list:
     for p in paths:
         print("wrote", p)
     return paths
+
+
+def clipping_figures(out: str, fmt: str, force: bool = False) -> list:
+    r"""Write the two figures on exploding gradients and clipping; return their paths.
+
+    ``clipping_cliff``: the error surface of Pascanu et al.'s one-unit network (2013, Fig. 6) over (w, b),
+    computed on the whole grid with NumPy, with two gradient-descent paths from the same start whose
+    gradients come from gradlab's engine: without clipping one step on the wall throws the parameters off
+    the plot; clipped at ‖g‖ = 0.5 they stay and descend. ``clipping_gradient_norms``: ‖∂E/∂s_t‖ against t
+    for an Elman network with ρ(W_s) = 3, before and after norm clipping.
+    """
+    from gradlab.nn.cliff import cliff_error, descend, gradient_profile
+    from gradlab.render import plots
+    from gradlab.render.training import cliff_figure, gradient_profile_figure
+
+    ext = fmt if fmt in ("png", "svg", "pdf") else "png"       # Matplotlib figures: no DOT form
+    W, B = np.meshgrid(np.linspace(3.0, 7.0, 241), np.linspace(-4.0, 0.5, 241))
+    start = (4.5, -3.0)
+    paths = [descend(start, lr=0.1, steps=120), descend(start, lr=0.1, steps=120, clip=0.5)]
+    fig = cliff_figure(W, B, cliff_error(W, B), paths, title="The cliff (Pascanu, Mikolov & Bengio 2013, Fig. 6)",
+                       subtitle="xₜ = w σ(xₜ₋₁) + b,  x₀ = 0.5,  E = (σ(x₅₀) − 0.7)²")
+    paths_out = [str(plots.save(fig, os.path.join(out, f"clipping_cliff.{ext}"), force=force))]
+    fig = gradient_profile_figure(gradient_profile(T=30, hidden=16, spectral_radius=3.0, threshold=1.0, seed=0),
+                                  title="Exploding gradients in an Elman network, and what clipping does to them")
+    paths_out.append(str(plots.save(fig, os.path.join(out, f"clipping_gradient_norms.{ext}"), force=force)))
+    for path in paths_out:
+        print("wrote", path)
+    return paths_out
 
 
 def main(argv=None) -> int:

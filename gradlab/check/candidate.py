@@ -26,7 +26,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 __all__ = ["DerivationError", "Candidate", "load_derivation", "import_derivation", "as_candidate", "find_derivations",
-           "scan", "scan_file", "Scanned", "CONTRACT_NAMES", "PRODUCT_NAMES"]
+           "scan", "scan_file", "Scanned", "CONTRACT_NAMES", "PRODUCT_NAMES", "short_path"]
 
 
 class DerivationError(ValueError):
@@ -34,14 +34,15 @@ class DerivationError(ValueError):
 
     def __init__(self, message: str, path: str | None = None, line: int | None = None, hint: str | None = None):
         self.path, self.line, self.hint, self.reason = path, line, hint, message
-        where = f"{_short(path)}:{line}: " if path and line else f"{_short(path)}: " if path else ""
+        where = f"{short_path(path)}:{line}: " if path and line else f"{short_path(path)}: " if path else ""
         if path and line and ", cell " in str(path):   # a notebook cell (gradlab.check.loaders): its own lines
-            where = f"{_short(path)}, line {line}: "
+            where = f"{short_path(path)}, line {line}: "
         text = where + message + (f"\n  hint: {hint}" if hint else "")
         super().__init__(text)
 
 
-def _short(path):
+def short_path(path):
+    """Return ``path`` relative to the working directory when it lies below it, else as given."""
     if not path:
         return path
     try:

@@ -32,7 +32,6 @@ summary of what finished. When several apply, the first in the order 130/143, 2,
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import dataclasses
 import json

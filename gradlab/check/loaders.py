@@ -32,7 +32,7 @@ import symtable
 import sys
 from dataclasses import dataclass, field
 
-from .candidate import DerivationError
+from .candidate import DerivationError, short_path
 
 __all__ = ["load_function", "needed_globals", "LoadedFunction"]
 
@@ -80,18 +80,11 @@ def needed_globals(fn) -> dict:
 
 
 def _where(filename: str, line: int | None) -> str:
-    short = _short(filename)
+    short = short_path(filename)
     if ", cell " in filename:
         return f"{short}, line {line}" if line else short
     return f"{short}:{line}" if line else short
 
-
-def _short(path):
-    try:
-        rel = os.path.relpath(path)
-        return rel if not rel.startswith("..") else path
-    except ValueError:
-        return path
 
 
 class _Namespace(dict):
@@ -537,7 +530,7 @@ def load_function(path: str, name: str, *, globals=None):
     for n in sorted(res.star_names):
         if n not in ns and not hasattr(builtins, n):
             res.needs.setdefault(n, "the file never defines it (nor do its `import *`)")
-    needs = {k: (f"{_short(path)}, {v}" if v.startswith(("line ", "cell ")) else v)
+    needs = {k: (f"{short_path(path)}, {v}" if v.startswith(("line ", "cell ")) else v)
              for k, v in res.needs.items() if k not in supplied}
     ns.needs = needs
     obj = dict.get(ns, top)
@@ -575,7 +568,7 @@ def _find(path: str, frame) -> str:
     tried.append(full)
     if os.path.isfile(full):
         return full
-    raise DerivationError("no such file" + (f" (looked for {' and '.join(_short(t) for t in tried)})"
+    raise DerivationError("no such file" + (f" (looked for {' and '.join(short_path(t) for t in tried)})"
                                             if len(tried) > 1 else ""), path)
 
 

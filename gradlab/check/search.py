@@ -24,7 +24,7 @@ from .candidate import DerivationError, as_candidate
 from .core import DEFAULT_REFERENCES, CheckOptions, check_gradient
 from .report import Finding, VerifyReport
 
-__all__ = ["verify", "check_escalating", "size_ladder", "MAX_T", "MAX_SIZE", "MAX_COST", "MAX_COST_CAP"]
+__all__ = ["verify", "check_escalating", "size_ladder", "MAX_T", "MAX_SIZE", "MAX_COST", "MAX_COST_CAP", "unreplayable"]
 
 #: the escalation's default limits: sequences up to 20 steps, layers up to 6 units
 MAX_T, MAX_SIZE = 20, 6
@@ -74,6 +74,18 @@ def size_ladder(spec, max_T: int = MAX_T, max_size: int = MAX_SIZE, max_cost: in
 def _cost(spec, sizes) -> int:
     elements = sum(int(np.prod(shape)) for shape in spec.param_shapes(sizes).values())
     return elements * sizes.get("T", 1)
+
+
+def unreplayable(report: VerifyReport, exc: BaseException, first: dict, who: str, t0: float) -> VerifyReport:
+    """Finish ``report`` for a search that found failures but could not replay them (Hypothesis' Flaky:
+    ``who`` — the gradient, the backward — gives different numbers for the same input)."""
+    report.ok = False
+    report.first_failure = dict(first) or None
+    report.findings.append(Finding("search", f"the search found failures but could not replay them "
+                                   f"({type(exc).__name__}): does {who} give different numbers for the same "
+                                   f"input? First failing sizes: {first or 'unknown'}.", "error"))
+    report.elapsed = time.perf_counter() - t0
+    return report
 
 
 def check_escalating(candidate, spec=None, *, seed: int = 0, max_T: int = MAX_T, max_size: int = MAX_SIZE,
@@ -213,13 +225,7 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
         report.elapsed = time.perf_counter() - t0
         return report
     except Exception as exc:  # noqa: BLE001 - e.g. Hypothesis' Flaky: the candidate answers differently each time
-        report.ok = False
-        report.first_failure = dict(first) or None
-        report.findings.append(Finding("search", f"the search found failures but could not replay them "
-                                       f"({type(exc).__name__}): does your gradient give different numbers for the "
-                                       f"same input? First failing sizes: {first or 'unknown'}.", "error"))
-        report.elapsed = time.perf_counter() - t0
-        return report
+        return unreplayable(report, exc, first, "your gradient", t0)
     report.ok = False
     report.first_failure = dict(first)
     try:

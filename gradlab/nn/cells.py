@@ -494,7 +494,7 @@ class GRUCell(RecurrentCell):
     # reset="before") join b_x in the one input projection of all steps; the r, z rows and the n rows
     # of W_s are two products per step; and s_t = n_t + z_t ⊙ (s_{t-1} - n_t).
     def _project(self, x):
-        H, layer, rec = self.hidden_size, self.input_layer, self.recurrent_layer
+        layer, rec = self.input_layer, self.recurrent_layer
         with scope(rec.name):
             folded = rec.bias if self.reset == "before" else ops.mul(rec.bias, self._rz_mask())
         with scope(layer.name):

@@ -271,7 +271,7 @@ class EncoderDecoder(Module):
         cell = self.encoder
         n = len(cell.state_names)
         parts = []
-        with scope(cell.name) if cell.name else contextlib.nullcontext():
+        with scope(cell.name):
             for k in range(n):
                 seq = ops.stack([s if n == 1 else s[k] for s in enc.states], axis=0)
                 parts.append(ops.sum(ops.mul(seq, Tensor(cell.xp.asarray(last))), axis=0))

@@ -121,11 +121,11 @@ def attention_graph(out, *, index: int = 0, decoder_steps: int | None = None, so
     if memory is not None and memory.mask is not None:
         m = memory.mask.reshape(T_in, -1)[:, index] if batch else memory.mask
         T_in = int(m.sum())
-    hs, times_in = enc.hiddens[:T_in], enc.times[:T_in]
+    times_in = enc.times[:T_in]
     n_out = len(out.times) if decoder_steps is None else decoder_steps
     if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or not 1 <= n_out <= len(out.times):
         raise ValueError(f"attention_graph: decoder_steps must be an int in 1..{len(out.times)}, got {decoder_steps!r}")
-    ss, ys, cs, times = out.hiddens[:n_out], out.outputs[:n_out], out.contexts[:n_out], out.times[:n_out]
+    ss, cs, times = out.hiddens[:n_out], out.contexts[:n_out], out.times[:n_out]
     w = w[:n_out]
     for what, labels, n in (("source", source, T_in), ("output", output, len(times)), ("inputs", inputs, len(times))):
         if labels is not None and len(labels) != n:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from ...engine.autodiff import requires_grad, reverse, toposort
 from ...engine.backend import unbroadcast
 from .rebind import is_library_file, rebind
 from ...engine.tensor import Tensor
+from ..candidate import short_path
 from .trace import TracedArray, Tracer, Untraceable
 
 __all__ = ["Case", "AuthorError", "build_args", "split_result", "run_forward", "run_backward", "Trace",
@@ -360,15 +360,8 @@ def _where(frame) -> str:
     if frame is None:
         return "an unknown place"
     code = (frame.line or "").strip()
-    return f"{_short(frame.filename)}:{frame.lineno}" + (f" (`{code}`)" if code else "")
+    return f"{short_path(frame.filename)}:{frame.lineno}" + (f" (`{code}`)" if code else "")
 
-
-def _short(path):
-    try:
-        rel = os.path.relpath(path)
-        return rel if not rel.startswith("..") else path
-    except ValueError:
-        return path
 
 
 # ------------------------------------------------------------------------------ autograd

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..candidate import DerivationError
 from ..report import Finding, VerifyReport
+from ..search import unreplayable
 
 __all__ = ["verify_layer", "SEARCH_MAX_TIME", "SEARCH_MAX_SIZE"]
 
@@ -120,13 +121,7 @@ def verify_layer(decl, *, max_examples: int = 20, seed: int = 0, max_sizes: dict
         report.elapsed = time.perf_counter() - t0
         return report
     except Exception as exc:  # noqa: BLE001 - e.g. Flaky: the backward answers differently for the same input
-        report.ok = False
-        report.first_failure = dict(first) or None
-        report.findings.append(Finding("search", f"the search found failures but could not replay them "
-                                       f"({type(exc).__name__}): does the backward give different numbers for the "
-                                       f"same input? First failing sizes: {first or 'unknown'}.", "error"))
-        report.elapsed = time.perf_counter() - t0
-        return report
+        return unreplayable(report, exc, first, "the backward", t0)
     report.ok = False
     report.first_failure = dict(first)
     try:
