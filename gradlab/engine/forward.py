@@ -180,7 +180,8 @@ def jvp(outputs, tangents: Mapping, *, create_graph: bool = False):
     else:
         seeds = {n: unwrap(u) for n, u in seeds.items()}
         xp = get_xp(*(o.data for o in outs), *seeds.values())
-        seeds = {n: xp.asarray(u, dtype=np.result_type(u, n.data)) for n, u in seeds.items()}
+        seeds = {n: xp.asarray(u) for n, u in seeds.items()}
+        seeds = {n: u.astype(xp.result_type(u, n.data), copy=False) for n, u in seeds.items()}   # ints → floats
         found = forward(order, seeds, xp=xp)
         result = [found[o] if o in found else xp.zeros_like(o.data) for o in outs]
     return result[0] if single else result

@@ -69,6 +69,9 @@ class Op:
         gets none); for an op with ``jvp=LINEAR`` the caller applies the op to the tangents instead."""
         if self.jvp is None:
             raise ValueError(f"{self.name}: this op has no forward-mode (JVP) rule")
+        if self.jvp is LINEAR:
+            raise ValueError(f"{self.name} is linear in its inputs (jvp=LINEAR): its tangent is the op applied to "
+                             f"the tangents, not a sum of per-input terms")
         return [f(t, out, *inputs, xp=xp, **attrs) if t is not None and f is not None else None
                 for f, t in zip(self.jvp, tangents)]
 
