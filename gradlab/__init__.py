@@ -48,7 +48,8 @@ from .engine.graph import Graph
 from .engine.ops import (OPS, Op, add, chunk, clip, concat, div, exp, log, linear, log_softmax, matmul, maximum, mean,
                          mul, neg, power, relu, reshape, sigmoid, softmax, split, stack, sub, sum, tanh, transpose,
                          where)
-from .engine.tensor import Parameter, Tensor, apply, as_numpy, tensor, to_device
+from .engine.tensor import Parameter, Tensor, apply, tensor
+from .devices import as_numpy, to_device
 
 __version__ = "0.1.0"
 

@@ -54,14 +54,6 @@ def requires_grad(node) -> bool:
     return node.requires_grad
 
 
-def _recorded(node):
-    return node.data
-
-
-def _same(a):
-    return a
-
-
 def reverse(order, seeds: dict, value=None, *, keep=(), skip=None, on_edge=None, on_node=None, accumulate=None,
             xp=None) -> dict:
     r"""Run reverse mode over ``order`` (as :func:`toposort` returns it) from ``seeds`` {output: upstream
@@ -73,10 +65,10 @@ def reverse(order, seeds: dict, value=None, *, keep=(), skip=None, on_edge=None,
     receives a node's finished gradient and returns the one to propagate (a symbolic adjoint δ_t);
     ``accumulate(total, g)`` adds a contribution (``+`` by default; the symbolic route collects terms).
     """
-    value = value or _recorded
+    value = value or (lambda node: node.data)
     accumulate = accumulate or operator.add
     xp = xp or get_xp(*seeds.values())
-    wrap = getattr(xp, "wrap", _same)
+    wrap = getattr(xp, "wrap", lambda a: a)
     anomaly = _STATE.get().anomaly
     keep = set(keep)
     grads, out = dict(seeds), {}

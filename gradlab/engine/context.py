@@ -1,16 +1,14 @@
 r"""Recording context: the scope new nodes are tagged with, the switches ``no_grad`` and anomaly mode,
-and which implementation of the engine records and differentiates (the reference, or a faster one).
+and which implementation of the engine runs.
 
 A node's *scope* says where in the model it was made: the layer path (``("cell", "W_s")``, printed
 ``cell.W_s``) and the time step ``t``. Model code sets it with ``with gradlab.scope("cell", t=3):``;
-modules push their own name when called. The state lives in one :class:`contextvars.ContextVar`, so
-it is per thread and per task. A state remembers the states ``scope`` enters from it (one per layer
-and time step), so that entering a scope is a lookup.
+modules push their own name. The state lives in one :class:`contextvars.ContextVar` (per thread and
+task); a state remembers the states ``scope`` enters from it, so entering a scope is a lookup.
 
-The engine is this package, read front to back. A faster implementation of the same two steps,
-recording a node and running reverse mode, may plug in through the :class:`Engine` interface and
-the :data:`ENGINES` registry (``gradlab.fast`` does, and is the default once imported); inside
-``with reference():`` this package's own plain code runs.
+A faster implementation of recording and reverse mode may plug in through :class:`Engine` and the
+:data:`ENGINES` registry (``gradlab.fast`` does, and is then the default); ``with reference():`` runs
+this package's own code.
 
 >>> import gradlab
 >>> with gradlab.scope("cell", t=2):
@@ -21,7 +19,7 @@ the :data:`ENGINES` registry (``gradlab.fast`` does, and is the default once imp
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 __all__ = ["Scope", "scope", "current", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
@@ -51,17 +49,14 @@ class Scope:
 
 
 class Engine(Protocol):
-    """What recording and reverse mode may hand to a faster implementation (``gradlab.fast`` is one).
-
-    It must give the same values and gradients as the reference code of this package, to rounding.
-    """
+    """What recording and reverse mode may hand to a faster implementation (``gradlab.fast`` is one); it
+    must give the values and gradients of this package's own code, to rounding."""
 
     def apply(self, op, inputs: tuple, attrs: dict, state):
-        """Record ``op(*inputs, **attrs)`` as a new node in the recording ``state`` (:func:`current`), as
-        :func:`gradlab.engine.tensor.apply` does."""
+        """Record ``op(*inputs, **attrs)`` in ``state`` (:func:`current`) as ``tensor.apply`` does."""
 
     def reverse(self, order: list, seeds: dict, keep) -> dict:
-        """Return what :func:`gradlab.engine.autodiff.reverse` returns for these arguments."""
+        """Return what ``autodiff.reverse(order, seeds, keep=keep)`` returns."""
 
 
 #: name -> implementation; filled at import by the packages that provide one, as OPS is filled by defop
@@ -106,10 +101,7 @@ class _Install:
 
 
 def _with(**changes) -> _Install:
-    s = _STATE.get()
-    fields = {"scope": s.scope, "grad_enabled": s.grad_enabled, "anomaly": s.anomaly, "engine": s.engine}
-    fields.update(changes)
-    return _Install(_State(**fields))
+    return _Install(replace(_STATE.get(), children={}, **changes))
 
 
 def scope(*names: str, t: int | None = None) -> _Install:

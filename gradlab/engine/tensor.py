@@ -21,8 +21,7 @@ import numpy as np
 from .backend import check_finite, get_xp, is_cupy, to_numpy
 from .context import _STATE, ENGINES, Scope
 
-__all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor", "record", "explain_failure", "as_numpy",
-           "to_device", "unwrap"]
+__all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor", "record", "explain_failure", "unwrap"]
 
 _NO_ATTRS = MappingProxyType({})     # the (read-only) attrs of every node made without any
 _TOP = Scope()
@@ -237,37 +236,3 @@ def explain_failure(op, inputs, attrs, where, err) -> str:
     reason = op.diagnose(*(t.shape for t in inputs), **attrs) if op.diagnose else None
     extra = "".join(f", {k}={v!r}" for k, v in attrs.items())
     return f"{op.name}{at}: {reason or str(err)}; input shapes {shapes}{extra}"
-
-
-def as_numpy(a):
-    """Return ``a`` (an array, a Tensor, or anything array-like) as a NumPy array, copying from the GPU if needed."""
-    return to_numpy(a.data if isinstance(a, Tensor) else a)
-
-
-def to_device(a, device: str):
-    """Return ``a`` (array or Tensor) on ``device``: ``"cpu"`` (NumPy) or ``"cuda"``/``"gpu"`` (CuPy).
-
-    A Tensor is converted in place (its ``.data`` and ``.grad``) and returned, so parameters keep their
-    identity; a plain array is returned converted.
-    """
-    if device not in ("cpu", "cuda", "gpu"):
-        raise ValueError(f"to_device: unknown device {device!r}; use 'cpu' or 'cuda'")
-
-    def convert(x):
-        if x is None:
-            return None
-        if device == "cpu":
-            return to_numpy(x)
-        try:
-            import cupy
-        except ImportError as e:  # pragma: no cover - depends on the machine
-            raise RuntimeError(
-                "to_device('cuda'): CuPy is not installed; install it with  pip install 'gradlab[gpu]'"
-            ) from e
-        return cupy.asarray(x)
-
-    if isinstance(a, Tensor):
-        a._data = convert(a._data)       # the same values on another device
-        a.grad = convert(a.grad)
-        return a
-    return convert(a)
