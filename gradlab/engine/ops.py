@@ -282,9 +282,10 @@ def _getitem(x, xp, key):
 
 def getitem(x, key):
     """Return ``x[key]``; the key holds ints, slices, None, Ellipsis or integer arrays (not Tensors)."""
-    if isinstance(key, Tensor) or (isinstance(key, tuple) and builtins.any(isinstance(k, Tensor) for k in key)):
-        raise TypeError("getitem: index with ints, slices or integer arrays, not with a Tensor "
-                        "(use .data to take its values as indices)")
+    for k in (key if type(key) is tuple else (key,)):
+        if isinstance(k, Tensor):
+            raise TypeError("getitem: index with ints, slices or integer arrays, not with a Tensor "
+                            "(use .data to take its values as indices)")
     return _getitem(x, key=key)
 
 

@@ -14,7 +14,6 @@ array itself.
 from __future__ import annotations
 
 from operator import attrgetter
-from types import MappingProxyType
 
 import numpy as np
 
@@ -23,7 +22,6 @@ from .context import _STATE, ENGINES, Scope
 
 __all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor", "record", "explain_failure", "unwrap"]
 
-_NO_ATTRS = MappingProxyType({})     # the (read-only) attrs of every node made without any
 _TOP = Scope()
 
 
@@ -47,7 +45,7 @@ class Tensor:
         arr = _as_array(data, f"tensor {name!r}" if name else "tensor")
         if requires_grad and arr is data:
             arr = arr.copy()   # a leaf that is trained must not change when the caller's array does
-        self._data, self.grad, self.op, self.parents, self.attrs = arr, None, None, (), _NO_ATTRS
+        self._data, self.grad, self.op, self.parents, self.attrs = arr, None, None, (), {}
         self.scope, self.name, self.retains_grad = _STATE.get().scope, name, False
         self.requires_grad = bool(requires_grad)
 
@@ -216,16 +214,16 @@ def apply(op, *inputs, **attrs) -> Tensor:
 
 
 def record(value, op, parents: tuple, attrs: dict, requires_grad: bool, state) -> Tensor:
-    """Return the node holding ``value``, computed by ``op`` from ``parents`` with ``attrs`` (a constant
-    leaf when ``state`` records no graph). A NumPy value is made read-only: the graph keeps it."""
+    """Return the node holding ``value``, computed by ``op`` from ``parents`` with ``attrs`` (the node's own
+    dict; a constant leaf when ``state`` records no graph). A NumPy value is made read-only: the graph keeps it."""
     node = Tensor.__new__(Tensor)                     # the fields of Tensor.__init__, for an op's result
     node._data, node.grad, node.name, node.scope, node.retains_grad = value, None, None, state.scope, False
     if state.grad_enabled:
-        node.op, node.parents, node.attrs, node.requires_grad = op, parents, attrs or _NO_ATTRS, requires_grad
+        node.op, node.parents, node.attrs, node.requires_grad = op, parents, attrs, requires_grad
         if type(value) is np.ndarray:
             value.setflags(False)                      # write=False: the graph keeps this value
     else:
-        node.op, node.parents, node.attrs, node.requires_grad = None, (), _NO_ATTRS, False
+        node.op, node.parents, node.attrs, node.requires_grad = None, (), {}, False
     return node
 
 

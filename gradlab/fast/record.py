@@ -104,7 +104,7 @@ def apply(op, inputs: tuple, attrs: dict, state) -> Tensor:
     """Record ``op(*inputs, **attrs)`` as the engine's ``apply`` does, keeping large NumPy values in the pool."""
     ts, datas, xp, grad = inputs, [], np, False
     for x in inputs:                  # one pass: the arrays, their namespace, whether a gradient flows
-        if not isinstance(x, Tensor):
+        if type(x) is not Tensor and not isinstance(x, Tensor):
             ts = _with_constants(op, inputs)
             datas = [t.data for t in ts]
             xp, grad = get_xp(*datas), any(t.requires_grad for t in ts)
