@@ -449,7 +449,7 @@ def split(x, sizes, axis: int = 0):
     for s in sizes:
         index = [slice(None)] * x.ndim
         index[axis] = slice(start, start + s)
-        pieces.append(getitem(x, tuple(index)))
+        pieces.append(_getitem(x, key=tuple(index)))
         start += s
     return pieces
 
