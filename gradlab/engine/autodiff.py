@@ -15,7 +15,7 @@ from __future__ import annotations
 import operator
 
 from .backend import check_finite, get_xp, unbroadcast
-from .context import _STATE, ENGINES
+from .context import STATE, ENGINES
 from .tensor import Tensor
 
 __all__ = ["toposort", "requires_grad", "reverse", "backward", "contributions"]
@@ -69,7 +69,7 @@ def reverse(order, seeds: dict, value=None, *, keep=(), skip=None, on_edge=None,
     accumulate = accumulate or operator.add
     xp = xp or get_xp(*seeds.values())
     wrap = getattr(xp, "wrap", lambda a: a)
-    anomaly = _STATE.get().anomaly
+    anomaly = STATE.get().anomaly
     keep = set(keep)
     grads, out = dict(seeds), {}
     for node in order:
@@ -126,7 +126,7 @@ def backward(root, g=None) -> None:
             raise ValueError(f"backward: g has shape {tuple(g.shape)} but the output has shape {root.shape}")
     order = toposort([root], follow=requires_grad)
     keep = [n for n in order if n.retains_grad]
-    impl = ENGINES.get(_STATE.get().engine)
+    impl = ENGINES.get(STATE.get().engine)
     grads = (reverse if impl is None else impl.reverse)(order, {root: g}, keep=keep)
     for node, grad in grads.items():    # a gradient may share memory with g or another: store copies
         node.grad = grad.copy() if node.grad is None else node.grad + grad

@@ -22,7 +22,7 @@ import contextvars
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-__all__ = ["Scope", "scope", "current", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
+__all__ = ["Scope", "scope", "current", "STATE", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
            "Engine", "ENGINES", "use_engine", "reference", "engine_in_force"]
 
 
@@ -76,12 +76,13 @@ class _State:
     children: dict = field(default_factory=dict, repr=False)
 
 
-_STATE: contextvars.ContextVar[_State] = contextvars.ContextVar("gradlab_state", default=_State())
+#: the recording state in force (read ``STATE.get()`` where it runs per node; :func:`current` elsewhere)
+STATE: contextvars.ContextVar[_State] = contextvars.ContextVar("gradlab_state", default=_State())
 
 
 def current() -> _State:
     """Return the recording state in force (scope, whether gradients are recorded, anomaly mode, engine)."""
-    return _STATE.get()
+    return STATE.get()
 
 
 class _Install:
@@ -93,22 +94,22 @@ class _Install:
         self.state = state
 
     def __enter__(self):
-        self.token = _STATE.set(self.state)
+        self.token = STATE.set(self.state)
 
     def __exit__(self, *exc):
-        _STATE.reset(self.token)
+        STATE.reset(self.token)
         return False
 
 
 def _with(**changes) -> _Install:
-    return _Install(replace(_STATE.get(), children={}, **changes))
+    return _Install(replace(STATE.get(), children={}, **changes))
 
 
 def scope(*names: str, t: int | None = None) -> _Install:
     """Context manager: nodes recorded inside are tagged with the layer path extended by ``names``
     and, when given, the time step ``t`` (an inner ``t`` overrides an outer one). ``scope()`` and
     ``scope(None)`` change nothing."""
-    s = _STATE.get()
+    s = STATE.get()
     child = s.children.get((names, t))
     if child is None:
         child = _child(s, names, t)
@@ -142,7 +143,7 @@ def enable_grad() -> _Install:
 
 def is_grad_enabled() -> bool:
     """Return whether ops are being recorded for reverse mode."""
-    return _STATE.get().grad_enabled
+    return STATE.get().grad_enabled
 
 
 def detect_anomaly(enabled: bool = True) -> _Install:
@@ -174,5 +175,5 @@ def reference() -> _Install:
 def engine_in_force() -> str:
     """Return the name of the implementation that records and differentiates here (``"reference"`` when
     none registered under the chosen name)."""
-    name = _STATE.get().engine
+    name = STATE.get().engine
     return name if name in ENGINES else "reference"

@@ -18,7 +18,7 @@ from operator import attrgetter
 import numpy as np
 
 from .backend import check_finite, get_xp, is_cupy, to_numpy
-from .context import _STATE, ENGINES, Scope
+from .context import STATE, ENGINES, Scope
 
 __all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor", "record", "explain_failure", "unwrap"]
 
@@ -46,7 +46,7 @@ class Tensor:
         if requires_grad and arr is data:
             arr = arr.copy()   # a leaf that is trained must not change when the caller's array does
         self._data, self.grad, self.op, self.parents, self.attrs = arr, None, None, (), {}
-        self.scope, self.name, self.retains_grad = _STATE.get().scope, name, False
+        self.scope, self.name, self.retains_grad = STATE.get().scope, name, False
         self.requires_grad = bool(requires_grad)
 
     def _set_data(self, value) -> None:
@@ -197,7 +197,7 @@ def apply(op, *inputs, **attrs) -> Tensor:
     Non-Tensor inputs become constant leaves. Inside ``no_grad`` nothing is recorded. Shape errors
     raised by the array library are replaced by a ``ValueError`` naming the op, its scope and the shapes.
     """
-    state = _STATE.get()
+    state = STATE.get()
     impl = ENGINES.get(state.engine)
     if impl is not None:                      # a faster implementation of this same step (gradlab.fast)
         return impl.apply(op, inputs, attrs, state)
