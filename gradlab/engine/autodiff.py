@@ -70,7 +70,7 @@ def reverse(order, seeds: dict, value=None, *, keep=(), skip=None, on_edge=None,
     xp = xp or get_xp(*seeds.values())
     wrap = getattr(xp, "wrap", lambda a: a)
     anomaly = STATE.get().anomaly
-    keep = set(keep)
+    keep = set(keep or ())
     grads, out = dict(seeds), {}
     for node in order:
         g = grads.pop(node, None)

@@ -62,7 +62,7 @@ def reverse(order, seeds: dict, keep=()) -> dict:
     if current().anomaly or getattr(xp, "wrap", None) is not None:
         return reference_reverse(order, seeds, keep=keep, xp=xp)
     grads, owned, deferred, index, out = dict(seeds), set(), {}, {}, {}
-    keep = set(keep)
+    keep = set(keep or ())
     leaves = [n for n in order if n.op is None]
     for node in [n for n in order if n.op is not None] + leaves:
         g = grads.pop(node, None)
