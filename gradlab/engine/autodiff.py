@@ -127,9 +127,12 @@ def backward(root, g=None) -> None:
     order = toposort([root], follow=requires_grad)
     keep = [n for n in order if n.retains_grad]
     impl = ENGINES.get(STATE.get().engine)
-    grads = (reverse if impl is None else impl.reverse)(order, {root: g}, keep=keep)
-    for node, grad in grads.items():    # a gradient may share memory with g or another: store copies
-        node.grad = grad.copy() if node.grad is None else node.grad + grad
+    if impl is None:       # this loop's gradients may share memory with g and with each other: keep copies
+        grads = {node: grad.copy() for node, grad in reverse(order, {root: g}, keep=keep).items()}
+    else:                  # a faster implementation hands over arrays of its own (see Engine.reverse)
+        grads = impl.reverse(order, {root: g}, keep=keep)
+    for node, grad in grads.items():
+        node.grad = grad if node.grad is None else node.grad + grad
 
 
 def contributions(root, param, by: str = "t", g=None) -> dict:

@@ -56,7 +56,8 @@ class Engine(Protocol):
         """Record ``op(*inputs, **attrs)`` in ``state`` (:func:`current`) as ``tensor.apply`` does."""
 
     def reverse(self, order: list, seeds: dict, keep) -> dict:
-        """Return what ``autodiff.reverse(order, seeds, keep=keep)`` returns."""
+        """Return what ``autodiff.reverse(order, seeds, keep=keep)`` returns, as arrays the caller may keep
+        (sharing no memory with the seeds, the values or each other)."""
 
 
 #: name -> implementation; filled at import by the packages that provide one, as OPS is filled by defop

@@ -26,7 +26,7 @@ from ..engine.backend import unbroadcast
 from ..engine.ops import OPS, scatter_add
 from .memory import pooled_empty, pooled_zeros
 
-__all__ = ["BATCH_VJP", "joined", "note_stacked", "tiling"]
+__all__ = ["BATCH_VJP", "NEW_SUMS", "joined", "note_stacked", "tiling"]
 
 # A buffer that lives only while the weight gradients are summed comes from the pool only from this
 # size on: below it `malloc` reuses the same memory without page faults and is cheaper to ask
@@ -204,3 +204,5 @@ def _getitem_batch(gs, inputs_list, attrs_list, xp, index):
 
 
 BATCH_VJP = {OPS["linear"]: {1: _weight_sum, 2: _bias_sum}, OPS["getitem"]: {0: _getitem_batch}}
+#: the batched VJPs whose result is always a new array (a product), which reverse mode may hand over uncopied
+NEW_SUMS = frozenset((_weight_sum,))
