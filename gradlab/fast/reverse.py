@@ -21,6 +21,7 @@ from ..engine.autodiff import reverse as reference_reverse
 from ..engine.backend import get_xp, unbroadcast
 from ..engine.context import current
 from ..engine.ops import OPS
+from ..engine.tensor import Tensor
 from .batched import BATCH_VJP, NEW_SUMS, note_stacked
 from .memory import MIN_BYTES, is_pooled, pooled_like
 
@@ -54,6 +55,7 @@ POOLED_VJP = {OPS["tanh"]: (_tanh_vjp,), OPS["sigmoid"]: (_sigmoid_vjp,),
               OPS["mul"]: (lambda g, out, x, y, xp: _times(g, y, xp), lambda g, out, x, y, xp: _times(g, x, xp))}
 SYMMETRIC = frozenset((OPS["add"], OPS["mul"]))
 _STACK = OPS["stack"]
+_value = Tensor.data.fget        # a node's value, read without a Python frame per input
 
 
 def reverse(order, seeds: dict, keep=()) -> dict:
@@ -82,7 +84,7 @@ def reverse(order, seeds: dict, keep=()) -> dict:
         if op is _STACK:
             note_stacked(node, index)
         parents, attrs = node.parents, node.attrs
-        inputs = [p.data for p in parents]
+        inputs = list(map(_value, parents))
         vjp, batch, symmetric = _PLANS.get(op) or _plan(op)
         every = None if type(vjp) is tuple else vjp(g, node.data, *inputs, xp=xp, **attrs)   # all inputs at once
         i = -1
