@@ -26,6 +26,7 @@ nn/        networks on that engine
   analysis.py   per-step contributions of a shared weight; vanishing and exploding gradients
   modes.py      many-to-one, one-to-many, many-to-many
   optim.py, clip.py, train.py   update rules, gradient clipping, truncated BPTT and training loops
+devices.py moving parameters between NumPy (CPU) and CuPy (GPU)
 specs.py   size-free model specs: what a hand derivation is for (parameters, shapes, loss)
 check/     the checker: a derivation against four references, localised in time, explained
   finite.py, compare.py, references.py, core.py, localise.py, pitfalls.py, report.py, search.py
