@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import itertools
 from dataclasses import dataclass
 from typing import Callable
@@ -67,8 +68,13 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, jvp=None):
-    """Decorator: register the decorated forward as op ``name`` and return a function that applies it."""
+def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, jvp=None, **_old):
+    """Decorator: register the decorated forward as op ``name`` and return a function that applies it.
+
+    (Deprecated forms still work: a single VJP taking ``argnum`` is called once per input, and the
+    fast-path hints ``batch_vjp``, ``into``, ``symmetric`` are ignored; gradlab.fast keeps its own.)"""
+    if callable(vjp) and "argnum" in inspect.signature(vjp).parameters:
+        vjp = _per_argnum(vjp)
 
     def register(forward):
         if name in OPS:
@@ -81,6 +87,12 @@ def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, jv
         return applied
 
     return register
+
+
+def _per_argnum(vjp):
+    def every(g, out, *xs, xp, **attrs):
+        return [vjp(g, out, *xs, xp=xp, argnum=i, **attrs) for i in range(len(xs))]
+    return every
 
 
 def _broadcast_diagnose(a, b):
