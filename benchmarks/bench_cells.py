@@ -1,6 +1,7 @@
 r"""Forward + backward of unfolded LSTM and GRU networks: gradlab against hand-written NumPy BPTT (the
 floor), HIPS autograd and PyTorch (CPU, when installed), float64, one BLAS thread; then the tokens per
-second of a character-level LSTM training step.
+second of a character-level LSTM training step, and the forward + backward of that char-level task (one-hot
+inputs, softmax cross-entropy) at both sizes.
 
 Cells as in ``gradlab.nn.cells`` (rows are batch items, lecture notation, y_t = W_y s_t + b_y,
 E = ½ Σ_t ‖y_t − d_t‖², zero initial state):
@@ -304,6 +305,60 @@ def ce_grad(targets, V):
     return loss
 
 
+def char_rows(B, T, D, H, rows=("floor", "gradlab", "pytorch")) -> dict:
+    r"""Return {row: callable returning (E, {name: gradient}), or None when absent} for one forward + backward
+    of the char-level LSTM (one-hot inputs x_t of V = D characters, the next character as an integer target,
+    E = Σ_t −log softmax(y_t)[d_t]): the NumPy floor, gradlab ``unroll(fused=True)`` with
+    ``softmax_cross_entropy``, and PyTorch eager with ``cross_entropy(reduction="sum")``."""
+    p, xs, ys = char_problem(B, T, D, H)
+    make = {"floor": lambda: lstm_floor(p, xs, ce_grad(ys, D)),
+            "gradlab": lambda: _gradlab_char(p, xs, ys),
+            "pytorch": lambda: _torch_char(p, xs, ys)}
+    return {row: make[row]() for row in rows}
+
+
+def _gradlab_char(p, xs, ys):
+    api = rnn_api("LSTMCell")
+    if api is None:
+        return None
+    from gradlab.nn import losses
+
+    cls, unroll = api
+    T, B, D = xs.shape
+    cell = cls(D, p["W_s"].shape[1], D)
+    params = cell.parameters_by_name()
+    for n in LSTM_NAMES:
+        params[n].data = p[n].copy()
+    X = gradlab.tensor(xs)
+
+    def run():
+        for q in params.values():
+            q.grad = None
+        E = losses.softmax_cross_entropy(unroll(cell, X, fused=True).output_sequence, ys)
+        E.backward()
+        return E.item(), {n: params[n].grad for n in LSTM_NAMES}
+
+    return run
+
+
+def _torch_char(p, xs, ys):
+    torch = common.optional("torch")
+    if torch is None:
+        return None
+    T, B, D = xs.shape
+    H = p["W_s"].shape[1]
+    params = [torch.tensor(p[n], requires_grad=True) for n in LSTM_NAMES]
+    X, tgt = torch.tensor(xs.reshape(T * B, D)), torch.tensor(ys.reshape(-1))
+    F = torch_namespace(torch)
+
+    def run():
+        E = torch.nn.functional.cross_entropy(lstm_forward(F, params, X, T, B, H), tgt, reduction="sum")
+        g = torch.autograd.grad(E, params)
+        return E.item(), {n: gi.numpy() for n, gi in zip(LSTM_NAMES, g)}
+
+    return run
+
+
 class NumpyAdam:
     """Adam with clipping by global norm, written out in NumPy for the floor's training step."""
 
@@ -385,6 +440,16 @@ def main() -> None:
             p, xs, ds = make_problem(cell, **dims)
             title = f"{cell.upper()}, {size}: " + ", ".join(f"{k}={v}" for k, v in dims.items()) + f", O={dims['D']}"
             common.run_case(title, impls_for(cell, p, xs, ds), "NumPy floor (batched projections)", args)
+
+    for size in args.sizes:     # the char-level task: one-hot inputs, softmax cross-entropy, fwd + bwd
+        dims = common.SIZES[size]
+        rows = char_rows(**dims)
+        title = (f"char-level LSTM, {size}: " + ", ".join(f"{k}={v}" for k, v in dims.items())
+                 + ", one-hot x_t, E = Σ_t −log softmax(y_t)[d_t]")
+        common.run_case(title, {"NumPy floor (batched projections)": rows["floor"],
+                                "gradlab unroll(fused=True)": rows["gradlab"],
+                                "PyTorch eager CPU (batched projections)": rows["pytorch"]},
+                        "NumPy floor (batched projections)", args)
 
     # the small size, and the defaults of examples/char_rnn.py (16 streams, 64 units, windows of 25)
     for dims in (common.SIZES["small"], dict(B=16, T=25, D=65, H=64)):

@@ -234,13 +234,15 @@ def run_case(title: str, impls: dict, floor: str, args, rtol: float = 1e-10, not
 
 def network_rows(network: str, size: str, rows=("floor", "gradlab", "pytorch")) -> dict:
     """Return {row: callable returning (loss, {name: gradient}), or None when absent} for ``network`` in
-    {"elman", "lstm", "gru"} at ``size``: the NumPy floor, gradlab ``unroll(fused=True)`` and PyTorch eager,
+    {"elman", "lstm", "gru", "char_lstm"} at ``size``: the NumPy floor, gradlab ``unroll(fused=True)`` and PyTorch eager,
     as in ``bench_engine.py`` / ``bench_cells.py``. Only the rows asked for are built (and PyTorch is
     imported only for "pytorch")."""
     import bench_cells
     import bench_engine
 
     dims = SIZES[size]
+    if network == "char_lstm":      # one-hot inputs, softmax cross-entropy (bench_cells.char_rows)
+        return bench_cells.char_rows(**dims, rows=rows)
     if network == "elman":
         p, xs, ds = bench_engine.make_problem(**dims)
         make = {"floor": lambda: bench_engine.numpy_floor(p, xs, ds),

@@ -9,7 +9,8 @@ with :func:`common.compare`, exactly as ``bench_engine.py`` / ``bench_cells.py``
 run's ratio, the median and the worst, and says in how many runs each target held.
 
 Targets (issues 2 and 3): gradlab within 4× of the floor at the small size and within 1.15× at the
-large one (B=1, T=25, D=65, H=100 and B=32, T=100, D=128, H=256), float64, one BLAS thread.
+large one (B=1, T=25, D=65, H=100 and B=32, T=100, D=128, H=256), float64, one BLAS thread. ``char_lstm``
+(issue 17) is the task people train: the LSTM on one-hot characters with softmax cross-entropy.
 
 Run:  .venv/bin/python benchmarks/targets.py [--runs 5] [--sizes small large] [--networks elman lstm gru]
 """
@@ -22,7 +23,7 @@ import statistics
 import sys
 
 TARGETS = {"small": 4.0, "large": 1.15}
-NETWORKS = ("elman", "lstm", "gru")
+NETWORKS = ("elman", "lstm", "gru", "char_lstm")
 
 
 def child(network: str, size: str, repeat: int) -> None:

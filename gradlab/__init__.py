@@ -29,6 +29,8 @@ nn/        networks on that engine
   optim.py, clip.py, train.py   update rules, gradient clipping, truncated BPTT and training loops
   hessian_free.py   conjugate gradient on G + λI, damping, structural damping: Hessian-free optimisation
 curvature.py  Gauss–Newton and Hessian products on any recorded graph (forward mode, then reverse mode)
+
+devices.py moving parameters between NumPy (CPU) and CuPy (GPU)
 specs.py   size-free model specs: what a hand derivation is for (parameters, shapes, loss)
 check/     the checker: a derivation against five references, localised in time, explained
   finite.py, compare.py, references.py, core.py, localise.py, pitfalls.py, report.py, search.py
@@ -52,7 +54,8 @@ from .engine.graph import Graph
 from .engine.ops import (OPS, Op, add, chunk, clip, concat, div, exp, log, linear, log_softmax, matmul, maximum, mean,
                          mul, neg, power, relu, reshape, sigmoid, softmax, split, stack, sub, sum, tanh, transpose,
                          where)
-from .engine.tensor import Parameter, Tensor, apply, as_numpy, tensor, to_device
+from .engine.tensor import Parameter, Tensor, apply, tensor
+from .devices import as_numpy, to_device
 
 __version__ = "0.1.0"
 

@@ -1,8 +1,8 @@
-"""Deprecated, use gradlab.engine.backend (arrays), gradlab.engine.tensor (``as_numpy``, ``to_device``) and
+"""Deprecated, use gradlab.engine.backend (arrays), gradlab.devices (``as_numpy``, ``to_device``) and
 gradlab.symbolic.namespace (``sympy_namespace``): this module re-exports them (kept so that existing imports
 work)."""
 from .engine.backend import check_finite, get_xp, is_cupy, to_numpy, unbroadcast
-from .engine.tensor import as_numpy, to_device
+from .devices import as_numpy, to_device
 
 __all__ = ["get_xp", "is_cupy", "as_numpy", "to_device", "unbroadcast", "sympy_namespace", "to_numpy", "check_finite"]
 

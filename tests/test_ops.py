@@ -193,3 +193,20 @@ def test_setitem_refuses_keys_that_write_a_position_twice():
         setitem(gradlab.tensor(np.zeros(4)), np.array([1, 1]), gradlab.tensor(np.ones(2)))
     out = setitem(gradlab.tensor(np.zeros((2, 2))), np.array([[True, False], [False, True]]), 5.0)
     np.testing.assert_array_equal(out.data, [[5.0, 0.0], [0.0, 5.0]])
+
+def test_an_op_declared_the_old_way_still_differentiates():
+    # before issue 17 a VJP for any number of inputs took `argnum`, and defop took the fast path's hints;
+    # both still work (the hints are ignored: gradlab.fast keeps its own tables)
+    from gradlab.engine.ops import defop
+
+    @defop("weighted_sum_old_style", lambda g, out, *xs, xp, argnum: g * (argnum + 1), into=None, symmetric=False)
+    def weighted(*xs, xp):
+        return sum((k + 1) * x for k, x in enumerate(xs))
+
+    try:
+        xs = [Parameter(np.full(2, float(k)), name=f"x{k}") for k in range(3)]
+        weighted(*xs).sum().backward()
+        for k, x in enumerate(xs):
+            np.testing.assert_allclose(x.grad, [k + 1.0, k + 1.0])
+    finally:
+        del OPS["weighted_sum_old_style"]

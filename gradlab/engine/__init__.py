@@ -26,14 +26,14 @@ from .graph import Graph
 from .ops import (OPS, Op, add, chunk, clip, concat, defop, div, exp, getitem, linear, log, log_softmax, matmul,
                   maximum, mean, mul, neg, power, relu, reshape, sigmoid, softmax, split, stack, sub, sum, tanh,
                   transpose, where)
-from .tensor import Parameter, Tensor, apply, as_numpy, as_tensor, tensor, to_device
+from .tensor import Parameter, Tensor, apply, as_tensor, tensor
 
 __all__ = [
     "Tensor", "Parameter", "tensor", "as_tensor", "apply", "Graph", "Op", "OPS", "defop",
     "backward", "contributions", "toposort", "reverse", "requires_grad", "jvp",
     "scope", "Scope", "current", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "Engine", "ENGINES", "use_engine", "reference", "engine_in_force",
-    "get_xp", "is_cupy", "to_numpy", "unbroadcast", "as_numpy", "to_device",
+    "get_xp", "is_cupy", "to_numpy", "unbroadcast",
     "add", "sub", "mul", "div", "neg", "power", "matmul", "linear", "transpose", "reshape", "getitem", "sum",
     "mean", "tanh", "sigmoid", "relu", "exp", "log", "softmax", "log_softmax",
     "concat", "stack", "split", "chunk", "maximum", "where", "clip",

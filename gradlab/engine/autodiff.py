@@ -15,7 +15,7 @@ from __future__ import annotations
 import operator
 
 from .backend import check_finite, get_xp, unbroadcast
-from .context import _STATE, ENGINES
+from .context import STATE, ENGINES
 from .tensor import Tensor
 
 __all__ = ["toposort", "requires_grad", "reverse", "backward", "contributions"]
@@ -54,14 +54,6 @@ def requires_grad(node) -> bool:
     return node.requires_grad
 
 
-def _recorded(node):
-    return node.data
-
-
-def _same(a):
-    return a
-
-
 def reverse(order, seeds: dict, value=None, *, keep=(), skip=None, on_edge=None, on_node=None, accumulate=None,
             xp=None, follow=None) -> dict:
     r"""Run reverse mode over ``order`` (as :func:`toposort` returns it) from ``seeds`` {output: upstream
@@ -75,12 +67,12 @@ def reverse(order, seeds: dict, value=None, *, keep=(), skip=None, on_edge=None,
     ``follow(parent)`` says which inputs receive a gradient (those that require one, by default; the
     gradient-flow figure also follows states computed from fixed weights only).
     """
-    value = value or _recorded
+    value = value or (lambda node: node.data)
     accumulate = accumulate or operator.add
     xp = xp or get_xp(*seeds.values())
-    wrap = getattr(xp, "wrap", _same)
-    anomaly = _STATE.get().anomaly
-    keep = set(keep)
+    wrap = getattr(xp, "wrap", lambda a: a)
+    anomaly = STATE.get().anomaly
+    keep = set(keep or ())
     grads, out = dict(seeds), {}
     for node in order:
         g = grads.pop(node, None)
@@ -136,10 +128,13 @@ def backward(root, g=None) -> None:
             raise ValueError(f"backward: g has shape {tuple(g.shape)} but the output has shape {root.shape}")
     order = toposort([root], follow=requires_grad)
     keep = [n for n in order if n.retains_grad]
-    impl = ENGINES.get(_STATE.get().engine)
-    grads = (reverse if impl is None else impl.reverse)(order, {root: g}, keep=keep)
-    for node, grad in grads.items():    # a gradient may share memory with g or another: store copies
-        node.grad = grad.copy() if node.grad is None else node.grad + grad
+    impl = ENGINES.get(STATE.get().engine)
+    if impl is None:       # this loop's gradients may share memory with g and with each other: keep copies
+        grads = {node: grad.copy() for node, grad in reverse(order, {root: g}, keep=keep).items()}
+    else:                  # a faster implementation hands over arrays of its own (see Engine.reverse)
+        grads = impl.reverse(order, {root: g}, keep=keep)
+    for node, grad in grads.items():
+        node.grad = grad if node.grad is None else node.grad + grad
 
 
 def contributions(root, param, by: str = "t", g=None) -> dict:

@@ -1,16 +1,14 @@
 r"""Recording context: the scope new nodes are tagged with, the switches ``no_grad`` and anomaly mode,
-and which implementation of the engine records and differentiates (the reference, or a faster one).
+and which implementation of the engine runs.
 
 A node's *scope* says where in the model it was made: the layer path (``("cell", "W_s")``, printed
 ``cell.W_s``) and the time step ``t``. Model code sets it with ``with gradlab.scope("cell", t=3):``;
-modules push their own name when called. The state lives in one :class:`contextvars.ContextVar`, so
-it is per thread and per task. A state remembers the states ``scope`` enters from it (one per layer
-and time step), so that entering a scope is a lookup.
+modules push their own name. The state lives in one :class:`contextvars.ContextVar` (per thread and
+task); a state remembers the states ``scope`` enters from it, so entering a scope is a lookup.
 
-The engine is this package, read front to back. A faster implementation of the same two steps,
-recording a node and running reverse mode, may plug in through the :class:`Engine` interface and
-the :data:`ENGINES` registry (``gradlab.fast`` does, and is the default once imported); inside
-``with reference():`` this package's own plain code runs.
+A faster implementation of recording and reverse mode may plug in through :class:`Engine` and the
+:data:`ENGINES` registry (``gradlab.fast`` does, and is then the default); ``with reference():`` runs
+this package's own code.
 
 >>> import gradlab
 >>> with gradlab.scope("cell", t=2):
@@ -21,10 +19,10 @@ the :data:`ENGINES` registry (``gradlab.fast`` does, and is the default once imp
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-__all__ = ["Scope", "scope", "current", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
+__all__ = ["Scope", "scope", "current", "STATE", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
            "Engine", "ENGINES", "use_engine", "reference", "engine_in_force"]
 
 
@@ -51,17 +49,15 @@ class Scope:
 
 
 class Engine(Protocol):
-    """What recording and reverse mode may hand to a faster implementation (``gradlab.fast`` is one).
-
-    It must give the same values and gradients as the reference code of this package, to rounding.
-    """
+    """What recording and reverse mode may hand to a faster implementation (``gradlab.fast`` is one); it
+    must give the values and gradients of this package's own code, to rounding."""
 
     def apply(self, op, inputs: tuple, attrs: dict, state):
-        """Record ``op(*inputs, **attrs)`` as a new node in the recording ``state`` (:func:`current`), as
-        :func:`gradlab.engine.tensor.apply` does."""
+        """Record ``op(*inputs, **attrs)`` in ``state`` (:func:`current`) as ``tensor.apply`` does."""
 
     def reverse(self, order: list, seeds: dict, keep) -> dict:
-        """Return what :func:`gradlab.engine.autodiff.reverse` returns for these arguments."""
+        """Return what ``autodiff.reverse(order, seeds, keep=keep)`` returns, as arrays the caller may keep
+        (sharing no memory with the seeds, the values or each other)."""
 
 
 #: name -> implementation; filled at import by the packages that provide one, as OPS is filled by defop
@@ -81,12 +77,13 @@ class _State:
     children: dict = field(default_factory=dict, repr=False)
 
 
-_STATE: contextvars.ContextVar[_State] = contextvars.ContextVar("gradlab_state", default=_State())
+#: the recording state in force (read ``STATE.get()`` where it runs per node; :func:`current` elsewhere)
+STATE: contextvars.ContextVar[_State] = contextvars.ContextVar("gradlab_state", default=_State())
 
 
 def current() -> _State:
     """Return the recording state in force (scope, whether gradients are recorded, anomaly mode, engine)."""
-    return _STATE.get()
+    return STATE.get()
 
 
 class _Install:
@@ -98,25 +95,22 @@ class _Install:
         self.state = state
 
     def __enter__(self):
-        self.token = _STATE.set(self.state)
+        self.token = STATE.set(self.state)
 
     def __exit__(self, *exc):
-        _STATE.reset(self.token)
+        STATE.reset(self.token)
         return False
 
 
 def _with(**changes) -> _Install:
-    s = _STATE.get()
-    fields = {"scope": s.scope, "grad_enabled": s.grad_enabled, "anomaly": s.anomaly, "engine": s.engine}
-    fields.update(changes)
-    return _Install(_State(**fields))
+    return _Install(replace(STATE.get(), children={}, **changes))
 
 
 def scope(*names: str, t: int | None = None) -> _Install:
     """Context manager: nodes recorded inside are tagged with the layer path extended by ``names``
     and, when given, the time step ``t`` (an inner ``t`` overrides an outer one). ``scope()`` and
     ``scope(None)`` change nothing."""
-    s = _STATE.get()
+    s = STATE.get()
     child = s.children.get((names, t))
     if child is None:
         child = _child(s, names, t)
@@ -150,7 +144,7 @@ def enable_grad() -> _Install:
 
 def is_grad_enabled() -> bool:
     """Return whether ops are being recorded for reverse mode."""
-    return _STATE.get().grad_enabled
+    return STATE.get().grad_enabled
 
 
 def detect_anomaly(enabled: bool = True) -> _Install:
@@ -182,5 +176,5 @@ def reference() -> _Install:
 def engine_in_force() -> str:
     """Return the name of the implementation that records and differentiates here (``"reference"`` when
     none registered under the chosen name)."""
-    name = _STATE.get().engine
+    name = STATE.get().engine
     return name if name in ENGINES else "reference"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import itertools
 from dataclasses import dataclass
 from typing import Callable
@@ -99,8 +100,13 @@ class _Linear:
 LINEAR = _Linear()
 
 
-def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, jvp=None):
-    """Decorator: register the decorated forward as op ``name`` and return a function that applies it."""
+def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, jvp=None, **_old):
+    """Decorator: register the decorated forward as op ``name`` and return a function that applies it.
+
+    (Deprecated forms still work: a single VJP taking ``argnum`` is called once per input, and the
+    fast-path hints ``batch_vjp``, ``into``, ``symmetric`` are ignored; gradlab.fast keeps its own.)"""
+    if callable(vjp) and "argnum" in inspect.signature(vjp).parameters:
+        vjp = _per_argnum(vjp)
 
     def register(forward):
         if name in OPS:
@@ -113,6 +119,12 @@ def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, jv
         return applied
 
     return register
+
+
+def _per_argnum(vjp):
+    def every(g, out, *xs, xp, **attrs):
+        return [vjp(g, out, *xs, xp=xp, argnum=i, **attrs) for i in range(len(xs))]
+    return every
 
 
 def _broadcast_diagnose(a, b):
@@ -326,9 +338,10 @@ def _getitem(x, xp, key):
 
 def getitem(x, key):
     """Return ``x[key]``; the key holds ints, slices, None, Ellipsis or integer arrays (not Tensors)."""
-    if isinstance(key, Tensor) or (isinstance(key, tuple) and builtins.any(isinstance(k, Tensor) for k in key)):
-        raise TypeError("getitem: index with ints, slices or integer arrays, not with a Tensor "
-                        "(use .data to take its values as indices)")
+    for k in (key if type(key) is tuple else (key,)):
+        if isinstance(k, Tensor):
+            raise TypeError("getitem: index with ints, slices or integer arrays, not with a Tensor "
+                            "(use .data to take its values as indices)")
     return _getitem(x, key=key)
 
 
@@ -552,7 +565,7 @@ def split(x, sizes, axis: int = 0):
     for s in sizes:
         index = [slice(None)] * x.ndim
         index[axis] = slice(start, start + s)
-        pieces.append(getitem(x, tuple(index)))
+        pieces.append(_getitem(x, key=tuple(index)))
         start += s
     return pieces
 

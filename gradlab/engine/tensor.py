@@ -14,17 +14,14 @@ array itself.
 from __future__ import annotations
 
 from operator import attrgetter
-from types import MappingProxyType
 
 import numpy as np
 
 from .backend import check_finite, get_xp, is_cupy, to_numpy
-from .context import _STATE, ENGINES, Scope
+from .context import STATE, ENGINES, Scope
 
-__all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor", "record", "explain_failure", "as_numpy",
-           "to_device", "unwrap"]
+__all__ = ["Tensor", "Parameter", "tensor", "apply", "as_tensor", "record", "explain_failure", "unwrap"]
 
-_NO_ATTRS = MappingProxyType({})     # the (read-only) attrs of every node made without any
 _TOP = Scope()
 
 
@@ -48,8 +45,8 @@ class Tensor:
         arr = _as_array(data, f"tensor {name!r}" if name else "tensor")
         if requires_grad and arr is data:
             arr = arr.copy()   # a leaf that is trained must not change when the caller's array does
-        self._data, self.grad, self.op, self.parents, self.attrs = arr, None, None, (), _NO_ATTRS
-        self.scope, self.name, self.retains_grad = _STATE.get().scope, name, False
+        self._data, self.grad, self.op, self.parents, self.attrs = arr, None, None, (), {}
+        self.scope, self.name, self.retains_grad = STATE.get().scope, name, False
         self.requires_grad = bool(requires_grad)
 
     def _set_data(self, value) -> None:
@@ -200,7 +197,7 @@ def apply(op, *inputs, **attrs) -> Tensor:
     Non-Tensor inputs become constant leaves. Inside ``no_grad`` nothing is recorded. Shape errors
     raised by the array library are replaced by a ``ValueError`` naming the op, its scope and the shapes.
     """
-    state = _STATE.get()
+    state = STATE.get()
     impl = ENGINES.get(state.engine)
     if impl is not None:                      # a faster implementation of this same step (gradlab.fast)
         return impl.apply(op, inputs, attrs, state)
@@ -217,16 +214,16 @@ def apply(op, *inputs, **attrs) -> Tensor:
 
 
 def record(value, op, parents: tuple, attrs: dict, requires_grad: bool, state) -> Tensor:
-    """Return the node holding ``value``, computed by ``op`` from ``parents`` with ``attrs`` (a constant
-    leaf when ``state`` records no graph). A NumPy value is made read-only: the graph keeps it."""
+    """Return the node holding ``value``, computed by ``op`` from ``parents`` with ``attrs`` (the node's own
+    dict; a constant leaf when ``state`` records no graph). A NumPy value is made read-only: the graph keeps it."""
     node = Tensor.__new__(Tensor)                     # the fields of Tensor.__init__, for an op's result
     node._data, node.grad, node.name, node.scope, node.retains_grad = value, None, None, state.scope, False
     if state.grad_enabled:
-        node.op, node.parents, node.attrs, node.requires_grad = op, parents, attrs or _NO_ATTRS, requires_grad
+        node.op, node.parents, node.attrs, node.requires_grad = op, parents, attrs, requires_grad
         if type(value) is np.ndarray:
             value.setflags(False)                      # write=False: the graph keeps this value
     else:
-        node.op, node.parents, node.attrs, node.requires_grad = None, (), _NO_ATTRS, False
+        node.op, node.parents, node.attrs, node.requires_grad = None, (), {}, False
     return node
 
 
@@ -237,37 +234,3 @@ def explain_failure(op, inputs, attrs, where, err) -> str:
     reason = op.diagnose(*(t.shape for t in inputs), **attrs) if op.diagnose else None
     extra = "".join(f", {k}={v!r}" for k, v in attrs.items())
     return f"{op.name}{at}: {reason or str(err)}; input shapes {shapes}{extra}"
-
-
-def as_numpy(a):
-    """Return ``a`` (an array, a Tensor, or anything array-like) as a NumPy array, copying from the GPU if needed."""
-    return to_numpy(a.data if isinstance(a, Tensor) else a)
-
-
-def to_device(a, device: str):
-    """Return ``a`` (array or Tensor) on ``device``: ``"cpu"`` (NumPy) or ``"cuda"``/``"gpu"`` (CuPy).
-
-    A Tensor is converted in place (its ``.data`` and ``.grad``) and returned, so parameters keep their
-    identity; a plain array is returned converted.
-    """
-    if device not in ("cpu", "cuda", "gpu"):
-        raise ValueError(f"to_device: unknown device {device!r}; use 'cpu' or 'cuda'")
-
-    def convert(x):
-        if x is None:
-            return None
-        if device == "cpu":
-            return to_numpy(x)
-        try:
-            import cupy
-        except ImportError as e:  # pragma: no cover - depends on the machine
-            raise RuntimeError(
-                "to_device('cuda'): CuPy is not installed; install it with  pip install 'gradlab[gpu]'"
-            ) from e
-        return cupy.asarray(x)
-
-    if isinstance(a, Tensor):
-        a._data = convert(a._data)       # the same values on another device
-        a.grad = convert(a.grad)
-        return a
-    return convert(a)

@@ -26,7 +26,7 @@ from ..engine.backend import unbroadcast
 from ..engine.ops import OPS, scatter_add
 from .memory import pooled_empty, pooled_zeros
 
-__all__ = ["BATCH_VJP", "joined", "note_stacked", "tiling"]
+__all__ = ["BATCH_VJP", "NEW_SUMS", "joined", "note_stacked", "tiling"]
 
 # A buffer that lives only while the weight gradients are summed comes from the pool only from this
 # size on: below it `malloc` reuses the same memory without page faults and is cheaper to ask
@@ -75,8 +75,9 @@ def joined(arrays, xp, index):
 def note_stacked(node, index) -> None:
     """Note in the row ``index`` that the inputs of the ``stack`` ``node`` are rows of its value."""
     out = node.data
-    if type(out) is not np.ndarray or out.ndim < 2 or node.attrs["axis"] % out.ndim or not out.flags.c_contiguous:
-        return
+    if type(out) is not np.ndarray or out.nbytes < _TRANSIENT_POOL_MIN or out.ndim < 2 or node.attrs["axis"] % out.ndim \
+            or not out.flags.c_contiguous:
+        return                    # (below that size a weight's sum copies the rows anyway: see _weight_sum)
     rows = out.reshape(-1, out.shape[-1])
     per = rows.shape[0] // out.shape[0]
     for k, p in enumerate(node.parents):
@@ -90,7 +91,9 @@ def _weight_sum(gs, inputs_list, attrs_list, xp, index):
     gs = gs[::-1]
     xs = [ins[0] for ins in reversed(inputs_list)]
     G = joined(gs, xp, index)
-    if xp is np and len(xs) > 1:
+    # large: a product per block of rows already joined saves copying them; small: one product of copied
+    # rows is cheaper (NumPy multiplies a one-row block, such as s_0's, without BLAS)
+    if xp is np and len(xs) > 1 and G.nbytes >= _TRANSIENT_POOL_MIN:
         blocks = _blocks(xs, index)
         if len(blocks) <= 4:            # the inputs are (mostly) rows of one array: a product per block
             total = None
@@ -201,3 +204,5 @@ def _getitem_batch(gs, inputs_list, attrs_list, xp, index):
 
 
 BATCH_VJP = {OPS["linear"]: {1: _weight_sum, 2: _bias_sum}, OPS["getitem"]: {0: _getitem_batch}}
+#: the batched VJPs whose result is always a new array (a product), which reverse mode may hand over uncopied
+NEW_SUMS = frozenset((_weight_sum,))

@@ -76,6 +76,7 @@ INTO = {OPS["add"]: _binary_into(np.add), OPS["sub"]: _binary_into(np.subtract),
         OPS["mul"]: _binary_into(np.multiply), OPS["tanh"]: _unary_into(np.tanh), OPS["exp"]: _unary_into(np.exp),
         OPS["sigmoid"]: _sigmoid_into, OPS["linear"]: _linear_into, OPS["stack"]: _stack_into}
 
+_value = Tensor.data.fget        # a node's value, read without a Python frame
 _CONSTANTS: dict = {}    # (number, dtype) -> read-only 0-d array: 1 - z at every step makes one, not T
 
 
@@ -104,12 +105,12 @@ def apply(op, inputs: tuple, attrs: dict, state) -> Tensor:
     """Record ``op(*inputs, **attrs)`` as the engine's ``apply`` does, keeping large NumPy values in the pool."""
     ts, datas, xp, grad = inputs, [], np, False
     for x in inputs:                  # one pass: the arrays, their namespace, whether a gradient flows
-        if not isinstance(x, Tensor):
+        if type(x) is not Tensor and not isinstance(x, Tensor):
             ts = _with_constants(op, inputs)
             datas = [t.data for t in ts]
             xp, grad = get_xp(*datas), any(t.requires_grad for t in ts)
             break
-        d = x.data
+        d = _value(x)
         if type(d) is not np.ndarray:
             xp = None
         grad = grad or x.requires_grad

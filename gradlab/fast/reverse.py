@@ -21,8 +21,9 @@ from ..engine.autodiff import reverse as reference_reverse
 from ..engine.backend import get_xp, unbroadcast
 from ..engine.context import current
 from ..engine.ops import OPS
-from .batched import BATCH_VJP, note_stacked
-from .memory import MIN_BYTES, pooled_like
+from ..engine.tensor import Tensor
+from .batched import BATCH_VJP, NEW_SUMS, note_stacked
+from .memory import MIN_BYTES, is_pooled, pooled_like
 
 __all__ = ["reverse", "POOLED_VJP", "SYMMETRIC"]
 
@@ -54,6 +55,7 @@ POOLED_VJP = {OPS["tanh"]: (_tanh_vjp,), OPS["sigmoid"]: (_sigmoid_vjp,),
               OPS["mul"]: (lambda g, out, x, y, xp: _times(g, y, xp), lambda g, out, x, y, xp: _times(g, x, xp))}
 SYMMETRIC = frozenset((OPS["add"], OPS["mul"]))
 _STACK = OPS["stack"]
+_value = Tensor.data.fget        # a node's value, read without a Python frame per input
 
 
 def reverse(order, seeds: dict, keep=()) -> dict:
@@ -62,12 +64,15 @@ def reverse(order, seeds: dict, keep=()) -> dict:
     if current().anomaly or getattr(xp, "wrap", None) is not None:
         return reference_reverse(order, seeds, keep=keep, xp=xp)
     grads, owned, deferred, index, out = dict(seeds), set(), {}, {}, {}
-    keep = set(keep)
+    keep = set(keep or ())
+    made = set()              # nodes whose gradient is a new array made for them alone (a weight's sum)
     leaves = [n for n in order if n.op is None]
     for node in [n for n in order if n.op is not None] + leaves:
         g = grads.pop(node, None)
         if deferred and node in deferred:
-            g = _sum_deferred(deferred.pop(node), g, xp, index)
+            g, new = _sum_deferred(deferred.pop(node), g, xp, index)
+            if new:
+                made.add(node)
         if g is None:
             continue
         op = node.op
@@ -79,7 +84,7 @@ def reverse(order, seeds: dict, keep=()) -> dict:
         if op is _STACK:
             note_stacked(node, index)
         parents, attrs = node.parents, node.attrs
-        inputs = [p.data for p in parents]
+        inputs = list(map(_value, parents))
         vjp, batch, symmetric = _PLANS.get(op) or _plan(op)
         every = None if type(vjp) is tuple else vjp(g, node.data, *inputs, xp=xp, **attrs)   # all inputs at once
         i = -1
@@ -117,6 +122,9 @@ def reverse(order, seeds: dict, keep=()) -> dict:
                 # the next node), and malloc hands the same warm block back for the next one
                 grads[p] = prev + pg
                 owned.add(p)
+    for node, g in out.items():    # hand over arrays of the caller's own: no pool views, nothing shared
+        if node not in made or is_pooled(g):
+            out[node] = g.copy()
     return out
 
 
@@ -136,7 +144,11 @@ def _unbroadcast(xp, g, shape, node, i):
 
 
 def _sum_deferred(entries, g, xp, index):
+    """Return ``(g + every batched sum, whether that is a new array of its own)``."""
+    new = g is not None
     for (op, argnum), (gs, inputs_list, attrs_list) in entries.items():
-        total = BATCH_VJP[op][argnum](gs, inputs_list, attrs_list, xp, index)
+        batch = BATCH_VJP[op][argnum]
+        total = batch(gs, inputs_list, attrs_list, xp, index)
+        new = new or batch in NEW_SUMS
         g = total if g is None else g + total
-    return g
+    return g, new

@@ -17,7 +17,8 @@ import numpy as np
 from ..engine import ops
 from ..engine.autodiff import contributions, reverse, toposort
 from ..engine.backend import get_xp
-from ..engine.tensor import Tensor, as_numpy, unwrap
+from ..devices import as_numpy
+from ..engine.tensor import Tensor, unwrap
 from .cells import RecurrentCell
 from .losses import LOSSES
 from .unroll import Unrolled, unroll

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..engine import ops
 from ..engine.backend import get_xp
-from ..engine.tensor import as_numpy
+from ..devices import as_numpy
 from ..engine.tensor import Tensor
 from .module import Dense, Module, make_rng
 

@@ -19,7 +19,8 @@ import numpy as np
 from ..engine import ops
 from ..engine.backend import get_xp
 from ..engine.context import scope
-from ..engine.tensor import Tensor, as_numpy, unwrap
+from ..devices import as_numpy
+from ..engine.tensor import Tensor, unwrap
 
 __all__ = ["mse_half", "mse", "softmax_cross_entropy", "sequence_loss", "LOSSES"]
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..engine import ops
 from ..engine.backend import get_xp
-from ..engine.tensor import as_numpy
+from ..devices import as_numpy
 from ..engine.context import scope
 from ..engine.tensor import Tensor
 from .cells import RecurrentCell

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ..engine.autodiff import reverse
-from ..engine.tensor import as_numpy
+from ..devices import as_numpy
 from . import style
 from .structure import Unfolding
 from .unfolded import unfolded
