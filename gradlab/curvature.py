@@ -44,7 +44,7 @@ import numpy as np
 
 from .engine.autodiff import requires_grad, reverse, toposort
 from .engine.backend import get_xp
-from .engine.context import _STATE, ENGINES, enable_grad
+from .engine.context import ENGINES, STATE, enable_grad
 from .engine.forward import forward, jvp
 from .engine.graph import Graph
 from .engine.tensor import Parameter, Tensor, apply, unwrap
@@ -98,7 +98,7 @@ def vjp(outputs, cotangents, wrt, *, order=None) -> dict:
         return {leaf: _zeros(leaf) for leaf in leaves}
     if order is None:
         order = toposort(list(seeds), follow=requires_grad)
-    impl = ENGINES.get(_STATE.get().engine)
+    impl = ENGINES.get(STATE.get().engine)
     grads = (reverse if impl is None else impl.reverse)(order, seeds, keep=leaves)
     return {leaf: grads[leaf] if leaf in grads else _zeros(leaf) for leaf in leaves}
 
