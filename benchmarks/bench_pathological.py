@@ -1,5 +1,5 @@
 r"""How far each method gets on the pathological long-term problems in a few minutes: an Elman RNN with SGD,
-with SGD + gradient clipping, with Hessian-free (not yet available), and an LSTM with Adam, on the adding
+with SGD + gradient clipping, with Hessian-free and structural damping, and an LSTM with Adam, on the adding
 problem and the temporal order problem (Hochreiter & Schmidhuber 1997) at increasing T, several seeds.
 
 Each method climbs the T ladder until no seed solves a T or its processor-time budget (``--budget``
@@ -13,7 +13,7 @@ after 74,000 training sequences (their Table 7) and temporal order 6a (T = 100) 
 Sutskever's HF code notes that "a batch_size of 300 can solve the T=100 versions".
 
 Run:  .venv/bin/python benchmarks/bench_pathological.py [--quick] [--seeds 3] [--budget 240] [--run-limit 90]
-          [--adding 11 20 30 50 100] [--order 15 30 50 100] [--figure PATH]
+          [--adding 11 20 30 50 100] [--order 15 30 50 100] [--methods NAME ...] [--figure PATH]
 """
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     ap.add_argument("--adding", type=int, nargs="*", default=[11, 20, 30, 50, 100], help="T of the adding problem")
     ap.add_argument("--order", type=int, nargs="*", default=[15, 30, 50, 100], help="T of temporal order")
     ap.add_argument("--figure", default=None, help="write the figure here (PNG/SVG/PDF)")
+    ap.add_argument("--methods", nargs="+", default=None,
+                    help="run only the methods whose names contain one of these words (e.g. Hessian-free)")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.budget, args.run_limit, args.max_updates = 1, 20.0, 5.0, 300
@@ -47,6 +49,10 @@ def main(argv=None) -> int:
     common.print_header("pathological problems: how far each method gets")
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     methods = standard_methods()
+    if args.methods:
+        methods = [m for m in methods if any(w.lower() in m.name.lower() for w in args.methods)]
+        if not methods:
+            ap.error(f"--methods {args.methods} matches none of {[m.name for m in standard_methods()]}")
     print(f"# budget {args.budget:g} processor s per method and problem, {args.run_limit:g} s per run, "
           f"{args.seeds} seeds; load average at start {load[0]:.2f}" if load else "")
     for m in methods:

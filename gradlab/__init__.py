@@ -16,6 +16,7 @@ engine/    the reference engine, nothing in it for speed
   tensor.py     the recorded node and apply(): run one op, remember op, inputs, value, scope
   ops.py        the op table: each primitive's forward and its VJPs side by side
   autodiff.py   reverse mode: a topological order and one loop that accumulates into shared nodes (BPTT)
+  forward.py    forward mode: tangents pushed through the same graph by the ops' JVP rules (J u)
   graph.py      the recorded graph as an object: select by scope, replay with other values or namespaces
 nn/        networks on that engine
   module.py     modules with named, shared Parameters; Dense, activations
@@ -26,9 +27,12 @@ nn/        networks on that engine
   analysis.py   per-step contributions of a shared weight; vanishing and exploding gradients
   modes.py      many-to-one, one-to-many, many-to-many
   optim.py, clip.py, train.py   update rules, gradient clipping, truncated BPTT and training loops
+  hessian_free.py   conjugate gradient on G + λI, damping, structural damping: Hessian-free optimisation
+curvature.py  Gauss–Newton and Hessian products on any recorded graph (forward mode, then reverse mode)
+
 devices.py moving parameters between NumPy (CPU) and CuPy (GPU)
 specs.py   size-free model specs: what a hand derivation is for (parameters, shapes, loss)
-check/     the checker: a derivation against four references, localised in time, explained
+check/     the checker: a derivation against five references, localised in time, explained
   finite.py, compare.py, references.py, core.py, localise.py, pitfalls.py, report.py, search.py
 symbolic/  the graph replayed on SymPy symbols: BPTT derived and printed in lecture notation
   namespace.py, program.py, model.py, derivation.py, parse.py, candidate.py
@@ -43,6 +47,7 @@ from . import fast  # noqa: F401  (registers the fast path with the engine; it i
 from . import autodiff, backend, context, graph, memory, ops, tensor  # noqa: F401
 from .engine.autodiff import backward, contributions, toposort
 from .engine.backend import get_xp
+from .engine.forward import jvp
 from .engine.context import (Scope, detect_anomaly, enable_grad, engine_in_force, is_grad_enabled, no_grad,
                              reference, scope, use_engine)
 from .engine.graph import Graph
@@ -82,7 +87,7 @@ def __getattr__(name):
 
 __all__ = [
     "Tensor", "Parameter", "tensor", "apply", "Graph", "Op", "OPS",
-    "backward", "contributions", "toposort",
+    "backward", "contributions", "toposort", "jvp",
     "scope", "Scope", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "reference", "use_engine", "engine_in_force",
     "get_xp", "as_numpy", "to_device", "sympy_namespace",

@@ -111,13 +111,16 @@ _SIZE_WORDS = {"T": "steps", "D": "input_size", "H": "hidden_size", "O": "output
 class Recording:
     """One recorded loss graph: ``loss`` (a scalar Tensor), ``graph`` (its :class:`gradlab.Graph`),
     ``params`` {parameter name: Parameter leaf}, ``inputs`` {data name: leaf}, ``adjoints``
-    {``"delta_s"``: [s_1 … s_T], …} the intermediate tensors whose ∂E/∂(·) a derivation may return."""
+    {``"delta_s"``: [s_1 … s_T], …} the intermediate tensors whose ∂E/∂(·) a derivation may return;
+    ``outputs`` the outputs the loss reads ([y_1 … y_T], [y_T] or [y]; empty for a truncated E), the z of
+    E = L(z) for Gauss–Newton products."""
 
     loss: object
     graph: object
     params: dict
     inputs: dict
     adjoints: dict = field(default_factory=dict)
+    outputs: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -748,12 +751,14 @@ class Problem:
             inputs[k] = _leaf(np.asarray(a, dtype=dtype), name=k)
         batched = bool(spec.opt("batch"))
         adjoints: dict = {}
+        outputs: list = []
         if not spec.recurrent:
             a1 = mod.layer1(inputs["x"])
             h = _activation(spec.activation)(a1)
             y = mod.layer2(h)
             loss = _loss(spec.loss, y, inputs["d"], batched)
             adjoints["delta_h"] = [h]
+            outputs = [y]
         else:
             from .nn.unroll import unroll as _unroll
 
@@ -772,8 +777,10 @@ class Problem:
                     loss = terms[0]
                     for e in terms[1:]:
                         loss = loss + e
+                    outputs = list(run.outputs)
                 else:
                     loss = _loss(spec.loss, run.outputs[-1], inputs["d"], batched)
+                    outputs = [run.outputs[-1]]
                 for j, key in enumerate(spec.adjoint_names()):
                     adjoints[key] = [st[j] if isinstance(st, tuple) else st for st in run.states]
             else:
@@ -782,7 +789,7 @@ class Problem:
                 loss = loss * (1.0 / xs.shape[0])
         if spec.opt("batch") == "mean":
             loss = loss * (1.0 / sizes["B"])
-        return Recording(loss, Graph(loss), leaves, inputs, adjoints)
+        return Recording(loss, Graph(loss), leaves, inputs, adjoints, outputs)
 
 
 def _truncated_loss(spec, mod, inputs, state, k: int, batched: bool):

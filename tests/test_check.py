@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 
 import gradlab
 from gradlab.check import check_gradient, load_derivation, verify
+from gradlab.check.curvature import is_product_file
 from gradlab.check.layer import is_layer_file
 from gradlab.testing import assert_gradient_matches, problems
 from strategies import budget
 
 DERIVATIONS = Path(__file__).resolve().parent.parent / "derivations"
-ALL = sorted(p.name for p in DERIVATIONS.glob("*.py") if not is_layer_file(p))   # layer mode: test_layer_*.py
+ALL = sorted(p.name for p in DERIVATIONS.glob("*.py")     # layer mode: test_layer_*.py; products: test_curvature_check.py
+             if not is_layer_file(p) and not is_product_file(str(p)))
 WRONG = [n for n in ALL if n.startswith("wrong_")]
 RIGHT = [n for n in ALL if not n.startswith("wrong_")]
 
@@ -51,8 +53,9 @@ def test_correct_derivations_pass_against_every_reference(name):
     report = check_gradient(load(name))
     assert report.verdict == "pass", report.format()
     assert report.references_agree
+    assert "reverse ↔ forward mode" in report.agreement
     for p in report.params:
-        assert set(p.per_reference) == {"engine", "autograd", "fd"}
+        assert set(p.per_reference) == {"engine", "autograd", "fd", "forward"}
 
 
 @pytest.mark.parametrize("name", ["elman_bptt_sequence.py", "lstm_bptt.py", "gru_bptt.py", "elman_bptt.py"])

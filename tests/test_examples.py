@@ -159,3 +159,18 @@ def test_gradients_through_a_tanh_rnn_vanish_over_a_long_lag_at_initialisation()
     elman = gradient_norms(lr.build("Elman", 8, 0), xs, labels, loss="softmax_cross_entropy")
     gru = gradient_norms(lr.build("GRU", 8, 0), xs, labels, loss="softmax_cross_entropy")
     assert elman[1] / elman[31] < 1e-4 < gru[1] / gru[31]
+
+
+# ----------------------------------------------------------------------------- second-order methods
+def test_second_order_example_shows_both_modes_agree_and_g_semidefinite_where_h_is_not():
+    so = load("second_order")
+    assert so.agreement(out=Lines()) < 1e-12
+    g_min, h_min, gap = so.curvature(out=Lines())
+    assert g_min > -1e-12 and h_min < -1e-3 and gap < 1e-12
+
+
+def test_second_order_example_trains_with_hessian_free_and_logs_lambda_and_cg_iterations():
+    so = load("second_order")
+    r = so.train("hf+sd", T=5, steps=3, seed=0, hidden=4, B=40, progress=False)
+    assert len(r["reports"]) == 3 and all(rep.cg_iterations >= 1 for rep in r["reports"])
+    assert r["losses"][-1] < r["losses"][0]

@@ -4,13 +4,16 @@ from PIL import Image
 from test_examples import Lines, load
 
 
-def test_the_comparison_example_prints_a_table_per_problem_with_the_hessian_free_row_not_yet_available(tmp_path):
+def test_the_comparison_example_prints_a_table_per_problem_with_all_four_rows(tmp_path):
     out = Lines()
     figure = tmp_path / "comparison.png"
     results = load("pathological_problems").run(seeds=1, lengths={"temporal_order": (15,)}, max_updates=100,
-                                                figure=str(figure), progress=False, out=out)
+                                                figure=str(figure), progress=False, out=out, run_limit=5)
     assert set(results) == {"temporal_order"}
-    assert "| 15 | " in out.text and "not yet available" in out.text and "Hochreiter & Schmidhuber" in out.text
+    assert "| 15 | " in out.text and "Hochreiter & Schmidhuber" in out.text
+    assert "not yet available" not in out.text and "Elman + Hessian-free" in out.text
+    (hf,) = results["temporal_order"].runs("Elman + Hessian-free", 15)
+    assert hf.reports and all(rep.cg_iterations >= 1 for rep in hf.reports)
     with Image.open(figure) as im:
         assert im.size == (1280, 720)
 

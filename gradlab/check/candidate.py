@@ -25,8 +25,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["DerivationError", "Candidate", "load_derivation", "as_candidate", "find_derivations", "scan", "scan_file",
-           "Scanned", "CONTRACT_NAMES", "short_path"]
+__all__ = ["DerivationError", "Candidate", "load_derivation", "import_derivation", "as_candidate", "find_derivations",
+           "scan", "scan_file", "Scanned", "CONTRACT_NAMES", "PRODUCT_NAMES", "short_path"]
 
 
 class DerivationError(ValueError):
@@ -245,14 +245,9 @@ def _assign_line(path, name) -> int | None:
     return None
 
 
-def load_derivation(path: str) -> Candidate:
-    r"""Import the derivation file ``path`` and return its :class:`Candidate`, checked against the
-    contract (``MODEL`` a spec, ``gradient`` a function of two arguments, ``WRONG`` names real parameters).
-
-    Raises :class:`DerivationError` with the file and line for every breach and for errors raised
-    while importing it."""
-    from ..specs import Spec
-
+def import_derivation(path: str):
+    r"""Import the derivation file ``path`` as a fresh module (its folder on ``sys.path`` while it is imported)
+    and return ``(module, its name)``; an error while importing is a :class:`DerivationError` at its line."""
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise DerivationError("no such file", path)
@@ -284,6 +279,19 @@ def load_derivation(path: str) -> Candidate:
         sys.modules.pop(mod_name, None)
         if sys.path and sys.path[0] == folder:
             del sys.path[0]
+    return module, mod_name
+
+
+def load_derivation(path: str) -> Candidate:
+    r"""Import the derivation file ``path`` and return its :class:`Candidate`, checked against the
+    contract (``MODEL`` a spec, ``gradient`` a function of two arguments, ``WRONG`` names real parameters).
+
+    Raises :class:`DerivationError` with the file and line for every breach and for errors raised
+    while importing it."""
+    from ..specs import Spec
+
+    path = os.path.abspath(path)
+    module, mod_name = import_derivation(path)
     fn = getattr(module, "gradient", None)
     if fn is None and isinstance(getattr(module, "GRADIENT", None), dict):
         return _symbolic_derivation(module, path)
@@ -366,8 +374,10 @@ def _symbolic_derivation(module, path: str) -> Candidate:
     return cand
 
 
+#: the functions a curvature-product derivation defines beside ``MODEL`` (:mod:`gradlab.check.curvature`)
+PRODUCT_NAMES = ("gauss_newton", "hessian")
 #: the module-level names that make a file a derivation (the contract shared with layer mode)
-CONTRACT_NAMES = ("MODEL", "gradient", "GRADIENT", "LAYER", "LAYERS")
+CONTRACT_NAMES = ("MODEL", "gradient", "GRADIENT", "LAYER", "LAYERS") + PRODUCT_NAMES
 _CONTRACT_HINTS = CONTRACT_NAMES + ("EXPECT", "WRONG", "SIZES")
 _SKIP_FOLDERS = {"__pycache__", "node_modules", "site-packages", "venv", "env"}
 
@@ -375,7 +385,7 @@ _SKIP_FOLDERS = {"__pycache__", "node_modules", "site-packages", "venv", "env"}
 @dataclass
 class Scanned:
     r"""What :func:`scan_file` found without running anything: ``kind`` is ``"derivation"`` (with
-    ``mode`` ``"gradient"``, ``"formulas"`` or ``"layer"``), ``"skip"`` (not a derivation; ``reason``)
+    ``mode`` ``"gradient"``, ``"formulas"``, ``"layer"`` or ``"product"``: a curvature product), ``"skip"`` (not a derivation; ``reason``)
     or ``"error"`` (the file cannot be read as Python; ``error`` is a :class:`DerivationError`)."""
 
     path: str
@@ -428,8 +438,8 @@ def _module_bindings(tree) -> set:
 
 def scan_file(path: str) -> Scanned:
     r"""Decide from the file's syntax tree, without running it, whether ``path`` is a derivation: it is when
-    at module level it assigns ``MODEL`` and defines (or assigns, or imports) ``gradient``, or assigns
-    ``GRADIENT``, or assigns ``LAYER`` or ``LAYERS``. A file that is not UTF-8 (or the encoding its
+    at module level it assigns ``MODEL`` and defines (or assigns, or imports) ``gradient``, ``gauss_newton``
+    or ``hessian``, or assigns ``GRADIENT``, or assigns ``LAYER`` or ``LAYERS``. A file that is not UTF-8 (or the encoding its
     coding line declares) or not valid Python is an ``"error"`` with the line."""
     import ast
     import io
@@ -465,12 +475,14 @@ def scan_file(path: str) -> Scanned:
         return Scanned(path, "derivation", mode="layer", names=names)
     if "GRADIENT" in names:
         return Scanned(path, "derivation", mode="formulas", names=names)
+    if "MODEL" in names and any(n in names for n in PRODUCT_NAMES):
+        return Scanned(path, "derivation", mode="product", names=names)
     if "MODEL" in names and "gradient" in names:
         return Scanned(path, "derivation", mode="gradient", names=names)
     if "MODEL" in names:
-        reason = "assigns MODEL but defines no gradient (nor GRADIENT, LAYER or LAYERS)"
-    elif "gradient" in names:
-        reason = "defines gradient but assigns no MODEL"
+        reason = "assigns MODEL but defines no gradient (nor gauss_newton, hessian, GRADIENT, LAYER or LAYERS)"
+    elif "gradient" in names or any(n in names for n in PRODUCT_NAMES):
+        reason = f"defines {next(n for n in ('gradient',) + PRODUCT_NAMES if n in names)} but assigns no MODEL"
     else:
         reason = "not a derivation (no MODEL + gradient, GRADIENT, LAYER or LAYERS)"
     return Scanned(path, "skip", reason=reason, names=names)

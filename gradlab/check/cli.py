@@ -138,6 +138,10 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
 
     if is_layer_file(path):   # layer mode (LAYER = gradlab.check.layer(...)): gradlab/check/layer/files.py
         return check_layer_file(path, mode=mode, seed=seed, examples=examples, progress=progress)
+    from .curvature import check_product_file, is_product_file
+
+    if is_product_file(path):  # a curvature product, gauss_newton(params, data, v) or hessian(...): check/curvature.py
+        return check_product_file(path, seed=seed, examples=examples, progress=progress)
     t0 = time.perf_counter()
     result = {"file": path, "status": "ERROR", "report": None, "search": None, "error": None,
               "expect": "right", "expected_wrong": [], "elapsed": 0.0, "notes": []}
@@ -797,7 +801,7 @@ def _check(args) -> int:
     if text:
         where = ", ".join(args.paths) if len(args.paths) <= 3 else \
             f"{', '.join(args.paths[:2])}, … ({len(args.paths)} paths)"
-        refs = "gradlab's reverse mode, HIPS autograd, finite differences" + (" and SymPy" if args.sympy else "")
+        refs = "gradlab's reverse and forward mode, HIPS autograd, finite differences" + (" and SymPy" if args.sympy else "")
         search = f"; then {args.examples} Hypothesis examples each" if args.examples > 0 else ""
         who = f" from {len(students)} students" if class_mode else ""
         print(f"gradlab check {where}: {len(entries)} derivation{'s' if len(entries) != 1 else ''}{who}")

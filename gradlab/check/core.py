@@ -7,12 +7,14 @@ a short function below, in this order:
    and validate what it returned against the contract (:mod:`gradlab.check.contract`);
 2. :func:`_references` — record the loss graph once and compute the references on it (gradlab
    reverse mode, HIPS autograd, optionally exact SymPy) and the finite-difference set-up;
+   :func:`_forward_mode` — gradlab's forward mode along a few random directions per parameter;
 3. :class:`_FiniteDifferences` — finite differences, ``full`` (every element) or ``fast`` (random
    projections, falling back to elements for a parameter whose projection fails);
 4. :func:`_compare_params` — the per-parameter comparison with every reference, and its verdict
    (elements that finite differences cannot resolve rest on the exact references); :func:`_precision`
    — errors of float32 size in a float32-computing candidate are precision, judged as such;
-5. :func:`_reference_agreement` — do the references agree among themselves?
+5. :func:`_reference_agreement` — do the references agree among themselves (forward and reverse mode:
+   ⟨∇E, u⟩ both ways)?
 6. :func:`~gradlab.check.explain.explain_wrong` — what the wrong gradients have in common, on evidence
    (an exact factor, a wrong error term, another forward model); :func:`_whole_check_pitfalls` —
    warnings about the check itself (degenerate values, saturation, float32, kinks);
@@ -49,9 +51,10 @@ from .report import CheckReport, Element, Finding, ParamResult
 
 __all__ = ["check_gradient", "CheckOptions", "DEFAULT_REFERENCES", "choose_method"]
 
-DEFAULT_REFERENCES = ("engine", "autograd", "fd")
-_ALL_REFERENCES = ("engine", "autograd", "fd", "sympy")
+DEFAULT_REFERENCES = ("engine", "autograd", "fd", "forward")
+_ALL_REFERENCES = ("engine", "autograd", "fd", "sympy", "forward")
 _DIRECTION_SEED = 0x6D6C  # fast mode's directions: a private generator, never the global state
+_FORWARD_SEED = 0x4A56    # forward mode's directions: another private generator
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,11 @@ class CheckOptions:
 
     ``mode``: ``"full"`` (every element by finite differences) or ``"fast"`` (random projections);
     ``method``: ``"auto"``, ``"central"``, ``"complex"`` or ``"richardson"`` (the finite differences);
-    ``references``: a non-empty subset of ``("engine", "autograd", "fd", "sympy")``; ``dtype``: what the
+    ``references``: a non-empty subset of ``("engine", "autograd", "fd", "sympy", "forward")``; ``dtype``: what the
     candidate receives (default: the dtype of the values; references are always float64);
     ``rtol``/``atol``: tolerances that replace the per-method defaults; ``sweep``: add a step-size
     sweep on the worst element; ``localise``: say where inside BPTT a wrong gradient goes wrong;
-    ``directions``: projections per parameter in fast mode; ``redo_degenerate``: redo a check whose
+    ``directions``: projections per parameter in fast mode, and forward-mode directions per parameter; ``redo_degenerate``: redo a check whose
     reference gradient is zero on fresh values (once).
     """
 
@@ -129,7 +132,7 @@ def check_gradient(candidate, spec=None, *, sizes=None, seed: int = 0, problem=N
     :class:`CheckOptions` (``options``); its fields may also be given as keywords, which win:
     ``check_gradient(f, spec, mode="fast", references=("engine", "fd"))``. ``mode`` is ``"full"`` or
     ``"fast"``; ``method`` (``"auto"``, ``"central"``, ``"complex"``, ``"richardson"``) the finite
-    differences; ``references`` a subset of ``("engine", "autograd", "fd", "sympy")``; ``dtype`` what
+    differences; ``references`` a subset of ``("engine", "autograd", "fd", "sympy", "forward")``; ``dtype`` what
     the candidate receives (references are always float64); ``sweep`` adds a step-size sweep on the
     worst element. Raises :class:`DerivationError` when the candidate breaks the contract (the
     message names file and line).
@@ -175,6 +178,7 @@ class _Run:
     eng_adj: dict = field(default_factory=dict)
     refs: dict = field(default_factory=dict)        # the exact references asked for: engine, autograd, sympy
     fd: object = None                               # the _FiniteDifferences of this check
+    fwd_proj: dict = field(default_factory=dict)    # parameter -> [(yours ⟨c,u⟩, forward D_u E, engine ⟨g,u⟩)]
     excused_by: dict = field(default_factory=dict)  # parameter -> elements not counted (kinks)
     prefixes: object = None                         # localise.Prefixes of the wrong parameters
     explained: bool = False                         # a whole-gradient story explains every wrong parameter
@@ -209,6 +213,7 @@ def _check_once(cand, spec, problem, opts: CheckOptions) -> _Run:
     calls0 = cand.calls
     _call_candidate(run)
     _references(run)
+    _forward_mode(run)
     run.fd.compute(run.names, opts)
     if getattr(cand, "clip", None) is not None:     # the candidate clips its gradients on purpose
         run.eng, run.refs, run.fd.values = forward.clip_references(cand.clip, run.eng, run.refs, run.fd.values)
@@ -225,6 +230,7 @@ def _check_once(cand, spec, problem, opts: CheckOptions) -> _Run:
     _verdict(run)
     report.method = run.fd.method_text()
     report.counts = {"loss_evaluations": run.fd.E.evaluations, "vjps": 1, "autograd": int("autograd" in run.refs),
+                     "jvps": sum(len(rows) for rows in run.fwd_proj.values()),
                      "projections": run.fd.n_projections, "elements_checked": run.fd.n_elements,
                      "elements": sum(int(np.size(v)) for v in p64.params.values()),
                      "candidate_calls": cand.calls - calls0}
@@ -268,6 +274,38 @@ def _references(run: _Run) -> None:
         else:
             run.refs["sympy"] = sym
     run.fd = _FiniteDifferences(run)
+
+
+def _forward_mode(run: _Run) -> None:
+    r"""Phase 2b: forward mode's directional derivatives D_u E = ⟨∇E, u⟩ along ``directions`` random unit
+    directions u per parameter (a private seeded generator; every component takes part), set beside the
+    candidate's ⟨c, u⟩ and reverse mode's ⟨∇E, u⟩. A candidate that clips its gradient on purpose is not
+    compared with them (a clipped gradient is no projection of E's)."""
+    if "forward" not in run.opts.references:
+        return
+    from .references import forward_derivatives, random_directions
+
+    rng = np.random.default_rng([_FORWARD_SEED, int(run.problem.seed) & 0xFFFFFFFF])
+    present = set(run.rec.graph.leaves)
+    dirs = {n: random_directions(run.eng[n].shape, rng, run.opts.directions) for n in run.names
+            if run.rec.params[n] in present and run.eng[n].size}
+    derivs = forward_derivatives(run.rec, dirs)
+    clipped = getattr(run.cand, "clip", None) is not None
+    for n, us in dirs.items():
+        run.fwd_proj[n] = [(float(np.sum(run.grads[n] * u)) if n in run.grads and not clipped else float("nan"),
+                            d, float(np.sum(run.eng[n] * u))) for u, d in zip(us, derivs[n])]
+
+
+def _forward_judgement(run: _Run, n, c, excused) -> tuple:
+    """(worst relative error, any projection wrong) of the candidate's ⟨c, u⟩ against forward mode's D_u E
+    for parameter ``n``; (None, False) when they cannot judge: no projections, or E has a kink where the
+    derivative does not exist (the element-wise comparisons excuse it; a projection would mix it in)."""
+    rows = [r for r in run.fwd_proj.get(n, []) if r[0] == r[0]]
+    if not rows or run.fd.at_kink or (excused is not None and excused.any()):
+        return None, False
+    tol, scale = run.tol("exact"), run.fd.scale[n]
+    checks = [compare_scalars(cp, d, tol, scale) for cp, d, _ in rows]
+    return max(rel for _, rel in checks), not all(ok for ok, _ in checks)
 
 
 # ------------------------------------------------------------------------------ finite differences
@@ -447,7 +485,17 @@ def _compare_param(run: _Run, pr: ParamResult) -> None:
         _worst_element(pr, c, comps[primary], element_refs[primary], primary)
     # a failed projection is settled by the element-wise differences it triggered
     proj_bad = any(not r[3] for r in pr.projections) and n not in fd.values
-    _param_verdict(pr, comps, primary, proj_bad)
+    fwd_rel, fwd_bad = _forward_judgement(run, n, c, fd.kinks.get(n))
+    if fwd_rel is not None:
+        pr.per_reference["forward"] = fwd_rel
+    _param_verdict(pr, comps, primary, proj_bad or (fwd_bad and primary is None))
+    if fwd_bad and pr.verdict == "ok":
+        pr.verdict = "inconclusive"
+        pr.findings.append(Finding(
+            "references", f"∂E/∂{pr.name} agrees with {', '.join(comps)} element by element, but its projections "
+            f"⟨∂E/∂{pr.name}, u⟩ on random directions u disagree with forward mode's directional derivatives: the "
+            f"references disagree here, so no verdict. Please report this case (sizes and seed) to gradlab.",
+            "warning", pr.name))
 
 
 def _comparisons(run: _Run, n, c, element_refs) -> tuple:
@@ -538,9 +586,18 @@ def _reference_agreement(run: _Run) -> None:
             vals += _projection_agreement(run)
         if vals:
             agreement[f"engine ↔ {'finite differences' if r == 'fd' else r}"] = max(vals)
+    rows = [r for rs in run.fwd_proj.values() for r in rs]
+    if rows:        # ⟨∇E, u⟩ by reverse mode against D_u E by forward mode
+        agreement["reverse ↔ forward mode"] = max(_scalar_agreement(r[2], r[1], run.fd.scale[n], run.ref_tol("engine"))
+                                                  for n, rs in run.fwd_proj.items() for r in rs)
     run.report.agreement = agreement
     run.report.references_agree = all(v <= (run.fd.tol.rtol if "finite" in k else 1e-8) * 10
                                       for k, v in agreement.items())
+
+
+def _scalar_agreement(a: float, b: float, scale: float, tol) -> float:
+    """The relative difference of two projections (relative to the negligible size when both are smaller)."""
+    return float(rel_error(a, b, tol.atol * max(1.0, scale)))
 
 
 def _agreement_of(run: _Run, r: str, n) -> float:

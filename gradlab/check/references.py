@@ -6,6 +6,10 @@ r"""The references a candidate gradient is compared with, all computed on one re
   It shares only the forward definitions with the engine, not the VJPs: an independent check.
 * ``fd``: finite differences (module :mod:`gradlab.check.finite`), sharing nothing but the forward.
 * ``sympy``: exact derivatives of the symbolic replay, evaluated to 30 digits (small sizes only).
+* ``forward``: gradlab's forward mode (the op table's JVPs, :mod:`gradlab.engine.forward`): the
+  directional derivative D_u E = ⟨∇E, u⟩ along a few random directions u per parameter, one pass each.
+  Reverse mode gives ⟨∇E, u⟩ from the full gradient: the two must agree, ⟨v, J u⟩ both ways (v = 1
+  for the scalar E), and they share nothing but the forwards' recorded values.
 """
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import numpy as np
 
 from ..engine.autodiff import reverse, toposort
 
-__all__ = ["engine_gradient", "autograd_gradient", "sympy_gradient", "vanishing", "SYMPY_MAX_ELEMENTS"]
+__all__ = ["engine_gradient", "autograd_gradient", "sympy_gradient", "forward_derivatives", "random_directions",
+           "vanishing", "SYMPY_MAX_ELEMENTS"]
 
 SYMPY_MAX_ELEMENTS = 40
 
@@ -30,6 +35,28 @@ def engine_gradient(rec) -> tuple:
         if tensors and all(t is not None for t in tensors):
             adj[key] = np.stack([np.asarray(out.get(t, np.zeros_like(t.data)), dtype=float) for t in tensors])
     return grads, adj
+
+
+def random_directions(shape, rng, count: int) -> list:
+    r"""Return ``count`` unit directions of ``shape`` whose components all lie, before normalising, in
+    ±[0.5, 1.5]: every element takes part, none dominates (a projection then cannot miss an element)."""
+    out = []
+    for _ in range(count):
+        u = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+        out.append(u / np.linalg.norm(u))
+    return out
+
+
+def forward_derivatives(rec, directions: dict) -> dict:
+    r"""Return {name: [D_u E for u in directions[name]]}: the directional derivatives ⟨∇E, u⟩ of the loss
+    along each direction u of parameter ``name``, by forward mode on the recorded graph (one pass each)."""
+    from ..engine.forward import jvp
+
+    out = {}
+    for name, us in directions.items():
+        leaf = rec.params[name]
+        out[name] = [float(np.asarray(jvp(rec.loss, {leaf: u}))) for u in us]
+    return out
 
 
 def vanishing(rec, grads: dict, floor: float = 1e-12) -> tuple:

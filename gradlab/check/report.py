@@ -3,7 +3,8 @@ parameter, :class:`Finding` for each pitfall or explanation, and :class:`VerifyR
 
 A report names the reference every number came from (``engine`` = gradlab's reverse mode,
 ``autograd`` = HIPS autograd on a replay, ``fd`` = finite differences by the method it names,
-``sympy`` = exact symbolic derivatives) and counts what it evaluated.
+``sympy`` = exact symbolic derivatives, ``forward`` = gradlab's forward mode along random directions)
+and counts what it evaluated.
 """
 from __future__ import annotations
 
@@ -208,8 +209,10 @@ class CheckReport:
             add(f"  sizes checked: {self.coverage_text()}")
         w_name = max([len(p.name) for p in self.params] + [9])
         w_shape = max([len(str(p.shape)) for p in self.params] + [5])
-        refs = [r for r in ("engine", "autograd", "sympy", "fd") if any(r in p.per_reference for p in self.params)]
-        heads = {"engine": "engine", "autograd": "autograd", "sympy": "sympy", "fd": "finite diff."}
+        refs = [r for r in ("engine", "autograd", "sympy", "fd", "forward")
+                if any(r in p.per_reference for p in self.params)]
+        heads = {"engine": "engine", "autograd": "autograd", "sympy": "sympy", "fd": "finite diff.",
+                 "forward": "forward (proj)"}
         add(f"  {'parameter':<{w_name}}  {'shape':<{w_shape}}  verdict  "
             + "  ".join(f"{heads[r]:<12}" for r in refs) + "  (worst relative error of yours against each reference)")
         for p in self.params:
@@ -267,11 +270,16 @@ class CheckReport:
 
     def _cost(self) -> str:
         c = self.counts
+        if "products" in c:      # a curvature product's check (gradlab.check.curvature)
+            return (f"{c['products']} random directions v, each product by every reference, "
+                    f"{c.get('candidate_calls', 0)} calls of your product")
         parts = [f"{c.get('loss_evaluations', 0)} loss evaluations", f"{c.get('vjps', 0)} VJP"]
         if c.get("autograd"):
             parts.append(f"{c['autograd']} autograd gradient")
         if c.get("projections"):
             parts.append(f"{c['projections']} projections")
+        if c.get("jvps"):
+            parts.append(f"{c['jvps']} forward-mode JVPs")
         parts.append(f"{c.get('elements_checked', 0)} of {c.get('elements', 0)} elements checked by finite differences")
         parts.append(f"{c.get('candidate_calls', 0)} calls of your gradient")
         return ", ".join(parts)

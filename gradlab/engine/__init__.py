@@ -8,7 +8,9 @@ r"""The reference engine: a small reverse-mode automatic differentiator, read fr
 4. ``ops.py``      — the op table: each primitive's forward and its vector-Jacobian products side by side.
 5. ``autodiff.py`` — reverse mode: a topological order and one loop that *accumulates* into shared
    nodes, which is all BPTT is.
-6. ``graph.py``    — the recorded graph as an object: select nodes by scope, replay it with other
+6. ``forward.py``  — forward mode: tangents pushed through the same graph by the ops' JVP rules; J u
+   where reverse mode gives vᵀJ.
+7. ``graph.py``    — the recorded graph as an object: select nodes by scope, replay it with other
    values or another namespace.
 
 Nothing here is there for speed. ``gradlab.fast`` computes the same values and gradients with a
@@ -19,6 +21,7 @@ from .autodiff import backward, contributions, requires_grad, reverse, toposort
 from .backend import get_xp, is_cupy, to_numpy, unbroadcast
 from .context import (ENGINES, Engine, Scope, current, detect_anomaly, enable_grad, engine_in_force, is_grad_enabled,
                       no_grad, reference, scope, use_engine)
+from .forward import jvp
 from .graph import Graph
 from .ops import (OPS, Op, add, chunk, clip, concat, defop, div, exp, getitem, linear, log, log_softmax, matmul,
                   maximum, mean, mul, neg, power, relu, reshape, sigmoid, softmax, split, stack, sub, sum, tanh,
@@ -27,7 +30,7 @@ from .tensor import Parameter, Tensor, apply, as_tensor, tensor
 
 __all__ = [
     "Tensor", "Parameter", "tensor", "as_tensor", "apply", "Graph", "Op", "OPS", "defop",
-    "backward", "contributions", "toposort", "reverse", "requires_grad",
+    "backward", "contributions", "toposort", "reverse", "requires_grad", "jvp",
     "scope", "Scope", "current", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "Engine", "ENGINES", "use_engine", "reference", "engine_in_force",
     "get_xp", "is_cupy", "to_numpy", "unbroadcast",

@@ -6,7 +6,15 @@ entry serves every interpreter. Its VJPs follow the signature ``(g, out, *inputs
 ``g`` is the upstream gradient, ``out`` the forward result. ``vjp`` is a tuple with one function per
 input (``None`` for an input that gets no gradient), or, for the ops that join any number of inputs,
 one function that returns the gradients of all inputs at once (so N inputs cost O(N), not O(N²)).
-A forward-mode rule goes beside the VJP as ``jvp=`` (the field is there; no op fills it yet).
+
+The forward-mode rule goes beside the VJP as ``jvp=``: a tuple with one function per input,
+``(dx, out, *inputs, xp, **attrs)``, each returning that input's contribution J_i ẋ_i to the tangent
+of the output (``None`` for an input that gets none, a mask); forward mode adds them up
+(:mod:`gradlab.engine.forward`). Ops that are linear in all their inputs say ``jvp=LINEAR``: the
+derivative of a linear map is the map itself, so their tangent is the op applied to the tangents
+(f(u), zeros for an input without one). A JVP rule computes with the operators and ``xp.sum``,
+``xp.exp``, ``xp.where``, ``xp.heaviside`` only, so that the same rule can also run on recorded
+Tensors (``jvp(..., create_graph=True)``, which the Hessian products of :mod:`gradlab.curvature` use).
 
 Broadcasting is undone in one place, the reverse-mode loop (:func:`gradlab.engine.backend.unbroadcast`),
 so the VJPs below return gradients of the broadcast shape.
@@ -31,7 +39,7 @@ from .backend import get_xp
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
-    "Op", "OPS", "defop",
+    "Op", "OPS", "defop", "LINEAR",
     "add", "sub", "mul", "div", "neg", "power", "matmul", "linear", "transpose", "reshape", "getitem", "setitem",
     "sum", "mean", "tanh", "sigmoid", "relu", "exp", "log", "softmax", "log_softmax",
     "concat", "stack", "split", "chunk", "maximum", "where", "clip",
@@ -48,7 +56,7 @@ class Op:
     analytic: bool = True
     kink: Callable | None = None
     diagnose: Callable | None = None
-    jvp: tuple | Callable | None = None     # forward mode: the tangent of the output (added later)
+    jvp: tuple | object | None = None       # forward mode: each input's part of the output's tangent, or LINEAR
 
     def vjps(self, g, out, inputs, xp, attrs, wanted) -> list:
         """Return the gradient of each input (None where ``wanted`` is False or the input gets none)."""
@@ -56,6 +64,17 @@ class Op:
             return [f(g, out, *inputs, xp=xp, **attrs) if w and f is not None else None
                     for f, w in zip(self.vjp, wanted)]
         return list(self.vjp(g, out, *inputs, xp=xp, **attrs))
+
+    def jvps(self, tangents, out, inputs, xp, attrs) -> list:
+        """Return each input's contribution to the output's tangent (None where the input has no tangent or
+        gets none); for an op with ``jvp=LINEAR`` the caller applies the op to the tangents instead."""
+        if self.jvp is None:
+            raise ValueError(f"{self.name}: this op has no forward-mode (JVP) rule")
+        if self.jvp is LINEAR:
+            raise ValueError(f"{self.name} is linear in its inputs (jvp=LINEAR): its tangent is the op applied to "
+                             f"the tangents, not a sum of per-input terms")
+        return [f(t, out, *inputs, xp=xp, **attrs) if t is not None and f is not None else None
+                for f, t in zip(self.jvp, tangents)]
 
     def input_vjp(self, argnum: int, g, out, inputs, xp, attrs):
         """Return the gradient for input ``argnum`` alone (or None when that input gets none)."""
@@ -66,6 +85,19 @@ class Op:
 
 
 OPS: dict[str, Op] = {}
+
+
+class _Linear:
+    """The JVP rule of an op that is linear in all its inputs, f(a u + b w) = a f(u) + b f(w): its
+    derivative is f itself, so the tangent of the output is f applied to the tangents."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "LINEAR"
+
+
+LINEAR = _Linear()
 
 
 def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, jvp=None, **_old):
@@ -100,39 +132,42 @@ def _broadcast_diagnose(a, b):
 
 
 # ---------------------------------------------------------------------------------- arithmetic
-@defop("add", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: g), diagnose=_broadcast_diagnose)
+@defop("add", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: g), jvp=LINEAR, diagnose=_broadcast_diagnose)
 def add(x, y, xp):
     """Return x + y (broadcasting)."""
     return x + y
 
 
-@defop("sub", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: -g), diagnose=_broadcast_diagnose)
+@defop("sub", (lambda g, out, x, y, xp: g, lambda g, out, x, y, xp: -g), jvp=LINEAR, diagnose=_broadcast_diagnose)
 def sub(x, y, xp):
     """Return x - y (broadcasting)."""
     return x - y
 
 
-@defop("mul", (lambda g, out, x, y, xp: g * y, lambda g, out, x, y, xp: g * x), diagnose=_broadcast_diagnose)
+# d(xy) = dx y + x dy (the product rule, forward; the same two factors as the VJPs)
+@defop("mul", (lambda g, out, x, y, xp: g * y, lambda g, out, x, y, xp: g * x),
+       jvp=(lambda dx, out, x, y, xp: dx * y, lambda dy, out, x, y, xp: x * dy), diagnose=_broadcast_diagnose)
 def mul(x, y, xp):
     """Return the element-wise product x * y (broadcasting)."""
     return x * y
 
 
 # d(x/y)/dy = -x/y² = -out/y
-@defop("div", (lambda g, out, x, y, xp: g / y, lambda g, out, x, y, xp: -g * out / y), diagnose=_broadcast_diagnose)
+@defop("div", (lambda g, out, x, y, xp: g / y, lambda g, out, x, y, xp: -g * out / y),
+       jvp=(lambda dx, out, x, y, xp: dx / y, lambda dy, out, x, y, xp: -dy * out / y), diagnose=_broadcast_diagnose)
 def div(x, y, xp):
     """Return x / y (broadcasting)."""
     return x / y
 
 
-@defop("neg", (lambda g, out, x, xp: -g,))
+@defop("neg", (lambda g, out, x, xp: -g,), jvp=LINEAR)
 def neg(x, xp):
     """Return -x."""
     return -x
 
 
 # d(x^p)/dx = p x^(p-1); the exponent is a constant attribute
-@defop("power", (lambda g, out, x, xp, p: g * p * x ** (p - 1),))
+@defop("power", (lambda g, out, x, xp, p: g * p * x ** (p - 1),), jvp=(lambda dx, out, x, xp, p: dx * p * x ** (p - 1),))
 def _power(x, xp, p):
     """Return x ** p for a constant exponent p."""
     return x ** p
@@ -183,7 +218,9 @@ def _matmul_diagnose(a, b):
     return f"batch dimensions do not broadcast: {a!r} @ {b!r}"
 
 
-@defop("matmul", (_matmul_vjp_x, _matmul_vjp_w), diagnose=_matmul_diagnose)
+# d(x W) = dx W + x dW: matmul is linear in each factor, so each tangent goes through the product itself
+@defop("matmul", (_matmul_vjp_x, _matmul_vjp_w), jvp=(lambda dx, out, x, w, xp: dx @ w, lambda dw, out, x, w, xp: x @ dw),
+       diagnose=_matmul_diagnose)
 def matmul(x, w, xp):
     """Return the matrix product x @ w (NumPy ``matmul`` semantics)."""
     return x @ w
@@ -206,7 +243,13 @@ def _linear_diagnose(x, W, b=None):
     return f"the bias {b!r} must be ({W[0]},) or the result's shape {rows!r}: it may not broadcast the result up"
 
 
-@defop("linear", _LINEAR_VJP, diagnose=_linear_diagnose)
+# J u: dx Wᵀ + x dWᵀ + db (db broadcasts over the rows like b)
+_LINEAR_JVP = (lambda dx, out, x, W, b=None, *, xp: dx @ W.T,
+               lambda dW, out, x, W, b=None, *, xp: x @ dW.T,
+               lambda db, out, x, W, b=None, *, xp: db)
+
+
+@defop("linear", _LINEAR_VJP, jvp=_LINEAR_JVP, diagnose=_linear_diagnose)
 def _linear(x, W, b=None, *, xp):
     """Return x @ W.T (+ b): a feedforward layer on row inputs."""
     y = x @ W.T
@@ -235,7 +278,8 @@ def _inverse_axes(axes):
     return tuple(inv)
 
 
-@defop("transpose", (lambda g, out, x, xp, axes: xp.transpose(g, None if axes is None else _inverse_axes(axes)),))
+@defop("transpose", (lambda g, out, x, xp, axes: xp.transpose(g, None if axes is None else _inverse_axes(axes)),),
+       jvp=LINEAR)
 def _transpose(x, xp, axes):
     """Return x with its axes permuted (reversed by default)."""
     return xp.transpose(x, axes)
@@ -246,7 +290,7 @@ def transpose(x, axes=None):
     return _transpose(x, axes=None if axes is None else tuple(axes))
 
 
-@defop("reshape", (lambda g, out, x, xp, shape: xp.reshape(g, x.shape),))
+@defop("reshape", (lambda g, out, x, xp, shape: xp.reshape(g, x.shape),), jvp=LINEAR)
 def _reshape(x, xp, shape):
     """Return x with a new shape."""
     return xp.reshape(x, shape)
@@ -286,7 +330,7 @@ def _getitem_vjp(g, out, x, xp, key):
     return z
 
 
-@defop("getitem", (_getitem_vjp,), diagnose=lambda a, key: f"index {key!r} does not fit shape {a!r}")
+@defop("getitem", (_getitem_vjp,), jvp=LINEAR, diagnose=lambda a, key: f"index {key!r} does not fit shape {a!r}")
 def _getitem(x, xp, key):
     """Return x[key] (basic slicing or integer-array indexing)."""
     return x[key]
@@ -321,7 +365,7 @@ def _setitem_vjp_x(g, out, x, v, xp, key):
     return gx
 
 
-@defop("setitem", (_setitem_vjp_x, lambda g, out, x, v, xp, key: g[key]),
+@defop("setitem", (_setitem_vjp_x, lambda g, out, x, v, xp, key: g[key]), jvp=LINEAR,
        diagnose=lambda x, v, key: f"a value of shape {v!r} cannot be written into index {key!r} of shape {x!r}")
 def _setitem(x, v, xp, key):
     """Return a copy of x with x[key] replaced by v (v broadcasts to the shape of x[key])."""
@@ -373,7 +417,7 @@ def _sum_vjp(g, out, x, xp, axis, keepdims):
     return xp.broadcast_to(g, x.shape)
 
 
-@defop("sum", (_sum_vjp,), diagnose=lambda a, axis, keepdims: f"axis {axis!r} is out of range for shape {a!r}")
+@defop("sum", (_sum_vjp,), jvp=LINEAR, diagnose=lambda a, axis, keepdims: f"axis {axis!r} is out of range for shape {a!r}")
 def _sum(x, xp, axis, keepdims):
     """Return the sum of x over ``axis``."""
     return xp.sum(x, axis=axis, keepdims=keepdims)
@@ -401,7 +445,8 @@ def mean(x, axis=None, keepdims: bool = False):
 
 
 # ---------------------------------------------------------------------------- element-wise maps
-@defop("tanh", (lambda g, out, x, xp: g * (1 - out * out),))        # tanh' = 1 - tanh²
+@defop("tanh", (lambda g, out, x, xp: g * (1 - out * out),),       # tanh' = 1 - tanh²
+       jvp=(lambda dx, out, x, xp: dx * (1 - out * out),))
 def tanh(x, xp):
     """Return tanh(x)."""
     return xp.tanh(x)
@@ -409,7 +454,7 @@ def tanh(x, xp):
 
 # σ' = σ(1 - σ). exp(-x) overflows to inf for x < -709, where 1/(1 + inf) = 0 is σ's correct limit,
 # and underflows to 0 for x > 745, where σ = 1: both are silenced rather than avoided.
-@defop("sigmoid", (lambda g, out, x, xp: g * out * (1 - out),))
+@defop("sigmoid", (lambda g, out, x, xp: g * out * (1 - out),), jvp=(lambda dx, out, x, xp: dx * out * (1 - out),))
 def sigmoid(x, xp):
     """Return the logistic sigmoid 1 / (1 + exp(-x))."""
     with np.errstate(over="ignore", under="ignore"):
@@ -418,19 +463,19 @@ def sigmoid(x, xp):
 
 # relu' is the Heaviside step (taken as 0 at the kink x = 0)
 @defop("relu", (lambda g, out, x, xp: g * xp.heaviside(x, 0.0),), analytic=False,
-       kink=lambda x, xp: xp.abs(x))
+       jvp=(lambda dx, out, x, xp: dx * xp.heaviside(x, 0.0),), kink=lambda x, xp: xp.abs(x))
 def relu(x, xp):
     """Return max(x, 0)."""
     return xp.maximum(x, 0)
 
 
-@defop("exp", (lambda g, out, x, xp: g * out,))                       # exp' = exp
+@defop("exp", (lambda g, out, x, xp: g * out,), jvp=(lambda dx, out, x, xp: dx * out,))    # exp' = exp
 def exp(x, xp):
     """Return exp(x)."""
     return xp.exp(x)
 
 
-@defop("log", (lambda g, out, x, xp: g / x,))
+@defop("log", (lambda g, out, x, xp: g / x,), jvp=(lambda dx, out, x, xp: dx / x,))
 def log(x, xp):
     """Return the natural logarithm of x (x > 0)."""
     return xp.log(x)
@@ -444,8 +489,9 @@ def _shift(x, xp, axis):
     return xp.max(x.real if x.dtype.kind == "c" else x, axis=axis, keepdims=True)
 
 
-# softmax: J = diag(out) - out outᵀ, so Jᵀg = out ⊙ (g - Σ g ⊙ out)
-@defop("softmax", (lambda g, out, x, xp, axis: out * (g - xp.sum(g * out, axis=axis, keepdims=True)),))
+# softmax: J = diag(out) - out outᵀ is symmetric, so Jᵀg = out ⊙ (g - Σ g ⊙ out) and J u is the same formula in u
+@defop("softmax", (lambda g, out, x, xp, axis: out * (g - xp.sum(g * out, axis=axis, keepdims=True)),),
+       jvp=(lambda dx, out, x, xp, axis: out * (dx - xp.sum(dx * out, axis=axis, keepdims=True)),))
 def _softmax(x, xp, axis):
     """Return exp(x) / Σ exp(x) along ``axis`` (shifted by the max: no overflow)."""
     e = xp.exp(x - _shift(x, xp, axis))
@@ -457,8 +503,9 @@ def softmax(x, axis: int = -1):
     return _softmax(x, axis=axis)
 
 
-# log_softmax = x - logΣexp(x); Jᵀg = g - softmax(x) Σ g
-@defop("log_softmax", (lambda g, out, x, xp, axis: g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),))
+# log_softmax = x - logΣexp(x); J = I - 1 softmax(x)ᵀ, so Jᵀg = g - softmax(x) Σ g and J u = u - Σ softmax(x) ⊙ u
+@defop("log_softmax", (lambda g, out, x, xp, axis: g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),),
+       jvp=(lambda dx, out, x, xp, axis: dx - xp.sum(xp.exp(out) * dx, axis=axis, keepdims=True),))
 def _log_softmax(x, xp, axis):
     """Return log(softmax(x)) along ``axis``, computed without overflow or log(0)."""
     z = x - _shift(x, xp, axis)
@@ -477,7 +524,7 @@ def _concat_vjp(g, out, *xs, xp, axis):
     return xp.split(g, ends[:-1], axis=axis)
 
 
-@defop("concat", _concat_vjp, diagnose=lambda *shapes, axis: f"shapes {list(shapes)!r} differ off axis {axis}")
+@defop("concat", _concat_vjp, jvp=LINEAR, diagnose=lambda *shapes, axis: f"shapes {list(shapes)!r} differ off axis {axis}")
 def _concat(*xs, xp, axis):
     """Return the inputs joined along an existing axis."""
     return xp.concatenate(xs, axis=axis)
@@ -492,7 +539,7 @@ def concat(xs, axis: int = 0):
 
 
 # stack: input k's gradient is the slice g[..., k, ...] it became (views, all in one pass)
-@defop("stack", lambda g, out, *xs, xp, axis: tuple(xp.moveaxis(g, axis, 0)),
+@defop("stack", lambda g, out, *xs, xp, axis: tuple(xp.moveaxis(g, axis, 0)), jvp=LINEAR,
        diagnose=lambda *shapes, axis: f"all shapes must be equal, got {list(shapes)!r}")
 def _stack(*xs, xp, axis):
     """Return the inputs stacked along a new axis."""
@@ -534,6 +581,7 @@ def chunk(x, n: int, axis: int = 0):
 # ------------------------------------------------------------------------------- non-smooth ops
 # The gradient of a tie goes to x (the first argument).
 @defop("maximum", (lambda g, out, x, y, xp: g * (x >= y), lambda g, out, x, y, xp: g * (x < y)),
+       jvp=(lambda dx, out, x, y, xp: dx * (x >= y), lambda dy, out, x, y, xp: dy * (x < y)),
        analytic=False, kink=lambda x, y, xp: xp.abs(x - y), diagnose=_broadcast_diagnose)
 def maximum(x, y, xp):
     """Return the element-wise maximum of x and y."""
@@ -541,6 +589,7 @@ def maximum(x, y, xp):
 
 
 @defop("where", (None, lambda g, out, c, x, y, xp: xp.where(c, g, 0), lambda g, out, c, x, y, xp: xp.where(c, 0, g)),
+       jvp=(None, lambda dx, out, c, x, y, xp: xp.where(c, dx, 0), lambda dy, out, c, x, y, xp: xp.where(c, 0, dy)),
        analytic=False, diagnose=lambda c, a, b: f"cannot broadcast shapes {c!r}, {a!r} and {b!r}")
 def _where(cond, x, y, xp):
     """Return x where cond is true, else y."""
@@ -561,6 +610,7 @@ def mask(cond) -> Tensor:
 
 
 @defop("clip", (lambda g, out, x, xp, lo, hi: g * ((x >= lo) & (x <= hi)),), analytic=False,
+       jvp=(lambda dx, out, x, xp, lo, hi: dx * ((x >= lo) & (x <= hi)),),
        kink=lambda x, xp, lo, hi: xp.minimum(xp.abs(x - lo), xp.abs(x - hi)))
 def _clip(x, xp, lo, hi):
     """Return x limited to [lo, hi]."""

@@ -31,3 +31,7 @@ __all__ += ["Fixed", "ReservoirCell", "spectral_radius", "fixed_weights", "reser
 from .attention import ATTENTIONS, AdditiveAttention, Attention, DotProductAttention, assert_reads_encoder
 
 __all__ += ["Attention", "AdditiveAttention", "DotProductAttention", "ATTENTIONS", "assert_reads_encoder"]
+
+from .hessian_free import CGResult, FunctionObjective, HessianFree, HFReport, conjugate_gradient
+
+__all__ += ["HessianFree", "HFReport", "FunctionObjective", "conjugate_gradient", "CGResult"]

@@ -32,10 +32,10 @@ classification problems.
 A method whose optimiser does not exist yet is a :class:`Method` with ``unavailable`` set to the reason:
 its row reads "not yet available" and nothing is trained.
 
-A Hessian-free optimiser fits the harness as it is; in outline (the names after ``objective.`` are the
-interface, the rest is the optimiser's own business)::
+The Hessian-free optimiser (:class:`gradlab.nn.hessian_free.HessianFree`) fits the harness as it is; in
+outline (the names after ``objective.`` are the interface, the rest is the optimiser's own business)::
 
-    class HessianFree:                         # gradlab/nn/hessianfree.py
+    class HessianFree:                         # gradlab/nn/hessian_free.py
         needs_objective = True
 
         def __init__(self, params, **options): ...
@@ -49,8 +49,8 @@ interface, the rest is the optimiser's own business)::
             ...                                # reduction ratio, λ update, backtracking, then set p.data
             return Report(loss=E, lam=..., cg_iterations=...)
 
-:func:`standard_methods` puts ``gradlab.nn.hessianfree.HessianFree`` in its third row as soon as that
-module exists.
+:func:`standard_methods` puts it in its third row, with structural damping and a curvature batch of a fifth
+of the minibatch.
 """
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ from .. import ops
 from ..context import no_grad
 from ..tensor import Tensor
 from .cells import ElmanCell, LSTMCell
+from .hessian_free import HessianFree
 from .losses import mse_half, softmax_cross_entropy
 from .optim import Adam, Momentum, Optimizer
 from .train import History, fit
@@ -128,21 +129,11 @@ class Method:
         return self.unavailable is None
 
 
-def _hessian_free():
-    """The Hessian-free optimiser class when ``gradlab.nn.hessianfree`` provides one, else None."""
-    try:
-        from .hessianfree import HessianFree
-    except ModuleNotFoundError as e:
-        if e.name != f"{__package__}.hessianfree":
-            raise                               # a module that exists but fails to import is an error
-        return None
-    return HessianFree
-
-
 def standard_methods(*, hidden: int = 32, batch_size: int = 50, sgd_lr: float = 0.05, momentum: float = 0.9,
                      clip_norm: float = 0.5, spectral_radius: float = 1.0, adam_lr: float = 0.01,
                      forget_bias: float = 3.0, lstm_hidden: int | None = None, hf_batch_size: int = 300,
-                     hf_curvature_batch: int | None = None) -> list:
+                     hf_curvature_batch: int | None = 60, hf_damping: float = 1.0,
+                     hf_structural_damping: float = 0.3) -> list:
     r"""Return the four methods of the comparison the lecture notes imply, in their order:
 
     1. an Elman RNN (tanh) trained with minibatch SGD (classical momentum ``momentum``, learning rate
@@ -152,9 +143,9 @@ def standard_methods(*, hidden: int = 32, batch_size: int = 50, sgd_lr: float = 
        is about 0.1 on the adding problem and about 1 on temporal order with these settings);
     3. the Elman RNN trained with Hessian-free optimisation and structural damping (Martens & Sutskever
        2011), on minibatches of ``hf_batch_size`` sequences (Sutskever's code: 300 "can solve the T=100
-       versions") with curvature products on the first ``hf_curvature_batch`` of them. The row uses
-       ``gradlab.nn.hessianfree.HessianFree(parameters)`` (an :class:`ObjectiveOptimizer`) once that module
-       exists; until then it is reported as not yet available;
+       versions") with curvature products on the first ``hf_curvature_batch`` of them:
+       :class:`~gradlab.nn.hessian_free.HessianFree` with initial λ ``hf_damping`` and structural damping
+       μ = ``hf_structural_damping`` (its other options at their defaults);
     4. an LSTM trained with Adam, its forget gates biased by ``forget_bias`` at the start (3: a memory
        kept for about 20 steps, σ(3) ≈ 0.95; with 1 it did not solve adding or temporal order at T = 50 in
        45 processor seconds, with 3 it did).
@@ -169,19 +160,20 @@ def standard_methods(*, hidden: int = 32, batch_size: int = 50, sgd_lr: float = 
     def sgd(p):
         return Momentum(p, lr=sgd_lr, momentum=momentum)
 
-    hf = _hessian_free()
-    hf_settings = (f"tanh, H={hidden}, rho(W_s)={spectral_radius:g}, B={hf_batch_size}, structural damping "
+    def hessian_free(p):
+        return HessianFree(p, damping=hf_damping, structural_damping=hf_structural_damping)
+
+    curvature = "the whole minibatch" if hf_curvature_batch is None else f"{hf_curvature_batch} sequences"
+    hf_settings = (f"tanh, H={hidden}, rho(W_s)={spectral_radius:g}, B={hf_batch_size}, curvature on {curvature}, "
+                   f"lambda {hf_damping:g} (Levenberg-Marquardt), structural damping mu={hf_structural_damping:g} "
                    f"(Martens & Sutskever 2011)")
     return [
         Method("Elman + SGD", sgd, hidden=hidden, batch_size=batch_size, spectral_radius=spectral_radius,
                settings=elman),
         Method("Elman + SGD + clipping", sgd, hidden=hidden, batch_size=batch_size,
                spectral_radius=spectral_radius, clip_norm=clip_norm, settings=f"{elman}, clip ||g|| at {clip_norm:g}"),
-        Method("Elman + Hessian-free", hf, hidden=hidden, batch_size=hf_batch_size, spectral_radius=spectral_radius,
-               curvature_batch=hf_curvature_batch, settings=hf_settings,
-               unavailable=None if hf is not None else
-               "Hessian-free with structural damping needs forward mode and Gauss-Newton products (issue 14, "
-               "later part)"),
+        Method("Elman + Hessian-free", hessian_free, hidden=hidden, batch_size=hf_batch_size,
+               spectral_radius=spectral_radius, curvature_batch=hf_curvature_batch, settings=hf_settings),
         Method("LSTM + Adam", lambda p: Adam(p, lr=adam_lr), cell="lstm", hidden=lstm_hidden, batch_size=batch_size,
                forget_bias=forget_bias, settings=f"H={lstm_hidden}, forget bias {forget_bias:g}, B={batch_size}, "
                                                  f"lr {adam_lr:g}"),

@@ -230,10 +230,12 @@ class ProgressBar:
 @dataclass
 class History:
     """What :func:`fit` recorded: the loss and gradient norm of every step, the mean loss of each
-    epoch, the wall-clock seconds, and whether a callback stopped the run early."""
+    epoch, the wall-clock seconds, whether a callback stopped the run early, and the reports of steps that
+    update the parameters themselves (e.g. :class:`~gradlab.nn.hessian_free.HFReport`: λ, CG iterations)."""
 
     losses: list = field(default_factory=list)
     grad_norms: list = field(default_factory=list)
+    reports: list = field(default_factory=list)
     epoch_losses: list = field(default_factory=list)
     seconds: float = 0.0
     stopped_early: bool = False
@@ -260,7 +262,8 @@ def fit(step, batches, optimizer=None, *, epochs: int = 1, clip_norm: float | No
     ``step(batch)`` returns either a scalar loss Tensor, which ``fit`` back-propagates, clips
     (``clip_norm`` / ``clip_value``) and applies with ``optimizer`` (see :func:`train_step`), or a
     plain number when the step already updated the parameters itself (e.g. one call of
-    :func:`truncated_bptt`). ``batches`` is an iterable (``range(n)`` for generated data) or a
+    :func:`truncated_bptt`), or a report with ``.loss`` (kept in ``History.reports``; its ``summary()``,
+    e.g. a Hessian-free step's λ and CG iterations, is shown beside the running loss). ``batches`` is an iterable (``range(n)`` for generated data) or a
     function ``epoch -> iterable`` (to reshuffle each epoch). ``callback(step_index, loss, history)``
     runs after every step; returning True stops training (early stopping).
 
@@ -294,10 +297,13 @@ def fit(step, batches, optimizer=None, *, epochs: int = 1, clip_norm: float | No
                     value = float(out.item())
                 else:
                     value = float(getattr(out, "loss", out))
+                    if hasattr(out, "loss"):
+                        history.reports.append(out)
                 history.losses.append(value)
                 epoch_sum, epoch_n = epoch_sum + value, epoch_n + 1
                 running, weight = smoothing * running + (1 - smoothing) * value, smoothing * weight + (1 - smoothing)
-                bar.update(1, f"loss {running / weight:.4g}")
+                extra = out.summary() if callable(getattr(out, "summary", None)) else ""
+                bar.update(1, f"loss {running / weight:.4g}" + (f", {extra}" if extra else ""))
                 if callback is not None and callback(history.steps - 1, value, history):
                     history.stopped_early = True
                     break
