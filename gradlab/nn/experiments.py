@@ -65,7 +65,7 @@ from .. import ops
 from ..context import no_grad
 from ..tensor import Tensor
 from .cells import ElmanCell, LSTMCell
-from .hessian_free import HessianFree
+from .hessian_free import HessianFree, ParameterObjective
 from .losses import mse_half, softmax_cross_entropy
 from .optim import Adam, Momentum, Optimizer
 from .train import History, fit
@@ -263,7 +263,7 @@ class SequenceModel:
 
 
 # ------------------------------------------------------------------------------------------ objective
-class Objective:
+class Objective(ParameterObjective):
     r"""The training loss E(θ) of one model on one minibatch, for optimisers that evaluate it themselves.
 
     The parameters θ are :attr:`params` (gradlab Parameters; an optimiser changes their ``.data``).
@@ -289,44 +289,6 @@ class Objective:
         """Return the recorded forward pass on this minibatch at the current parameters."""
         self.evaluations += 1
         return self.model.record(self.batch)
-
-    def loss(self, values=None) -> float:
-        """Return E at the current parameters, or with ``values`` (one array per parameter, in
-        :attr:`params` order) put in their place for this evaluation only."""
-        if values is None:
-            with no_grad():
-                return float(self.record().loss.item())
-        values = list(values)
-        if len(values) != len(self.params):
-            raise ValueError(f"Objective.loss: {len(values)} arrays for {len(self.params)} parameters")
-        saved = [p.data for p in self.params]
-        try:
-            for p, v in zip(self.params, values):
-                v = np.asarray(v, dtype=p.data.dtype)
-                if v.shape != p.data.shape:
-                    raise ValueError(f"Objective.loss: value for {p.name!r} has shape {v.shape}, the parameter "
-                                     f"{p.data.shape}")
-                p.data = v
-            with no_grad():
-                return float(self.record().loss.item())
-        finally:
-            for p, v in zip(self.params, saved):
-                p.data = v
-
-    def gradient(self) -> tuple:
-        """Return ``(E, [∂E/∂θ per parameter])`` at the current parameters (copies; ``.grad`` is left as it
-        was)."""
-        saved = [p.grad for p in self.params]
-        for p in self.params:
-            p.grad = None
-        try:
-            rec = self.record()
-            rec.loss.backward()
-            grads = [np.zeros_like(p.data) if p.grad is None else np.array(p.grad, copy=True) for p in self.params]
-            return float(rec.loss.item()), grads
-        finally:
-            for p, g in zip(self.params, saved):
-                p.grad = g
 
     def curvature(self) -> "Objective":
         """Return the objective on the curvature minibatch (the first ``curvature_size`` sequences)."""

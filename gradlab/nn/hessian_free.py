@@ -69,7 +69,7 @@ from ..curvature import GaussNewton
 from ..engine.context import no_grad
 from ..engine.tensor import Parameter, Tensor
 
-__all__ = ["HessianFree", "HFReport", "CGResult", "conjugate_gradient", "FunctionObjective", "Recorded"]
+__all__ = ["HessianFree", "HFReport", "CGResult", "conjugate_gradient", "FunctionObjective", "ParameterObjective", "Recorded"]
 
 
 # ------------------------------------------------------------------------------------------------ CG
@@ -145,7 +145,54 @@ class Recorded:
     scale: float = 1.0
 
 
-class FunctionObjective:
+class ParameterObjective:
+    r"""What every objective of :class:`HessianFree` shares: ``params`` and a ``record()`` of the loss at their
+    current values give :meth:`loss` (also at other values, restored afterwards) and :meth:`gradient`."""
+
+    params: list
+
+    def record(self) -> Recorded:   # pragma: no cover - supplied by the subclasses
+        raise NotImplementedError
+
+    def loss(self, values=None) -> float:
+        """Return E at the current parameters, or with ``values`` (one array per parameter, in
+        :attr:`params` order) put in their place for this evaluation only."""
+        who = type(self).__name__
+        saved = [p.data for p in self.params]
+        if values is not None:
+            values = list(values)
+            if len(values) != len(self.params):
+                raise ValueError(f"{who}.loss: {len(values)} arrays for {len(self.params)} parameters")
+        try:
+            for p, v in zip(self.params, values or ()):
+                v = np.asarray(v, dtype=p.data.dtype)
+                if v.shape != p.data.shape:
+                    raise ValueError(f"{who}.loss: the value for {p.name!r} has shape {v.shape}, the parameter "
+                                     f"{p.data.shape}")
+                p.data = v
+            with no_grad():
+                return float(self.record().loss.item())
+        finally:
+            for p, v in zip(self.params, saved):
+                p.data = v
+
+    def gradient(self) -> tuple:
+        """Return ``(E, [∂E/∂θ per parameter])`` at the current parameters (copies; ``.grad`` is left as it
+        was)."""
+        saved = [p.grad for p in self.params]
+        try:
+            for p in self.params:
+                p.grad = None
+            rec = self.record()
+            rec.loss.backward()
+            return float(rec.loss.item()), [np.zeros_like(p.data) if p.grad is None else np.array(p.grad, copy=True)
+                                            for p in self.params]
+        finally:
+            for p, g in zip(self.params, saved):
+                p.grad = g
+
+
+class FunctionObjective(ParameterObjective):
     r"""The objective of :class:`HessianFree` from a function: ``record()`` records the loss at the current
     parameters and returns a :class:`Recorded` (or a tuple ``(loss, outputs[, hiddens])``); ``curvature_record``
     (default: ``record``) does so on the smaller batch used for curvature products."""
@@ -159,33 +206,6 @@ class FunctionObjective:
         """Record the loss at the current parameters."""
         got = self._record()
         return got if not isinstance(got, tuple) else Recorded(*got)
-
-    def loss(self, values=None) -> float:
-        """E at the current parameters, or with ``values`` (arrays in :attr:`params` order) for this evaluation."""
-        saved = [p.data for p in self.params]
-        try:
-            if values is not None:
-                for p, v in zip(self.params, values):
-                    p.data = np.asarray(v, dtype=p.data.dtype)
-            with no_grad():
-                return float(self.record().loss.item())
-        finally:
-            for p, v in zip(self.params, saved):
-                p.data = v
-
-    def gradient(self) -> tuple:
-        """(E, [∂E/∂θ per parameter]) at the current parameters; ``.grad`` is left as it was."""
-        saved = [p.grad for p in self.params]
-        try:
-            for p in self.params:
-                p.grad = None
-            rec = self.record()
-            rec.loss.backward()
-            return float(rec.loss.item()), [np.zeros_like(p.data) if p.grad is None else p.grad.copy()
-                                            for p in self.params]
-        finally:
-            for p, g in zip(self.params, saved):
-                p.grad = g
 
     def curvature(self) -> "FunctionObjective":
         """The objective on the curvature batch."""
