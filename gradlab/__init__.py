@@ -85,6 +85,12 @@ def __getattr__(name):
         return mod if attr is None else getattr(mod, attr)
     raise AttributeError(f"module 'gradlab' has no attribute {name!r}")
 
+
+def __dir__():
+    """The module's names and the lazily loaded ones (``derive``, ``check_gradient``, ``verify``, ...), so that
+    tab completion offers them before their first use."""
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
     "Tensor", "Parameter", "tensor", "apply", "Graph", "Op", "OPS",
     "backward", "contributions", "toposort", "jvp",
