@@ -15,10 +15,11 @@ Nothing here imports IPython or Matplotlib until something is drawn.
 """
 from __future__ import annotations
 
+import functools
 import html
 import time
 
-__all__ = ["figure_svg", "report_html", "verify_html", "history_figure", "LivePlot"]
+__all__ = ["figure_svg", "figure_class", "report_html", "verify_html", "history_figure", "LivePlot"]
 
 _CSS = ("<style>.gradlab-report table{border-collapse:collapse;margin:0.4em 0}"
         ".gradlab-report th,.gradlab-report td{border:1px solid #ccc;padding:2px 8px;text-align:left;"
@@ -43,6 +44,21 @@ def figure_svg(fig) -> str:
     text = buf.getvalue()
     start = text.find("<svg")
     return text[start:] if start >= 0 else text
+
+
+@functools.lru_cache(maxsize=None)
+def figure_class():
+    """Return the Matplotlib ``Figure`` subclass that :func:`gradlab.render.plots.new` makes: a figure that
+    displays itself inline in Jupyter as SVG (``_repr_svg_``) without ``pyplot`` or an inline backend."""
+    from matplotlib.figure import Figure
+
+    class SlideFigure(Figure):
+        """A Matplotlib figure in gradlab's slide style that shows itself in a notebook as SVG."""
+
+        def _repr_svg_(self):
+            return figure_svg(self)
+
+    return SlideFigure
 
 
 def _num(x) -> str:
@@ -73,7 +89,7 @@ def report_html(report, *, figure: bool = True) -> str:
     cls = {"pass": "ok", "fail": "wrong"}.get(report.verdict, "unsure")
     sizes = ", ".join(f"{k} = {v}" for k, v in report.sizes.items())
     out = [_CSS, '<div class="gradlab-report">',
-           f'<p><b>{_esc(report.model)}</b><br>sizes {_esc(sizes)}, seed {_esc(report.seed)}; '
+           f'<p><b>{_esc(report.name)}</b>: {_esc(report.model)}<br>sizes {_esc(sizes)}, seed {_esc(report.seed)}; '
            f'verdict: <span class="{cls}">{_esc(word)}</span>'
            + (f"; wrong: {_esc(', '.join(report.wrong))}" if report.wrong else "") + "</p>"]
     if getattr(report, "coverage_text", None) and report.coverage_text():
@@ -123,6 +139,10 @@ def report_html(report, *, figure: bool = True) -> str:
                        for k, v in report.values.items())
         out.append(f"<details><summary>the values of this case (seed {_esc(report.seed)})</summary>"
                    f"<table>{rows}</table></details>")
+    if figure and not layer and not report.ok:
+        svg = _check_graph_svg(report)
+        if svg:
+            out.append(f'<div class="gradlab-figure">{svg}</div>')
     if figure and callable(getattr(report, "figure_object", None)):
         try:
             fig = report.figure_object()
@@ -132,6 +152,21 @@ def report_html(report, *, figure: bool = True) -> str:
             out.append(f'<div class="gradlab-figure">{figure_svg(fig)}</div>')
     out.append("</div>")
     return "\n".join(out)
+
+
+def _check_graph_svg(report) -> str:
+    """The unfolded network with the wrong parameters and time steps marked (:func:`gradlab.render.check_figure`)
+    as SVG text; empty without the Graphviz ``dot`` program or for a model the renderer cannot rebuild."""
+    from .render import check_figure, dot_available
+
+    if not dot_available():
+        return ""
+    try:
+        text = check_figure(report).pipe(format="svg").decode("utf-8")
+    except Exception:  # noqa: BLE001 - a model the figure cannot draw: the table alone
+        return ""
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else ""
 
 
 def verify_html(report) -> str:
