@@ -231,6 +231,7 @@ class LivePlot:
         self.interval = interval
         self.start = time.perf_counter()
         self.last = -float("inf")
+        self.cost = 0.0
         self.handle = None
 
     def _svg(self):
@@ -239,11 +240,13 @@ class LivePlot:
         return SVG(data=figure_svg(history_figure(self.history, title=self.title)))
 
     def update(self) -> None:
-        """Redraw when enough time has passed since the start and since the last drawing."""
+        """Redraw when enough time has passed since the start and since the last drawing (at least ``interval``
+        seconds, and at least five times as long as the last drawing took, so plotting never costs the run more
+        than a fifth of its time)."""
         if not self.active:
             return
         now = time.perf_counter()
-        if now - self.start < self.delay or now - self.last < self.interval:
+        if now - self.start < self.delay or now - self.last < max(self.interval, 5 * self.cost):
             return
         self.draw()
 
@@ -253,11 +256,13 @@ class LivePlot:
             return
         from IPython.display import display
 
+        t0 = time.perf_counter()
         if self.handle is None:
             self.handle = display(self._svg(), display_id=True)
         else:
             self.handle.update(self._svg())
         self.last = time.perf_counter()
+        self.cost = self.last - t0
 
     def close(self) -> None:
         """Draw the final state if the plot was shown."""

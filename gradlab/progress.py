@@ -54,15 +54,14 @@ def _tqdm_class(stream):
 
 
 def progress_bar(total=None, desc: str = "", *, enabled: bool | None = None, stream=None, unit: str = "it",
-                 delay: float = 1.0, leave: bool | None = None, **options):
+                 delay: float = 1.0, leave: bool = True, **options):
     r"""Return a ``tqdm`` bar (use it as a context manager, or call ``close()``).
 
     ``total``: the number of steps when known; ``desc``: the text in front of the bar; ``enabled``: True,
     False or None (drawn only on a terminal or in a notebook, after ``delay`` seconds — see the module
     docstring); ``stream``: where the text bar goes (default: standard error; never standard output unless
     given). On a stream that is not a terminal the bar is redrawn at most every 5 seconds, so a log file
-    stays short. ``leave``: keep the finished bar (default: only when ``enabled`` is True). Other keywords go
-    to ``tqdm``.
+    stays short. ``leave``: keep the finished bar on screen. Other keywords go to ``tqdm``.
     """
     if enabled not in (True, False, None):
         raise TypeError(f"progress_bar: enabled must be True, False or None, got {enabled!r}")
@@ -74,7 +73,7 @@ def progress_bar(total=None, desc: str = "", *, enabled: bool | None = None, str
         show = enabled
     cls = _tqdm_class(stream)
     kwargs = dict(total=total, desc=desc or None, unit=unit, disable=not show, file=target,
-                  leave=bool(enabled) if leave is None else leave, dynamic_ncols=tty,
+                  leave=leave, dynamic_ncols=tty,
                   delay=0.0 if enabled else delay, mininterval=0.1 if tty else 5.0)
     kwargs.update(options)
     try:

@@ -53,6 +53,10 @@ def test_check_report_html_has_a_verdict_per_parameter_the_worst_elements_and_th
         assert cells[-1] == "t = " + ", ".join(map(str, report.steps[name]))     # e.g. "t = 2, 3"
     assert rows["W_y"][-4:] == ["", "", "", ""]                                   # nothing to show for a right one
     assert html.escape(report.localisation[0]) in text and "recurrent term" in text
+    from gradlab.render import dot_available
+
+    if dot_available():                     # the unfolded network with the wrong steps marked, inline
+        assert text.count("<svg") == 1 and "t = 2" in text.split("<svg", 1)[1]
 
 
 def test_a_passing_report_says_pass_and_lists_no_wrong_elements():
@@ -215,6 +219,32 @@ def test_verify_shows_a_tqdm_bar_of_the_examples_on_a_terminal_and_is_silent_oth
     final = tty.getvalue().split("\r")[-1]
     assert final.startswith("searching") and "3/3" in final and "example" in final
     assert capsys.readouterr().out == ""
+
+
+def test_progress_bars_show_only_where_someone_watches_unless_asked(monkeypatch):
+    from tqdm.std import tqdm
+
+    from gradlab import progress
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())          # a log file or a pipe
+    assert progress.progress_bar(10).disable and not progress.in_notebook()
+    assert not progress.progress_bar(10, enabled=True).disable
+    monkeypatch.setattr(sys, "stderr", FakeTTY())
+    shown = progress.progress_bar(10)
+    assert not shown.disable and shown.delay == 1.0                                 # a terminal, after 1 s
+    shown.close()
+    with progress.progress_bar(10, delay=0) as now:
+        now.update(10)
+    assert "10/10" in sys.stderr.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    assert not progress.progress_bar(10).disable                                    # a notebook
+    given = io.StringIO()
+    with progress.progress_bar(10, enabled=True, stream=given) as bar:
+        bar.update(3)
+    assert type(bar) is tqdm and "3/10" in given.getvalue()
+    with pytest.raises(TypeError, match="enabled"):
+        progress.progress_bar(10, enabled="yes")
 
 
 def test_no_module_of_gradlab_draws_a_progress_bar_by_hand():

@@ -55,7 +55,7 @@ def new(rows: int = 1, cols: int = 1, *, size="slide", title: str | None = None,
     r"""Return ``(figure, axes)`` for a ``rows`` × ``cols`` grid in the lecture style.
 
     ``size`` is a key of :data:`SIZES` or ``(width, height)`` in inches; ``axes`` is one Axes for a
-    1 × 1 grid, else a NumPy array of them."""
+    1 × 1 grid, else a NumPy array of them. In Jupyter the figure displays itself inline as SVG."""
     import matplotlib
 
     from ..display import figure_class
