@@ -78,6 +78,19 @@ def test_report_html_escapes_student_controlled_names_and_messages():
         assert html.escape(HOSTILE) in text and "&amp; more" in text
 
 
+def test_layer_report_html_escapes_the_authors_names_in_the_table_and_the_figure():
+    from gradlab.check.layer import LayerReport
+
+    p = ParamResult(f"d{HOSTILE}", (2,), verdict="wrong", worst=Element((1,), 1.0, 2.0, 1.0, 0.5, "traced"),
+                    n_checked=2, n_bad=1, per_reference={"traced": 0.5})
+    report = LayerReport(HOSTILE, HOSTILE, {"T": 2}, 0, "full", "fd", ("traced",), params=[p], verdict="fail",
+                         routes={"traced": HOSTILE}, notes=[f"--> {HOSTILE}"], gate_of={p.name: HOSTILE},
+                         layer=f"--> {HOSTILE}")
+    text = report._repr_html_()
+    assert "<svg" in text                                       # the bar chart, its labels the hostile names
+    assert "<script>" not in text and "--> <" not in text and html.escape(f"d{HOSTILE}[1] ({HOSTILE})") in text
+
+
 def test_a_check_named_by_the_student_is_escaped_in_a_real_report():
     wrong = _module("wrong_elman_no_recurrent_term")
     report = gradlab.check_gradient(wrong.gradient, wrong.MODEL, name=HOSTILE)
