@@ -38,6 +38,7 @@ symbolic/  the graph replayed on SymPy symbols: BPTT derived and printed in lect
   namespace.py, program.py, model.py, derivation.py, parse.py, candidate.py
 render/    figures drawn from the recorded graph: folded, unfolded, cell interior, gradient flow
   style.py, structure.py, source.py, unfolded.py, interior.py, opgraph.py, gradflow.py, checkview.py, plots.py
+display.py, progress.py   what Jupyter shows (HTML reports, SVG plots, live training plots); tqdm progress bars
 fast/      the speed path, read last: the same values and gradients to rounding, with a buffer pool
            and batched sums, behind the engine's Engine interface (the default; reference() turns it off)
 """
@@ -84,6 +85,12 @@ def __getattr__(name):
         mod = importlib.import_module(module)
         return mod if attr is None else getattr(mod, attr)
     raise AttributeError(f"module 'gradlab' has no attribute {name!r}")
+
+
+def __dir__():
+    """The module's names and the lazily loaded ones (``derive``, ``check_gradient``, ``verify``, ...), so that
+    tab completion offers them before their first use."""
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "Tensor", "Parameter", "tensor", "apply", "Graph", "Op", "OPS",

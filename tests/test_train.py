@@ -1,6 +1,7 @@
 """Truncated BPTT agrees with full BPTT where it must, carries the state detached, and the training
 loop records losses, stops early on request and shows its progress."""
 import io
+import re
 
 import numpy as np
 import pytest
@@ -228,27 +229,59 @@ class FakeTTY(io.StringIO):
         return True
 
 
-def test_progress_bar_writes_periodic_lines_when_not_a_terminal():
+def test_fit_progress_is_a_tqdm_bar_written_to_the_given_stream():
     out = io.StringIO()
     w, step, batches = linear_problem()
     fit(step, batches, SGD([w], lr=0.1), epochs=3, progress=True, stream=out, desc="demo")
-    lines = out.getvalue().splitlines()
-    assert lines and "\r" not in out.getvalue()
-    assert lines[-1].startswith("demo 100%") and "12/12" in lines[-1] and "loss" in lines[-1]
+    text = out.getvalue()
+    final = text.split("\r")[-1]
+    # tqdm's own layout: "desc: 100%|##########| n/total [elapsed<remaining, rate, postfix]"
+    assert re.match(r"demo: 100%\|#+\| 12/12 \[\d\d:\d\d<\d\d:\d\d, .*step/s, loss [0-9.e+-]+\]", final), final
+    assert "it/s]" not in text                  # the former hand-drawn bar's layout is gone
 
 
-def test_progress_bar_redraws_in_place_on_a_terminal_and_ends_the_line():
+def test_fit_progress_uses_tqdm_auto(monkeypatch):
+    import tqdm.auto
+
+    made = []
+
+    class Spy(tqdm.auto.tqdm):
+        def __init__(self, *a, **k):
+            made.append(k)
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Spy)
+    w, step, batches = linear_problem()
+    fit(step, batches, SGD([w], lr=0.1), progress=False)
+    assert len(made) == 1 and made[0]["total"] == 4 and made[0]["disable"] is True
+
+
+def test_fit_progress_goes_to_stderr_only_on_a_terminal_by_default(monkeypatch, capsys):
+    w, step, batches = linear_problem()
+    fit(step, batches, SGD([w], lr=0.1), epochs=2)          # pytest's stderr is not a terminal: silent
+    assert capsys.readouterr().err == ""
+    tty = FakeTTY()
+    monkeypatch.setattr("sys.stderr", tty)
+    fit(step, batches, SGD([w], lr=0.1), epochs=2, progress=True)
+    assert "8/8" in tty.getvalue() and capsys.readouterr().out == ""
+
+
+def test_progress_bar_alias_is_deprecated_and_draws_with_tqdm():
     out = FakeTTY()
-    with ProgressBar(3, "x", stream=out, enabled=True) as bar:
+    with pytest.warns(DeprecationWarning, match="progress_bar"):
+        bar = ProgressBar(3, "x", stream=out, enabled=True)
+    with bar:
         for _ in range(3):
             bar.update(1, "loss 1")
     text = out.getvalue()
-    assert text.startswith("\r") and text.endswith("\n") and "3/3" in text
+    assert text.startswith("\r") and "3/3" in text and "loss 1" in text and bar.n == 3
 
 
 def test_progress_bar_stays_silent_for_short_runs_and_when_disabled():
     for enabled in (None, False):
         out = FakeTTY()
-        with ProgressBar(100, stream=out, enabled=enabled) as bar:
+        with pytest.warns(DeprecationWarning):
+            bar = ProgressBar(100, stream=out, enabled=enabled)
+        with bar:
             bar.update(100)
         assert out.getvalue() == ""

@@ -178,7 +178,7 @@ def check_file(path: str, *, mode: str = "full", seed: int = 0, examples: int = 
         if examples > 0:
             if progress:
                 progress(f"{os.path.basename(path)}: searching {examples} Hypothesis examples")
-            search = verify(cand, max_examples=examples, seed=seed)
+            search = verify(cand, max_examples=examples, seed=seed, progress=False)
             result["search"] = search
     except DerivationError as exc:
         return _finish(result, cand, t0, error=exc)

@@ -287,6 +287,16 @@ class CheckReport:
     def __str__(self) -> str:
         return self.format()
 
+    # ------------------------------------------------------------------------------ Jupyter
+    def _repr_html_(self) -> str:
+        """Jupyter: the report as an HTML table (:func:`gradlab.display.report_html`)."""
+        from ..display import report_html
+
+        return report_html(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(self.format())
+
 
 def _shared_findings(params) -> dict:
     """Findings of the same kind on several parameters, said once: {kind: (names, message)}."""
@@ -376,6 +386,18 @@ class VerifyReport:
                 "ok": self.ok, "limits": self.limits,
                 "counterexample": None if self.counterexample is None else self.counterexample.to_dict(),
                 "elapsed_s": round(self.elapsed, 4), "findings": [f.to_dict() for f in self.findings]}
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the search's outcome, and its smallest counterexample as an HTML table."""
+        from ..display import verify_html
+
+        return verify_html(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(self.format())
 
 
 def plain_findings(doc: dict) -> dict:

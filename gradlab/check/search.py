@@ -24,7 +24,7 @@ from .candidate import DerivationError, as_candidate
 from .core import DEFAULT_REFERENCES, CheckOptions, check_gradient
 from .report import Finding, VerifyReport
 
-__all__ = ["verify", "check_escalating", "size_ladder", "MAX_T", "MAX_SIZE", "MAX_COST", "MAX_COST_CAP", "unreplayable"]
+__all__ = ["verify", "check_escalating", "search_bar", "shrinking", "size_ladder", "MAX_T", "MAX_SIZE", "MAX_COST", "MAX_COST_CAP", "unreplayable"]
 
 #: the escalation's default limits: sequences up to 20 steps, layers up to 6 units
 MAX_T, MAX_SIZE = 20, 6
@@ -176,11 +176,28 @@ def _sizes_text(sizes) -> str:
     return ", ".join(f"{k} = {v}" for k, v in sizes.items())
 
 
+def search_bar(name: str, examples: int, progress: bool | None):
+    """The ``tqdm`` bar of a Hypothesis search: one step per example checked (shrinking steps counted on)."""
+    from ..progress import progress_bar
+
+    return progress_bar(examples, f"searching {name}", enabled=progress, unit="example")
+
+
+def shrinking(bar, name: str, sizes: dict) -> None:
+    """Tell the bar that the search found a failure and now shrinks it (the count goes on without a total)."""
+    bar.total = None
+    bar.set_description_str(f"shrinking {name}", refresh=False)
+    bar.set_postfix_str(f"first failure at {_sizes_text(sizes)}", refresh=False)
+
+
 def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode: str = "fast",
-           references=("engine", "fd"), max_T: int = 4, max_size: int = 3, dtype=None, name=None) -> VerifyReport:
+           references=("engine", "fd"), max_T: int = 4, max_size: int = 3, dtype=None, name=None,
+           progress: bool | None = None) -> VerifyReport:
     r"""Return a :class:`~gradlab.check.report.VerifyReport`: search ``max_examples`` drawn models for
     one where ``candidate`` (a function ``gradient(params, data)`` or a derivation module) is wrong,
-    and shrink the first failure to the smallest failing case (e.g. T = 2, H = 1)."""
+    and shrink the first failure to the smallest failing case (e.g. T = 2, H = 1). ``progress``: a ``tqdm``
+    bar of the examples checked on standard error (None: only on a terminal or in a notebook, after a
+    second; see :func:`gradlab.progress.progress_bar`)."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample, Unsatisfiable
 
@@ -198,7 +215,10 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
     errors: list = []
     first: dict = {}
 
+    bar = search_bar(cand.name, max_examples, progress)
+
     def fails(problem) -> bool:
+        bar.update(1)
         if vacuous(problem):     # a reference gradient that vanishes (by symmetry) cannot show a mistake
             return False
         try:
@@ -211,6 +231,7 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
             bad = r.verdict == "fail"
         if bad and not first:
             first.update(problem.sizes)
+            shrinking(bar, cand.name, first)
         return bad
 
     strategy = problems(spec, max_T=max_T, max_D=max_size, max_H=max_size, max_O=max(1, min(2, max_size)),
@@ -220,7 +241,8 @@ def verify(candidate, spec=None, *, max_examples: int = 25, seed: int = 0, mode:
     report = VerifyReport(cand.name, spec.describe(), seed, max_examples, True)
     report.limits = ({"T": max_T} if spec.recurrent else {}) | {"D": max_size, "H": max_size, "O": max(1, min(2, max_size))}
     try:
-        smallest = find(strategy, fails, settings=cfg, random=random.Random(seed))
+        with bar:
+            smallest = find(strategy, fails, settings=cfg, random=random.Random(seed))
     except (NoSuchExample, Unsatisfiable):
         report.elapsed = time.perf_counter() - t0
         return report

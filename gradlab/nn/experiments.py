@@ -507,7 +507,7 @@ class Comparison:
 
 
 def compare(problem: str, Ts, methods=None, seeds=(0, 1, 2), *, problem_options: dict | None = None,
-            method_budget: float | None = None, stop_after_failure: bool = True, progress: bool = True,
+            method_budget: float | None = None, stop_after_failure: bool = True, progress: bool | None = None,
             **run_options) -> Comparison:
     r"""Train every method at every T (ascending) with every seed; return the :class:`Comparison`.
 
@@ -515,7 +515,8 @@ def compare(problem: str, Ts, methods=None, seeds=(0, 1, 2), *, problem_options:
     :func:`standard_methods`. A method stops climbing in T when no seed solved the previous T
     (``stop_after_failure``) or when its runs have used ``method_budget`` seconds of processor time in all
     (each run gets the rest of the budget as its limit, or ``time_budget`` if that is smaller).
-    ``run_options`` go to :func:`train_run`. ``progress`` shows a ``tqdm`` bar over the runs.
+    ``run_options`` go to :func:`train_run`. ``progress`` shows a ``tqdm`` bar over the runs (None: on a
+    terminal or in a notebook; see :func:`gradlab.progress.progress_bar`).
     """
     from ..data import make_problem
 
@@ -533,10 +534,11 @@ def compare(problem: str, Ts, methods=None, seeds=(0, 1, 2), *, problem_options:
                                       f"are correct ({crit})")
     runnable = [m for m in methods if m.available]
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    if progress is not False:
+        from ..progress import progress_bar
 
-        bar = tqdm(total=len(runnable) * len(Ts) * len(seeds), desc=f"{first.name}", unit="run", leave=False)
+        bar = progress_bar(len(runnable) * len(Ts) * len(seeds), f"{first.name}", enabled=progress, unit="run",
+                           leave=False)
     try:
         for m in methods:
             if not m.available:

@@ -164,7 +164,7 @@ def batch_loss(model: EncoderDecoder, batch: Batch) -> Tensor:
 
 
 def train(model: EncoderDecoder, strings, task: str = "reverse", *, steps: int = 1500, batch_size: int = 32,
-          lr: float = 0.003, clip_norm: float | None = 1.0, seed=0, progress: bool = False, desc: str = "train") -> list:
+          lr: float = 0.003, clip_norm: float | None = 1.0, seed=0, progress: bool | None = False, desc: str = "train") -> list:
     r"""Train ``model`` with Adam for ``steps`` updates on batches of ``batch_size`` strings drawn (with a
     generator seeded by ``seed``) from ``strings``; return the loss of every step. ``progress`` shows a
     ``tqdm`` bar with the running loss."""
@@ -179,10 +179,10 @@ def train(model: EncoderDecoder, strings, task: str = "reverse", *, steps: int =
     opt = Adam(model.parameters(), lr=lr)
     losses = []
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    if progress is not False:
+        from ..progress import progress_bar
 
-        bar = tqdm(total=int(steps), desc=desc, leave=False)
+        bar = progress_bar(int(steps), desc, enabled=progress, unit="step", leave=False)
     try:
         for _ in range(int(steps)):
             pick = rng.integers(0, len(strings), size=min(batch_size, len(strings)))

@@ -15,8 +15,6 @@ computed when it was first reached).
 """
 from __future__ import annotations
 
-import math
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -144,79 +142,39 @@ def truncated_bptt(cell, xs, targets, loss_fn, k1: int, k2: int | None = None, *
 
 
 # ------------------------------------------------------------------------------------ progress bar
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    m, s = divmod(seconds, 60)
-    return f"{m // 60:d}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
-
-
 class ProgressBar:
-    """A small progress bar on stderr: redrawn in place on a terminal, periodic lines otherwise.
+    """Deprecated: use :func:`gradlab.progress.progress_bar` (a ``tqdm`` bar; :func:`fit` uses it).
 
-    ``enabled``: True draws from the start, False never, None (default) draws only once the run
-    has taken ``after`` seconds, so short runs stay silent. On a non-terminal stream a line is
-    written at most every ``interval`` seconds, and one at the end.
-    """
+    Kept for code written against gradlab's former hand-drawn bar, with the same arguments: ``total``,
+    ``desc``, ``stream``, ``enabled`` (True / False / None: only on a terminal or in a notebook, after
+    ``after`` seconds); ``interval`` and ``width`` are ignored. ``update(n, info)`` advances the bar and shows
+    ``info`` after it. Constructing one warns with a ``DeprecationWarning``."""
 
     def __init__(self, total: int | None = None, desc: str = "", *, stream=None, enabled: bool | None = None,
                  after: float = 1.0, interval: float = 5.0, width: int = 24):
-        self.total, self.desc, self.width = total, desc, width
-        self.stream = sys.stderr if stream is None else stream
-        self.enabled, self.after, self.interval = enabled, after, interval
-        isatty = getattr(self.stream, "isatty", None)
-        self.tty = bool(isatty and isatty())
-        self.n = 0
-        self.info = ""
-        self.start = time.perf_counter()
-        self._last = -math.inf
-        self._shown = False
+        import warnings
 
-    def _line(self, now: float) -> str:
-        elapsed = now - self.start
-        rate = self.n / elapsed if elapsed > 0 else 0.0
-        head = f"{self.desc} " if self.desc else ""
-        if self.total:
-            frac = min(1.0, self.n / self.total)
-            filled = int(frac * self.width)
-            bar = "#" * filled + "." * (self.width - filled)
-            eta = (self.total - self.n) / rate if rate > 0 else 0.0
-            core = f"{frac * 100:3.0f}% |{bar}| {self.n}/{self.total} [{_clock(elapsed)}<{_clock(eta)}, {rate:.1f} it/s]"
-        else:
-            core = f"{self.n} it [{_clock(elapsed)}, {rate:.1f} it/s]"
-        return f"{head}{core}{' ' + self.info if self.info else ''}"
+        from ..progress import progress_bar
+
+        warnings.warn("gradlab.nn.ProgressBar is deprecated: gradlab draws its progress with tqdm; use "
+                      "gradlab.progress.progress_bar(total, desc, enabled=..., stream=...)", DeprecationWarning,
+                      stacklevel=2)
+        self._bar = progress_bar(total, desc, enabled=enabled, stream=stream, delay=after)
+
+    @property
+    def n(self) -> int:
+        """The number of steps counted so far."""
+        return self._bar.n
 
     def update(self, n: int = 1, info: str | None = None) -> None:
-        """Advance by ``n`` steps, set the text shown after the bar (e.g. the running loss), maybe redraw."""
-        self.n += n
+        """Advance by ``n`` steps and set the text shown after the bar (e.g. the running loss)."""
         if info is not None:
-            self.info = info
-        if self.enabled is False:
-            return
-        now = time.perf_counter()
-        if self.enabled is None and now - self.start < self.after:
-            return
-        if now - self._last < (0.1 if self.tty else self.interval):
-            return
-        self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        line = self._line(now)
-        if self.tty:
-            self.stream.write("\r" + line.ljust(getattr(self, "_width_drawn", 0)))
-            self._width_drawn = len(line)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-        self._last = now
-        self._shown = True
+            self._bar.set_postfix_str(info, refresh=False)
+        self._bar.update(n)
 
     def close(self) -> None:
-        """Draw the final state (if the bar was shown or is forced on) and end the line."""
-        if self._shown or self.enabled:
-            self._draw(time.perf_counter())
-            if self.tty:
-                self.stream.write("\n")
-                self.stream.flush()
+        """Draw the final state and end the line."""
+        self._bar.close()
 
     def __enter__(self):
         return self
@@ -227,7 +185,7 @@ class ProgressBar:
 
 
 # ------------------------------------------------------------------------------------ the loop
-@dataclass
+@dataclass(repr=False)
 class History:
     """What :func:`fit` recorded: the loss and gradient norm of every step, the mean loss of each
     epoch, the wall-clock seconds, whether a callback stopped the run early, and the reports of steps that
@@ -253,10 +211,43 @@ class History:
         edges = sorted({round(n * i / points) for i in range(points + 1)})
         return [(b, sum(self.losses[a:b]) / (b - a)) for a, b in zip(edges, edges[1:]) if b > a]
 
+    def summary(self) -> str:
+        """Return the run in one line: steps, first and last loss, the largest gradient norm, seconds."""
+        if not self.losses:
+            return "History: no steps"
+        parts = [f"{self.steps} steps", f"loss {self.losses[0]:.4g} → {self.losses[-1]:.4g}"]
+        if self.grad_norms:
+            parts.append(f"largest gradient norm {max(self.grad_norms):.3g}")
+        if self.stopped_early:
+            parts.append("stopped early")
+        parts.append(f"{self.seconds:.2f} s")
+        return "History: " + ", ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<{self.summary()}>"
+
+    def figure(self, *, title: str | None = None, size="wide"):
+        """Return a Matplotlib figure of the loss and the gradient norm at every step
+        (:func:`gradlab.display.history_figure`); write it with :func:`gradlab.render.plots.save`."""
+        from ..display import history_figure
+
+        return history_figure(self, title=title, size=size)
+
+    def _repr_svg_(self):
+        """Jupyter: the run as a plot (nothing for a run without steps)."""
+        if not self.losses:
+            return None
+        from ..display import figure_svg
+
+        return figure_svg(self.figure())
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(self.summary())
+
 
 def fit(step, batches, optimizer=None, *, epochs: int = 1, clip_norm: float | None = None,
         clip_value: float | None = None, callback=None, progress: bool | None = None, desc: str = "train",
-        stream=None, smoothing: float = 0.95) -> History:
+        stream=None, smoothing: float = 0.95, live: bool | None = None) -> History:
     r"""Train for ``epochs`` passes over ``batches``; return the :class:`History`.
 
     ``step(batch)`` returns either a scalar loss Tensor, which ``fit`` back-propagates, clips
@@ -267,9 +258,14 @@ def fit(step, batches, optimizer=None, *, epochs: int = 1, clip_norm: float | No
     function ``epoch -> iterable`` (to reshuffle each epoch). ``callback(step_index, loss, history)``
     runs after every step; returning True stops training (early stopping).
 
-    A progress bar with the running loss (an exponential average with factor ``smoothing``) is
-    written to ``stream`` (stderr) once a run lasts more than a second; ``progress`` True/False
-    forces it on/off.
+    Progress is a ``tqdm`` bar (:func:`gradlab.progress.progress_bar`) with the running loss (an exponential
+    average with factor ``smoothing``): by default shown on a terminal or in a notebook once a run lasts more
+    than a second, never when standard error is a file or a pipe; ``progress`` True/False forces it on/off;
+    ``stream`` sends the text bar there instead of standard error. In a Jupyter notebook ``live`` draws the
+    loss and the gradient norm of every step as a plot redrawn in place (:class:`gradlab.display.LivePlot`):
+    None (default) when the progress bar would be shown there and the run lasts more than a second, True
+    from the first step, False never; outside a notebook the text bar alone reports. The returned
+    :class:`History` displays as that plot.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
@@ -284,7 +280,12 @@ def fit(step, batches, optimizer=None, *, epochs: int = 1, clip_norm: float | No
     history = History()
     running, weight = 0.0, 0.0
     t0 = time.perf_counter()
-    with ProgressBar(total, desc, stream=stream, enabled=progress) as bar:
+    from ..display import LivePlot
+    from ..progress import progress_bar
+
+    plot = LivePlot(history, title=desc,
+                    enabled=live if live is not None else (False if progress is False or stream is not None else None))
+    with progress_bar(total, desc, enabled=progress, stream=stream, unit="step") as bar:
         for epoch in range(epochs):
             source = batches(epoch) if callable(batches) else batches
             epoch_sum, epoch_n = 0.0, 0
@@ -303,7 +304,9 @@ def fit(step, batches, optimizer=None, *, epochs: int = 1, clip_norm: float | No
                 epoch_sum, epoch_n = epoch_sum + value, epoch_n + 1
                 running, weight = smoothing * running + (1 - smoothing) * value, smoothing * weight + (1 - smoothing)
                 extra = out.summary() if callable(getattr(out, "summary", None)) else ""
-                bar.update(1, f"loss {running / weight:.4g}" + (f", {extra}" if extra else ""))
+                bar.set_postfix_str(f"loss {running / weight:.4g}" + (f", {extra}" if extra else ""), refresh=False)
+                bar.update(1)
+                plot.update()
                 if callback is not None and callback(history.steps - 1, value, history):
                     history.stopped_early = True
                     break
@@ -314,4 +317,5 @@ def fit(step, batches, optimizer=None, *, epochs: int = 1, clip_norm: float | No
             if history.stopped_early:
                 break
     history.seconds = time.perf_counter() - t0
+    plot.close()
     return history

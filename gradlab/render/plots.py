@@ -55,16 +55,17 @@ def new(rows: int = 1, cols: int = 1, *, size="slide", title: str | None = None,
     r"""Return ``(figure, axes)`` for a ``rows`` × ``cols`` grid in the lecture style.
 
     ``size`` is a key of :data:`SIZES` or ``(width, height)`` in inches; ``axes`` is one Axes for a
-    1 × 1 grid, else a NumPy array of them."""
+    1 × 1 grid, else a NumPy array of them. In Jupyter the figure displays itself inline as SVG."""
     import matplotlib
-    from matplotlib.figure import Figure
+
+    from ..display import figure_class
 
     if isinstance(size, str):
         if size not in SIZES:
             raise ValueError(f"plots.new: unknown size {size!r}; choose one of {sorted(SIZES)} or give (width, height)")
         size = SIZES[size]
     with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        fig = figure_class()(figsize=size, dpi=DPI, layout="constrained")   # shows itself as SVG in Jupyter
         axes = fig.subplots(rows, cols, sharex=sharex, sharey=sharey, squeeze=True)
     for ax in np.atleast_1d(axes).ravel():
         _style_axes(ax)

@@ -294,6 +294,18 @@ class Derivation:
     def __str__(self) -> str:
         return self.markdown()
 
+    # ---------------------------------------------------------------------------- Jupyter
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the derivation as Markdown with display maths (:meth:`markdown`)."""
+        return self.markdown()
+
+    def _repr_latex_(self) -> str:
+        r"""Jupyter (and nbconvert to LaTeX): the equations of :meth:`latex` as ``$$\begin{aligned}`` blocks,
+        one per section, without the comment lines."""
+        out = [rf"$\textbf{{{head}}}$" + "\n" + "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
+               for head, rows, _ in self._sections(self.form)]
+        return "\n\n".join(out)
+
     # --------------------------------------------------------------------------- numbers
     def program(self, form: str | None = None):
         """Return the :class:`~gradlab.symbolic.program.Program` of ``form`` (or ``"diff"`` for route (a))."""

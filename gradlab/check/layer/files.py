@@ -243,7 +243,7 @@ def check_layer_file(path: str, *, mode: str = "full", seed: int = 0, examples: 
             if examples > 0:
                 if progress:
                     progress(f"{os.path.basename(path)}: searching {examples} Hypothesis examples for {d.label}")
-                searches.append(verify_layer(d, max_examples=examples, seed=seed))
+                searches.append(verify_layer(d, max_examples=examples, seed=seed, progress=False))
     except DerivationError as exc:
         result["error"] = exc
         result["elapsed"] = time.perf_counter() - t0

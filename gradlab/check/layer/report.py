@@ -45,6 +45,12 @@ class LayerReport(CheckReport):
 
         stem = Path(stem)
         path = stem if stem.suffix.lower() in (".svg", ".png", ".pdf") else stem.with_name(f"{stem.name}.{fmt}")
+        return plots.save(self.figure_object(), path, force=force)
+
+    def figure_object(self):
+        """Return the Matplotlib figure that :meth:`figure` writes (shown inline by the report in Jupyter)."""
+        from ...render import plots
+
         wrong = ", ".join(self.wrong) or "nothing"
         if self.probe:
             names = list(self.probe)
@@ -62,7 +68,7 @@ class LayerReport(CheckReport):
             ax.set_xticks(range(len(names)), names)
             ax.set_ylabel("worst relative error")
             ax.set_ylim(0, 1.05)
-        return plots.save(fig, path, force=force)
+        return fig
 
     def format(self, *, verbose: bool = False, indent: str = "") -> str:
         r"""Return the report as text: one row per gradient with its verdict and worst relative error

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..candidate import DerivationError
 from ..report import Finding, VerifyReport
-from ..search import unreplayable
+from ..search import search_bar, shrinking, unreplayable
 
 __all__ = ["verify_layer", "SEARCH_MAX_TIME", "SEARCH_MAX_SIZE"]
 
@@ -82,10 +82,12 @@ def _upstream(decl, vals, seed):
             for n in decl.upstream}
 
 
-def verify_layer(decl, *, max_examples: int = 20, seed: int = 0, max_sizes: dict | None = None) -> VerifyReport:
+def verify_layer(decl, *, max_examples: int = 20, seed: int = 0, max_sizes: dict | None = None,
+                 progress: bool | None = None) -> VerifyReport:
     r"""Return a :class:`~gradlab.check.report.VerifyReport`: search ``max_examples`` drawn cases for one
     where ``decl``'s backward disagrees with the VJP of its forward, and shrink the first failure to the
-    smallest (shortest sequence, fewest units, simplest values); its full report is ``counterexample``."""
+    smallest (shortest sequence, fewest units, simplest values); its full report is ``counterexample``.
+    ``progress``: a ``tqdm`` bar of the cases checked (see :func:`gradlab.progress.progress_bar`)."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample, Unsatisfiable
 
@@ -97,7 +99,10 @@ def verify_layer(decl, *, max_examples: int = 20, seed: int = 0, max_sizes: dict
     first: dict = {}
     errors: list = []
 
+    bar = search_bar(decl.label, max_examples, progress)
+
     def fails(case) -> bool:
+        bar.update(1)
         sizes, vals, up_seed = case
         try:
             up = _upstream(decl, vals, up_seed)
@@ -110,13 +115,15 @@ def verify_layer(decl, *, max_examples: int = 20, seed: int = 0, max_sizes: dict
             bad = r.verdict == "fail"
         if bad and not first:
             first.update(sizes)
+            shrinking(bar, decl.label, first)
         return bad
 
     cfg = settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
                    phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
     report = VerifyReport(decl.label, decl.describe(), seed, max_examples, True)
     try:
-        sizes, vals, up_seed = find(_strategy(decl, limits), fails, settings=cfg, random=random.Random(seed))
+        with bar:
+            sizes, vals, up_seed = find(_strategy(decl, limits), fails, settings=cfg, random=random.Random(seed))
     except (NoSuchExample, Unsatisfiable):
         report.elapsed = time.perf_counter() - t0
         return report
