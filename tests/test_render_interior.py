@@ -208,3 +208,21 @@ def test_cell_view_fits_a_16_9_slide_at_full_size_with_the_state_line_on_top(cel
         xs = [pos[b][0] for b in belt]
         assert len(ys) == 1 and xs == sorted(xs), belt       # straight, left to right
         assert max(y for _, y in pos.values()) - ys.pop() < 40   # across the top
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("cell", CELLS)
+def test_gate_level_unfolding_keeps_each_step_in_its_own_column_in_time_order(cell):
+    fig = to_dot(cell, "unfolded", detail="gates", T=3)
+    js = json.loads(fig.pipe(format="json"))
+    boxes = {o["name"]: [float(v) for v in o["bb"].split(",")] for o in js["objects"]
+             if o.get("name", "").startswith("cluster_t") and "bb" in o and "_" not in o["name"][8:]}
+    assert sorted(boxes) == ["cluster_t1", "cluster_t2", "cluster_t3"]
+    lefts = [boxes[f"cluster_t{t}"][0] for t in (1, 2, 3)]
+    assert lefts == sorted(lefts)
+    for o in js["objects"]:
+        m = re.fullmatch(r"t(\d)_(?!.*_fork$).*", o.get("name", ""))
+        if m and "pos" in o:
+            x0, y0, x1, y1 = boxes[f"cluster_t{m.group(1)}"]
+            x, y = (float(v) for v in o["pos"].split(","))
+            assert x0 <= x <= x1 and y0 <= y <= y1, (o["name"], (x, y), (x0, y0, x1, y1))

@@ -111,9 +111,11 @@ class _Terms:
 
     weights: list = field(default_factory=list)    # (weight, rows)
     inputs: list = field(default_factory=list)     # nodes
+    acts_on: dict = field(default_factory=dict)    # weight -> the value it multiplies (none for a bias)
 
     def add(self, other: "_Terms") -> "_Terms":
-        return _Terms(self.weights + other.weights, self.inputs + [n for n in other.inputs if n not in self.inputs])
+        return _Terms(self.weights + other.weights, self.inputs + [n for n in other.inputs if n not in self.inputs],
+                      {**self.acts_on, **other.acts_on})
 
 
 @dataclass
@@ -204,7 +206,7 @@ class _Interior:
             w = _weight_rows(ps[1]) if len(ps) > 1 else None
             if w is None:
                 return None
-            terms = _Terms([(w[0], _sub_range(w[1], rows))], [ps[0]])
+            terms = _Terms([(w[0], _sub_range(w[1], rows))], [ps[0]], {w[0]: ps[0]})
             if len(ps) > 2:
                 bias = ps[2]
                 b = _weight_rows(bias)
@@ -220,7 +222,7 @@ class _Interior:
             for w, v in ((ps[0], ps[1]), (ps[1], ps[0])):
                 wr = _weight_rows(w)
                 if wr is not None and wr[0].ndim == 1 and _weight_rows(v) is None:
-                    return _Terms([(wr[0], _sub_range(wr[1], rows))], [v])   # diag(p) v
+                    return _Terms([(wr[0], _sub_range(wr[1], rows))], [v], {wr[0]: v})   # diag(p) v
             return None
         if name == "add" and len(ps) == 2:
             sides = []
@@ -244,9 +246,16 @@ class _Interior:
                 return self.gates[lo // self.H: hi // self.H]
         return ""
 
-    def _weight_names(self, weights, gate: str) -> list:
+    def _weight_names(self, terms: _Terms, gate: str) -> list:
+        """The names of a layer's weights as the lecture writes the sum: W_x (on x_t) before W_s, then
+        the vectors (biases, peepholes); a block of stacked rows carries its gate (W_x,f)."""
+        def order(wr):
+            w = wr[0]
+            on_input = self.u.shown.get(terms.acts_on.get(w), ("",))[0] == "x"
+            return (w.ndim < 2 or w not in terms.acts_on, not on_input, self.u.index[w])
+
         names = []
-        for w, rows in sorted(weights, key=lambda wr: self.u.index[wr[0]]):
+        for w, rows in sorted(terms.weights, key=order):
             name = self.u.param_names[w]
             if rows is not None and not (rows == (0, w.shape[0])):
                 if gate and len(gate) == 1:
@@ -293,7 +302,7 @@ class _Interior:
                 head = f"<B>{_ACTIVATIONS[name]}</B>"
                 if len(gate) == 1:
                     head = f"{style.math_label(gate, self.tt)} = {head}"
-            params = style.param_text(self._weight_names(t.weights, gate), per_line=2,
+            params = style.param_text(self._weight_names(t, gate), per_line=2,
                                       fixed={self.u.param_names[p] for p in getattr(self.u, "fixed", ())})
             part.label = style.html_label(*([head] if head else []), f'<FONT POINT-SIZE="12">{params}</FONT>')
             part.inputs = [self.piece(v) for v in t.inputs]
@@ -468,8 +477,11 @@ def _draw_entries(g, st: _Interior, entry_ids: dict, rows: dict) -> dict:
         if e in entry_ids:
             ids[part.id] = entry_ids[e]
             readers = [p for p in st.parts.values() if part.id in p.inputs]
-            if part.id in belt_entries and entry_ids[e] != "gap" and len(readers) > 1:
-                # the previous step's state forks here: along the belt, and down into this step's gates
+            if part.id in belt_entries and entry_ids[e] != "gap" and len(readers) > 1 and _role_key(u, e) == "s":
+                # the previous step's state forks here: along the belt, and down into this step's gates.
+                # Only for a carried state that is also the hidden state (a GRU's s): dot then keeps the
+                # steps in time order; for a cell state read by peepholes the fork pushes the step's new
+                # states out of its cluster, and plain edges lay out well (seen on every cell, T = 2..6)
                 fork = f"{part.id}_fork"
                 colour = style.NO_GRAD_LINE if st.grey(part.id) else style.INK
                 g.node(fork, "", shape="point", width="0.08", color=colour)
@@ -568,8 +580,12 @@ def _draw_edges(g, st: _Interior, ids: dict, entry_ids: dict) -> None:
                 g.edge(head, tail, dir="back", **attrs)     # points down, from the belt
             elif from_gap:
                 g.edge(tail, head, style="dotted", constraint="false", **attrs)
+            elif _from_before(st, tail) and st.belt:
+                g.edge(tail, head, constraint="false", **attrs)   # the belt row keeps the steps in order
             elif _from_before(st, tail):
-                g.edge(tail, head, constraint="false", **attrs)   # the previous step's state
+                # the previous step's state read low in this step: written bottom-up and pointed back,
+                # so the steps do not stack up and stay in time order (no belt row to align them)
+                g.edge(head, tail, dir="back", **attrs)
             else:
                 g.edge(tail, head, **attrs)
 
@@ -641,20 +657,17 @@ def _all_steps(g, u: Unfolding, alive: set, rows: dict, elide) -> list:
                 gap = True
             continue
         st = _Interior(u, t, alive, prefix=f"t{t}_", symbolic=False)
-        entry_ids = {}
-        for part in st.parts.values():
-            e = part.node
-            if part.kind != "entry":
-                continue
-            if e in prev_out:
-                entry_ids[e] = prev_out[e]
-            elif gap and t - 1 in hidden and u.shown.get(e, ("x",))[0] != "x":
-                entry_ids[e] = "gap"
+        entry_ids = {p.node: prev_out[p.node] for p in st.parts.values() if p.kind == "entry" and p.node in prev_out}
         out_ids: dict = {}
         with g.subgraph(name=f"cluster_t{t}") as c:
             c.attr(label=f"t = {t}", style="rounded", color=style.FRAME_LINE, fontcolor=style.FRAME_INK,
                    labelloc="b")
             _draw_step(c, st, entry_ids=entry_ids, out_ids=out_ids, rows=rows)
+        if gap and t - 1 in hidden:
+            # the states coming out of the elided steps are drawn in this step, fed from the "⋯"
+            for part in st.parts.values():
+                if part.kind == "entry" and u.shown.get(part.node, ("x",))[0] != "x":
+                    g.edge("gap", part.id, style="dotted", **({} if part.id in st.belt else {"constraint": "false"}))
         xs = [p.id for p in st.parts.values() if p.kind == "entry" and u.shown.get(p.node, ("",))[0] == "x"]
         spine.extend(xs[:1])
         prev_out = out_ids
