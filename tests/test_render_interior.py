@@ -226,3 +226,14 @@ def test_gate_level_unfolding_keeps_each_step_in_its_own_column_in_time_order(ce
             x0, y0, x1, y1 = boxes[f"cluster_t{m.group(1)}"]
             x, y = (float(v) for v in o["pos"].split(","))
             assert x0 <= x <= x1 and y0 <= y <= y1, (o["name"], (x, y), (x0, y0, x1, y1))
+
+
+def test_op_view_greys_exactly_the_ops_with_no_path_to_the_loss():
+    u = unfolding_of("fourgate", T=2)
+    src = to_dot(u, "ops").source
+    reach = _ancestors(u.graph.outputs[0])
+    drawn = {n: attrs for n, (_, attrs) in nodes(src).items() if re.fullmatch(r"n\d+", n)}
+    by_index = dict(enumerate(u.graph.nodes))
+    grey = {by_index[int(n[1:])] for n, attrs in drawn.items() if style.NO_GRAD_FILL in attrs}
+    ops = {by_index[int(n[1:])] for n in drawn if by_index[int(n[1:])].op is not None}
+    assert grey and grey == {n for n in ops if n not in reach}

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from ..nn.registry import KINDS
 from . import style
-from .opgraph import op_symbol
+from .opgraph import op_symbol, reaches_loss
 from .output import Figure
 from .structure import Unfolding, is_weight
 
@@ -42,19 +42,6 @@ _ACTIVATIONS = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu"}
 _POINTWISE = {"mul": "×", "add": "+", "sub": "−", "div": "÷", "neg": "−", "tanh": "tanh", "sigmoid": "σ",
               "relu": "relu", "exp": "exp", "log": "log"}
 _ELEMENTWISE = set(_POINTWISE)
-
-
-def reaches_loss(u: Unfolding) -> set:
-    """Return the nodes of ``u``'s recorded graph that have a path to the loss (the graph's first output):
-    the ones a gradient of the loss flows through."""
-    loss = u.graph.outputs[0]
-    alive, stack = {loss}, [loss]
-    while stack:
-        for p in stack.pop().parents:
-            if p not in alive:
-                alive.add(p)
-                stack.append(p)
-    return alive
 
 
 # ------------------------------------------------------------------------------- slices and layers

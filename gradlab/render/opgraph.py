@@ -13,12 +13,26 @@ from . import style
 from .output import Figure
 from .structure import Unfolding, is_weight
 
-__all__ = ["op_graph", "op_symbol"]
+__all__ = ["op_graph", "op_symbol", "reaches_loss"]
 
 _SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "−", "matmul": "@", "transpose": "ᵀ",
             "sigmoid": "σ", "tanh": "tanh", "relu": "relu", "exp": "exp", "log": "log", "sum": "Σ", "mean": "mean",
             "linear": "W·+b", "softmax": "softmax", "log_softmax": "log softmax", "concat": "concat",
             "stack": "stack", "reshape": "reshape", "maximum": "max", "where": "where", "clip": "clip"}
+
+
+def reaches_loss(u: Unfolding) -> set:
+    """Return the nodes of ``u``'s recorded graph that have a path to the loss (the graph's first output):
+    the ones a gradient of the loss flows through. (A graph recorded with the last state as a further
+    output, as :func:`gradlab.render.unfolding_of` records a cell, also holds parts that do not.)"""
+    loss = u.graph.outputs[0]
+    alive, stack = {loss}, [loss]
+    while stack:
+        for p in stack.pop().parents:
+            if p not in alive:
+                alive.add(p)
+                stack.append(p)
+    return alive
 
 
 def op_symbol(n) -> str:
@@ -62,6 +76,7 @@ class _OpFigure:
             for n in step.nodes + step.post:
                 self.place[n] = t
         self.state_of = {n: u.label(n) for n in u.shown}
+        self.alive = reaches_loss(u)
         self.leaf_consumers: dict = {}
         for n in u.graph.nodes:
             for p in n.parents:
@@ -99,6 +114,10 @@ def _draw_op(g, cont, f: _OpFigure, n) -> None:
         nm, t = f.state_of[n]
         g.node(f.nid(n), style.html_label(style.math_label(nm, t)), shape="circle", style="filled",
                fillcolor=fill, color=line, width="0.35")
+        return
+    if n not in f.alive:          # no path to the loss: no gradient flows through it
+        fill, line = style.NO_GRAD_FILL, style.NO_GRAD_LINE
+        cont.node(f.nid(n), f.label_of(n), style="filled", fillcolor=fill, color=line, fontcolor=style.NO_GRAD_INK)
         return
     cont.node(f.nid(n), f.label_of(n), style="filled", fillcolor=fill, color=line)
 
