@@ -215,8 +215,10 @@ class _Interior:
             sides = []
             for p in ps:
                 wr = _weight_rows(p)
-                sides.append(_Terms([(wr[0], _sub_range(wr[1], rows) if p.ndim else None)], [])
-                             if wr is not None else self.layer_terms(p, rows if p.shape[-1:] == node.shape[-1:] else None))
+                if wr is not None:       # a bias
+                    sides.append(_Terms([(wr[0], _sub_range(wr[1], rows) if p.ndim else None)], []))
+                else:
+                    sides.append(self.layer_terms(p, rows if p.shape[-1:] == node.shape[-1:] else None))
             if None in sides:
                 return None
             return sides[0].add(sides[1])
@@ -481,9 +483,9 @@ def _draw_entries(g, st: _Interior, entry_ids: dict, rows: dict) -> dict:
         nm = u.label(e)[0] if e in u.shown else (e.name or "v")
         label = style.math_label(nm, st.tt if role == "x" else st.tp)
         key = _role_key(u, e)
-        g.node(part.id, style.html_label(label), **_colours(st, part.id, style.ROLE_FILL.get(key, style.ROLE_FILL["s0"]),
-                                                            style.ROLE_LINE.get(key, style.ROLE_LINE["s0"])),
-               **_value_shape(nm))
+        colours = _colours(st, part.id, style.ROLE_FILL.get(key, style.ROLE_FILL["s0"]),
+                           style.ROLE_LINE.get(key, style.ROLE_LINE["s0"]))
+        g.node(part.id, style.html_label(label), **colours, **_value_shape(nm))
         rows.setdefault("belt" if part.id in belt_entries else "in", []).append(part.id)
     return ids
 

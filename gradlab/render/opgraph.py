@@ -154,7 +154,8 @@ def _draw_leaf(c, f: _OpFigure, n, p, t) -> None:
     lbl = (f"{float(p.data):.3g}" if p.ndim == 0 else
            (f"<{style.math_label('d', t)}>" if p.name == "d" else (p.name or "const")))
     c.node(f.nid(p), lbl, shape="plaintext" if p.ndim == 0 else "circle", fontsize="10",
-           **({} if p.ndim == 0 else {"style": "filled", "fillcolor": "#f4f4f4", "width": "0.3", "color": style.ROLE_LINE["const"]}))
+           **({} if p.ndim == 0 else {"style": "filled", "fillcolor": "#f4f4f4", "width": "0.3",
+                                      "color": style.ROLE_LINE["const"]}))
 
 
 def _draw_columns(g, f: _OpFigure) -> None:
