@@ -201,9 +201,9 @@ class _Interior:
                     terms.weights.append((b[0], _sub_range(b[1], rows)))
                 else:
                     more = self.layer_terms(bias, rows)
-                    if more is None:
-                        return None
-                    terms = terms.add(more)
+                    # an added value that is no layer of this step (the inputs projected before the
+                    # loop, in a fused unrolling) enters the box as one more input
+                    terms = terms.add(more) if more is not None else terms.add(_Terms([], [bias]))
             return terms
         if name == "mul" and len(ps) == 2:
             for w, v in ((ps[0], ps[1]), (ps[1], ps[0])):
