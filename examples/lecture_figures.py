@@ -91,7 +91,17 @@ def figures(out: str, fmt: str, force: bool = False) -> list:
     written += reservoir_and_tdnn_figures(save, out, fmt, force=force)
     # 7. exploding gradients: the clipping cliff and the per-step gradient norms (Matplotlib figures)
     written += clipping_figures(out, fmt, force=force)
+    # 8. inside the gated cells, unfolded: the whole last cell, grey where no gradient flows
+    cell_interior_figures(save)
     return written
+
+
+# ------------------------------------------------------------ cell interiors unfolded (issue 18)
+def cell_interior_figures(save) -> None:
+    """The gate-level unfolding of the GRU (its state straight along the top) and of the four-gate LSTM,
+    whose last cell is drawn whole, the part no gradient reaches (N_T ⊙ i_T into LTM_T) in grey."""
+    save("gru_unfolded_gates", "gru", view="unfolded", detail="gates", T=3)
+    save("fourgate_unfolded_gates", "fourgate", view="unfolded", detail="gates", T=3)
 
 
 # ------------------------------------------------------------ echo-state and time-delay networks (issue 15)

@@ -55,6 +55,15 @@ def _loss_of(net, rng, ops, mse_half):
     return losses, total
 
 
+def _whole_graph(net, total) -> Graph:
+    """The recorded graph of the loss ``total`` *and* of the last state: the loss comes first (the
+    figures' gradients are of it), the parts of the last step that do not reach it (a four-gate LSTM's
+    LTM_T) are recorded too, so that a figure draws the whole cell and greys what no gradient reaches."""
+    last = net.states[-1] if net.states else ()
+    parts = [p for p in (last if isinstance(last, tuple) else (last,)) if isinstance(p, Tensor)]
+    return Graph(total, *parts)
+
+
 def _hints(net, losses) -> dict:
     cell = net.cell
     names, states, outputs, loss_map = {}, {}, {}, {}
@@ -95,9 +104,9 @@ def unfolding_of(obj, *, T: int | None = None, rng=0, hints: dict | None = None)
         from ..nn.losses import mse_half
 
         losses, total = _loss_of(obj, np.random.default_rng(rng), ops, mse_half)
-        return Unfolding(Graph(total), {**_hints(obj, losses), **(hints or {})})
+        return Unfolding(_whole_graph(obj, total), {**_hints(obj, losses), **(hints or {})})
     if _is_cell(obj):
         net, (losses, total) = _unroll_cell(obj, 3 if T is None else T, rng)
-        return Unfolding(Graph(total), {**_hints(net, losses), **(hints or {})})
+        return Unfolding(_whole_graph(net, total), {**_hints(net, losses), **(hints or {})})
     raise TypeError(f"render: cannot draw {type(obj).__name__!r}; give an output Tensor (e.g. the loss), a "
                     f"gradlab.Graph, an unrolled network, a recurrent cell or a cell name such as 'lstm'")

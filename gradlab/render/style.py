@@ -126,3 +126,22 @@ def set_title(g, title: str | None, fontsize: str = "15") -> None:
     before them in DOT is inherited by them (an unlabelled cluster would carry the title)."""
     if title:
         g.attr(label=f"<<B>{title}</B>>", labelloc="b", fontsize=fontsize)
+
+
+# ----------------------------------------------------------------------------- cell interiors
+# (gradlab.render.interior) learned layers are boxes, pointwise operations circles, as in the usual
+# LSTM/GRU diagrams; the parts of a step that no gradient reaches (no path to the loss) are grey.
+LAYER_FILL = "#fff2b3"
+LAYER_LINE = "#b08d00"
+POINT_FILL = "#f9d9e4"
+POINT_LINE = "#b03a66"
+JUNCTION_INK = "#333333"      # the dot where inputs join (a concatenation)
+INK = "#000000"               # text and edges drawn in the default colour
+FRAME_LINE = "#c8c8c8"        # the frame of a time step's cluster
+FRAME_INK = "#555555"         # its label
+GAP_LINE = "#bbbbbb"          # the frame of the elided steps
+NO_GRAD_FILL = "#f2f2f2"      # a part with no path to the loss: no gradient flows through it
+NO_GRAD_LINE = "#b4b4b4"
+NO_GRAD_INK = "#9a9a9a"
+__all__ += ["LAYER_FILL", "LAYER_LINE", "POINT_FILL", "POINT_LINE", "JUNCTION_INK", "INK", "FRAME_LINE", "FRAME_INK",
+            "GAP_LINE", "NO_GRAD_FILL", "NO_GRAD_LINE", "NO_GRAD_INK"]
