@@ -88,18 +88,19 @@ def test_gated_cell_box_lists_its_shared_parameters_on_every_copy(cell):
 
 
 @pytest.mark.parametrize("cell", ["elman", "lstm"])
-def test_shared_once_draws_each_parameter_once_with_one_edge_per_step(cell):
+def test_shared_once_lists_each_parameter_once_and_colours_one_edge_per_step_with_it(cell):
     T = 5
     src = to_dot(cell, T=T, shared="once").source
     params = make_cell(cell).parameters_by_name()
-    nodes = {n: plain(lbl).replace(" ", "").split(",") for n, lbl in re.findall(r"^\s*(param_\S+) \[label=<(.*?)> ",
-                                                                              src, re.M)}
+    legend = re.search(r"legend_shared \[label=<(.*)> ", src).group(1)
+    entries = re.findall(r'<TR><TD ALIGN="LEFT"><FONT COLOR="(#\w+)">━+</FONT>(.*?)</TD></TR>', legend)
     for name in params:
-        holders = [n for n, names in nodes.items() if name in names]
-        assert len(holders) == 1, (name, nodes)          # drawn once (with the parameters it travels with)
-        fan = [h for t, h, a in edges(src) if t == holders[0] and "invis" not in (a or "")]
-        assert len(fan) == T, (name, fan)                # one coloured edge per step
+        holders = [colour for colour, text in entries if name in plain(text).replace(" ", "").split(",")]
+        assert len(holders) == 1, (name, entries)        # drawn once (with the parameters it travels with)
+        used = [(t, h) for t, h, a in edges(src) if f'color="{holders[0]}"' in (a or "")]
+        assert len(used) == T, (name, used)              # one coloured edge per step
     assert not [lbl for _, _, lbl in edge_labels(src) if lbl in params]  # no per-copy labels in this mode
+    assert "constraint=false" not in src                 # no edge routed freely across the steps
 
 
 def test_source_is_deterministic_for_the_same_model_and_seed():

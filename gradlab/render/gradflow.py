@@ -76,11 +76,11 @@ def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "l
     annotate = {}
     for n in states:
         annotate[n] = ([style.fmt_number(norms[n])], style.norm_colour(norms[n], lo, hi))
-    cut = set()
-    for tail, child in cut_edges(u, truncate):
-        for e in u.edges():
-            if e.tail is tail and u.shown[e.head][1] == child.scope.t:
-                cut.add((e.tail, e.head))
+    by_tail: dict = {}
+    for e in u.edges():
+        by_tail.setdefault(e.tail, []).append(e)
+    cut = {(e.tail, e.head) for tail, child in cut_edges(u, truncate) for e in by_tail.get(tail, ())
+           if u.shown[e.head][1] == child.scope.t}
 
     def colour(tail, head):
         # the gradient that flows back along tail -> head leaves head: colour it by ‖∂E/∂head‖
