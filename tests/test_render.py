@@ -231,7 +231,7 @@ def test_truncation_every_step_leaves_only_the_local_gradient():
 
 
 def test_gradient_view_marks_each_truncation_boundary_and_points_back_in_time():
-    src = to_dot("elman", "gradients", T=7, truncate=3).source
+    src = to_dot("elman", "gradients", T=7, truncate=3, fit=None).source
     assert src.count(">stop<") == 2            # after steps 3 and 6
     recurrent = [a for t, h, a in edges(src) if re.fullmatch(r"s_t\d", t) and re.fullmatch(r"s_t\d", h)]
     assert recurrent and all("dir=back" in a for a in recurrent)
@@ -309,7 +309,7 @@ def x_order(fig, names):
 
 @pytest.mark.graphviz_exe
 @pytest.mark.parametrize("cell", ["elman", "jordan", "lstm", "gru"])
-@pytest.mark.parametrize("kwargs", [{}, {"shared": "once"}, {"view": "gradients", "truncate": 2},
+@pytest.mark.parametrize("kwargs", [{}, {"shared": "once"}, {"view": "gradients", "truncate": 2, "fit": None},
                                     {"elide": 3}, {"view": "gradients", "elide": 2, "truncate": 4}])
 def test_time_runs_left_to_right_in_the_rendered_layout(cell, kwargs):
     for T in ((8, 15) if "elide" in kwargs else (2, 5, 9)):

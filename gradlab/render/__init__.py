@@ -16,8 +16,12 @@ source instead. Views (``view=``):
 * ``"cell"``: one step's interior: layers as boxes, pointwise operations as circles;
 * ``"ops"``: the unfolded graph of primitive ops (the engine lessons);
 * ``"gradients"``: BPTT, each state annotated with ‖∂E/∂s_t‖ on a colour scale (``truncate=k`` shows
-  where truncated BPTT stops the gradient);
+  where truncated BPTT stops the gradient; ``loss_at="last"`` and ``weight_scale`` make the vanishing
+  gradient of the README); fitted to a 16:9 slide by default;
 * ``"check"``: see :func:`check_figure`.
+
+Every view takes the slide options ``theme`` (light/dark), ``fontsize``, ``labels`` (all/few/none),
+``size`` and ``dpi``; sequences longer than :data:`MAX_STEPS` steps are elided unless ``all_steps=True``.
 """
 from __future__ import annotations
 
@@ -31,11 +35,13 @@ from .opgraph import op_graph
 from .output import Figure, dot_available, write
 from .source import make_cell, unfolding_of
 from .structure import Unfolding
-from .unfolded import folded, unfolded
+from .unfolded import AUTO_KEEP, MAX_STEPS, SLIDE, folded, parse_ratio, steps_kept, unfolded
+from . import style
 from .attention import attention_graph, attention_heatmap
 
 __all__ = ["render", "to_dot", "write", "check_figure", "failure_figure", "findings_from", "Figure", "Unfolding", "VIEWS",
-           "DETAILS", "dot_available", "unfolding_of", "state_gradients", "make_cell"]
+           "DETAILS", "dot_available", "unfolding_of", "state_gradients", "make_cell", "MAX_STEPS", "AUTO_KEEP",
+           "SLIDE"]
 __all__ += ["attention_graph", "attention_heatmap"]
 
 VIEWS = ("unfolded", "folded", "cell", "ops", "gradients", "check")
@@ -43,23 +49,56 @@ DETAILS = ("cell", "gates", "ops")
 
 
 def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "cell", shared: str = "label",
-           elide: int | None = None, box: bool | None = None, truncate: int | None = None, findings=None,
-           title: str | None = None, rng=0, t: int | None = None, hints: dict | None = None) -> Figure:
+           elide: int | None = None, fit="auto", all_steps: bool = False, box: bool | None = None,
+           truncate: int | None = None, findings=None, title: str | None = None, rng=0, t: int | None = None,
+           hints: dict | None = None, loss_at: str = "all", weight_scale: float | None = None,
+           theme: str = "light", fontsize: float | None = None, labels: str = "all", size: str | None = None,
+           dpi: float | None = None) -> Figure:
     r"""Return the figure of ``obj`` as a :class:`Figure` (a ``graphviz.Digraph``; no ``dot`` needed).
 
     ``obj``: an output Tensor (e.g. the loss) or a :class:`gradlab.Graph` recorded with time-step scopes,
     an unrolled network, a recurrent cell (unrolled over ``T`` steps on seeded data) or a cell name
     (``"elman"``, ``"lstm"``, ``"gru"``, ...). ``view`` is one of :data:`VIEWS`; ``detail`` (unfolded
-    view) one of :data:`DETAILS`; ``shared`` ``"label"`` or ``"once"``; ``elide=k`` keeps the first and
-    last k steps of a long sequence; ``truncate=k`` (gradients view) cuts BPTT every k steps;
-    ``findings`` (check view) as in :func:`check_figure`; ``t`` the step the cell view shows;
-    ``hints`` names what the graph alone cannot tell, e.g. ``{"cell": "LSTM"}`` (see :class:`Unfolding`).
+    view) one of :data:`DETAILS`; ``shared`` ``"label"`` or ``"once"``; ``truncate=k`` (gradients view)
+    cuts BPTT every k steps; ``findings`` (check view) as in :func:`check_figure`; ``t`` the step the cell
+    view shows; ``hints`` names what the graph alone cannot tell, e.g. ``{"cell": "LSTM"}`` (see
+    :class:`Unfolding`).
+
+    Long sequences: ``elide=k`` keeps the first and last k steps of a long sequence; ``fit="16:9"`` (the
+    default of the gradients view; ``fit="auto"`` means that, and no fitting for the other views; None
+    never fits) elides as many middle steps as it takes for the figure to be no wider than that aspect
+    ratio; a sequence of more than :data:`MAX_STEPS` steps is elided to its first and last
+    :data:`AUTO_KEEP` unless ``all_steps=True``. The figure's ``kept`` attribute says how many steps were
+    kept at each end (None: all drawn).
+
+    Loss and weights of a cell gradlab unrolls: ``loss_at`` ``"all"`` (E = Σ_t E_t) or ``"last"`` (only the
+    last step's loss), ``weight_scale`` multiplies every weight (see :func:`unfolding_of`).
+
+    Slide looks (every view, see :func:`gradlab.render.style.apply_look`): ``theme`` ``"light"`` or
+    ``"dark"``, ``fontsize`` (points), ``labels`` ``"all"``, ``"few"`` or ``"none"``, ``size`` ``"WxH"`` in
+    pixels, ``dpi``.
     """
     if view not in VIEWS:
         raise ValueError(f"render: unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     if detail not in DETAILS:
         raise ValueError(f"render: unknown detail {detail!r}; choose one of {', '.join(DETAILS)}")
-    u = unfolding_of(obj, T=T, rng=rng, hints=hints)
+    u = unfolding_of(obj, T=T, rng=rng, hints=hints, loss_at=loss_at, weight_scale=weight_scale)
+    if fit == "auto":
+        fit = SLIDE if view == "gradients" else None
+    kept = steps_kept(u, elide=elide, fit=fit if view in ("unfolded", "gradients", "check") and detail == "cell"
+                      else None, all_steps=all_steps, annotated=view == "gradients", box=box)
+    fig = _draw(u, view, detail=detail, shared=shared, elide=kept, box=box, truncate=truncate, findings=findings,
+                title=title, t=t)
+    ratio = parse_ratio(fit) if view in ("unfolded", "gradients", "check") and detail == "cell" else None
+    if ratio is not None:
+        # what eliding could not do (a step of a gated cell is wide) dot does: it spaces the ranks (or the
+        # columns) out until the drawing has exactly this aspect ratio
+        fig.graph_attr["ratio"] = f"{1 / ratio:.4f}"
+    fig.kept = kept
+    return style.apply_look(fig, theme=theme, fontsize=fontsize, labels=labels, size=size, dpi=dpi)
+
+
+def _draw(u, view, *, detail, shared, elide, box, truncate, findings, title, t) -> Figure:
     if view == "check":
         return check_figure(findings if findings is not None else {}, u, shared=shared, elide=elide, box=box,
                             title=title)

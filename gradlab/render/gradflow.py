@@ -86,11 +86,7 @@ def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "l
         # the gradient that flows back along tail -> head leaves head: colour it by ‖∂E/∂head‖
         if head not in annotate or u.shown.get(tail, ("x",))[0] not in ("s", "c", "s0"):
             return None
-        v = norms.get(head, 0.0)
-        if not v > 0:
-            return ("#cccccc", "1")
-        u_ = 0.0 if hi <= lo else (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
-        return (style.norm_colour(v, lo, hi), f"{1 + 2.5 * min(max(u_, 0), 1):.2f}")
+        return style.edge_norm_colour(norms.get(head, 0.0), lo, hi)
 
     if title is None:
         title = "Backpropagation through time: ‖∂E/∂s<SUB>t</SUB>‖"
@@ -98,5 +94,8 @@ def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "l
             title += f" (truncated every {truncate} steps)"
     g = unfolded(u, shared=shared, elide=elide, box=box, title=title, annotate=annotate, backward=True,
                  edge_colour=colour, cut=cut, name=name)
-    g.node("legend", style.scale_legend(lo, hi, "‖∂E/∂s‖ (log scale)"), shape="plaintext", fontsize="10")
+    # the legend stands under the inputs (an invisible edge to the start of the input row puts it there):
+    # beside the figure it would make a long sequence wider still
+    g.node("legend", style.scale_legend(lo, hi, "‖∂E/∂s<SUB>t</SUB>‖ (log scale)"), shape="plaintext")
+    g.edge("legend", "start", style="invis")
     return g

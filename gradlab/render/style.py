@@ -17,7 +17,7 @@ import re
 
 __all__ = ["set_title", "math_label", "html_label", "param_text", "ROLE_FILL", "ROLE_LINE", "PALETTE", "HIGHLIGHT", "FONT",
            "norm_colour", "scale_legend", "fmt_number", "FIXED_INK", "FIXED_MARK", "title_markup", "apply_look",
-           "THEMES", "LABELS", "BASE_FONTSIZE", "EDGE_MIN_WIDTH", "NUMBER_POINT_SIZE", "LEGEND_POINT_SIZE"]
+           "THEMES", "LABELS", "edge_norm_colour", "BASE_FONTSIZE", "EDGE_MIN_WIDTH", "NUMBER_POINT_SIZE", "LEGEND_POINT_SIZE"]
 
 FONT = "Helvetica"
 # fill and line colour per role of a value node
@@ -117,21 +117,38 @@ def text_colour(fill: str) -> str:
     return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff"
 
 
+def edge_norm_colour(value: float, lo: float, hi: float) -> tuple:
+    r"""Return (colour, pen width) of an arrow that carries a gradient of norm ``value`` on the scale ``lo`` …
+    ``hi``: the colour of :func:`norm_colour` from a quarter of the way up (the palest yellow cannot be seen
+    on white) and a width from :data:`EDGE_MIN_WIDTH` to 2.5 times it; zero is thin grey."""
+    if not value > 0 or not math.isfinite(value):
+        return "#bbbbbb", f"{EDGE_MIN_WIDTH:.2f}"
+    u = 0.5 if hi <= lo else (math.log10(value) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+    u = min(max(u, 0.0), 1.0)
+    colour = norm_colour(10 ** (math.log10(lo) + (0.25 + 0.75 * u) * (math.log10(hi) - math.log10(lo)))
+                         if hi > lo else value, lo, hi)
+    return colour, f"{EDGE_MIN_WIDTH * (1 + 1.5 * u):.2f}"
+
+
 def scale_legend(lo: float, hi: float, title: str) -> str:
-    """Return an HTML-like table label: a colour bar from ``lo`` to ``hi`` (log scale) with its title."""
+    """Return an HTML-like table label: a colour bar from ``lo`` to ``hi`` (log scale) with its title and
+    the values at both ends and in the middle, in :data:`LEGEND_POINT_SIZE` type."""
     cells = []
-    n = 7
+    n = 9
     for i in range(n):
         if hi > lo > 0:
             v = 10 ** (math.log10(lo) + (math.log10(hi) - math.log10(lo)) * i / (n - 1))
         else:
             v = hi
-        cells.append(f'<TD BGCOLOR="{norm_colour(v, lo, hi)}" WIDTH="22" HEIGHT="14"></TD>')
-    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
-            f'<TR><TD COLSPAN="{n}">{title}</TD></TR>'
+        cells.append(f'<TD BGCOLOR="{norm_colour(v, lo, hi)}" WIDTH="34" HEIGHT="20"></TD>')
+    mid = math.sqrt(lo * hi) if hi > lo > 0 else hi
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
+            f'<TR><TD COLSPAN="{n}"><FONT POINT-SIZE="{LEGEND_POINT_SIZE}">{title}</FONT></TD></TR>'
             f'<TR>{"".join(cells)}</TR>'
-            f'<TR><TD COLSPAN="3" ALIGN="LEFT">{fmt_number(lo)}</TD><TD></TD>'
-            f'<TD COLSPAN="3" ALIGN="RIGHT">{fmt_number(hi)}</TD></TR></TABLE>>')
+            f'<TR><TD COLSPAN="3" ALIGN="LEFT"><FONT POINT-SIZE="{LEGEND_POINT_SIZE}">{fmt_number(lo)}</FONT></TD>'
+            f'<TD COLSPAN="3"><FONT POINT-SIZE="{LEGEND_POINT_SIZE}">{fmt_number(mid)}</FONT></TD>'
+            f'<TD COLSPAN="3" ALIGN="RIGHT"><FONT POINT-SIZE="{LEGEND_POINT_SIZE}">{fmt_number(hi)}</FONT></TD>'
+            f'</TR></TABLE>>')
 
 
 def set_title(g, title: str | None, fontsize: str = "16") -> None:
@@ -258,7 +275,7 @@ def apply_look(g, *, theme: str = "light", fontsize: float | None = None, labels
                 attrs["fontsize"] = f"{float(attrs['fontsize']) * k:.3g}"
     if theme == "dark":
         g.body[:] = [_dark_line(line) for line in g.body]
-        g.graph_attr.update(bgcolor=_mix(_DARK_BG, _DARK_BG, 0), fontcolor="#eeeeee", color="#888888")
+        g.graph_attr.update(bgcolor="#%02x%02x%02x" % _DARK_BG, fontcolor="#eeeeee", color="#888888")
         g.node_attr.update(fontcolor="#eeeeee", color="#dddddd")
         g.edge_attr.update(fontcolor="#eeeeee", color="#dddddd")
     if dpi is not None:

@@ -106,10 +106,12 @@ def _box_params(u: Unfolding, t) -> list:
 # last AUTO_KEEP steps are drawn, the gap says which steps it stands for.
 MAX_STEPS = 60
 AUTO_KEEP = 3
-# The size of one drawn column and row in inches, as dot lays them out (measured with dot 2.42-2.43 on the
-# figures gradlab draws; the layout test checks the aspect ratio they predict against dot's own layout).
-COLUMN_WIDTH = {"values": 0.95, "box": 1.45, "annotated": 1.25}
-ROW_HEIGHT = 0.95
+# The size of the drawn parts in inches, as dot lays them out (measured with dot 2.42 on the figures gradlab
+# draws, rounded up for widths and down for heights, so that a figure fitted to a ratio is no wider; the
+# layout test checks the ratio they predict against dot's own layout): one step's column (values only, values
+# with their gradient norms, one box per step, a box with norms), the initial states, the gap, one row.
+COLUMN_WIDTH = {"values": 1.4, "values annotated": 1.7, "box": 3.3, "box annotated": 3.5}
+FIRST_COLUMN, GAP_WIDTH, ROW_HEIGHT = 1.1, 2.3, 1.05
 SLIDE = "16:9"
 
 
@@ -137,17 +139,15 @@ def _check_keep(elide):
 
 def estimated_size(u: Unfolding, kept: int, *, annotated: bool = False, box: bool | None = None) -> tuple:
     r"""Return (width, height) in inches that the unfolded figure of ``u`` takes with ``kept`` steps drawn
-    (plus the initial state, and a gap when steps are elided): columns times :data:`COLUMN_WIDTH`, the
-    rows in use times :data:`ROW_HEIGHT`, plus the title and, for ``annotated`` (gradient) figures, the
-    legend."""
+    (plus the initial state, and a gap when steps are elided): steps times :data:`COLUMN_WIDTH`, the rows
+    times :data:`ROW_HEIGHT`, plus, for ``annotated`` (gradient) figures, the legend under them."""
     box = u.gated() if box is None else box
-    width_of = COLUMN_WIDTH["box" if box else ("annotated" if annotated else "values")]
+    width_of = COLUMN_WIDTH[("box" if box else "values") + (" annotated" if annotated else "")]
     elided = kept < len(u.times)
-    columns = kept + 1 + (1 if elided else 0) + (1.4 if annotated else 0)
-    roles = {role for role, t in u.shown.values()}
-    rows = len({"x", "s", "y", "E"} & roles) + (1 if u.final_out and not elided else 0)
+    width = FIRST_COLUMN + kept * width_of + (GAP_WIDTH if elided else 0)
+    rows = 4 + (1 if u.final_out and not elided else 0)
     rows += 1 if box and any(len(s.states) > 1 for s in u.steps.values()) else 0
-    return columns * width_of, rows * ROW_HEIGHT + 0.6
+    return width, rows * ROW_HEIGHT + 0.3 + (1.3 if annotated else 0)
 
 
 def steps_kept(u: Unfolding, *, elide=None, fit=None, all_steps: bool = False, annotated: bool = False,
