@@ -25,6 +25,8 @@ Every view takes the slide options ``theme`` (light/dark), ``fontsize``, ``label
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
 import types
 
@@ -82,13 +84,14 @@ def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "
         raise ValueError(f"render: unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     if detail not in DETAILS:
         raise ValueError(f"render: unknown detail {detail!r}; choose one of {', '.join(DETAILS)}")
-    u = unfolding_of(obj, T=T, rng=rng, hints=hints, loss_at=loss_at, weight_scale=weight_scale)
-    if fit == "auto":
-        fit = SLIDE if view == "gradients" else None
-    kept = steps_kept(u, elide=elide, fit=fit if view in ("unfolded", "gradients", "check") and detail == "cell"
-                      else None, all_steps=all_steps, annotated=view == "gradients", box=box)
-    fig = _draw(u, view, detail=detail, shared=shared, elide=kept, box=box, truncate=truncate, findings=findings,
-                title=title, t=t)
+    with _collector_paused():
+        u = unfolding_of(obj, T=T, rng=rng, hints=hints, loss_at=loss_at, weight_scale=weight_scale)
+        if fit == "auto":
+            fit = SLIDE if view == "gradients" else None
+        kept = steps_kept(u, elide=elide, fit=fit if view in ("unfolded", "gradients", "check") and detail == "cell"
+                          else None, all_steps=all_steps, annotated=view == "gradients", box=box)
+        fig = _draw(u, view, detail=detail, shared=shared, elide=kept, box=box, truncate=truncate,
+                    findings=findings, title=title, t=t)
     ratio = parse_ratio(fit) if view in ("unfolded", "gradients", "check") and detail == "cell" else None
     if ratio is not None:
         # what eliding could not do (a step of a gated cell is wide) dot does: it spaces the ranks (or the
@@ -96,6 +99,20 @@ def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "
         fig.graph_attr["ratio"] = f"{1 / ratio:.4f}"
     fig.kept = kept
     return style.apply_look(fig, theme=theme, fontsize=fontsize, labels=labels, size=size, dpi=dpi)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector while a long sequence is recorded and read: it would
+    otherwise walk the growing graph again and again (T = 20 000 Elman steps: 16 s with it, 8 s without,
+    measured in one process on a loaded machine). Reference counting still frees what is dropped."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _draw(u, view, *, detail, shared, elide, box, truncate, findings, title, t) -> Figure:

@@ -217,13 +217,14 @@ def _fill_for_dark(colour: str) -> str:
 
 
 def _dark_line(line: str) -> str:
-    keeps_fill = "fontcolor=" in line      # a fill whose text colour was chosen for it (gradient norms)
-    if not keeps_fill:
-        line = re.sub(r'fillcolor="?(#[0-9a-fA-F]{3,6}|[a-z]+)"?',
-                      lambda m: f'fillcolor="{_fill_for_dark(m.group(1))}"', line)
+    if "fontcolor=" in line and "fillcolor=" in line:
+        return line        # a fill that carries a value, with the text colour chosen for it (gradient norms)
+    line = re.sub(r'fillcolor="?(#[0-9a-fA-F]{3,6}|[a-z]+)"?',
+                  lambda m: f'fillcolor="{_fill_for_dark(m.group(1))}"', line)
     line = re.sub(r'(?<![a-z])(color|fontcolor)="?(#[0-9a-fA-F]{3,6}|black|white|gr[ae]y)"?',
                   lambda m: f'{m.group(1)}="{_ink_for_dark(m.group(2))}"', line)
-    return re.sub(r'COLOR="(#[0-9a-fA-F]{3,6})"', lambda m: f'COLOR="{_ink_for_dark(m.group(1))}"', line)
+    # text colours in HTML-like labels; a table cell's BGCOLOR (the colour scale) is a value and is kept
+    return re.sub(r'(?<!BG)COLOR="(#[0-9a-fA-F]{3,6})"', lambda m: f'COLOR="{_ink_for_dark(m.group(1))}"', line)
 
 
 def _scale_fonts(text: str, k: float) -> str:
@@ -231,15 +232,34 @@ def _scale_fonts(text: str, k: float) -> str:
     return re.sub(r'POINT-SIZE="([0-9.]+)"', lambda m: f'POINT-SIZE="{float(m.group(1)) * k:.3g}"', text)
 
 
+def _label_span(line: str):
+    """Return (start, end, text) of the ``label=`` attribute of a DOT statement (an HTML-like label with its
+    nested angle brackets, or a quoted one), or None."""
+    m = re.search(r"(?<=[\s\[])label=", line)
+    if not m:
+        return None
+    i = m.end()
+    if i < len(line) and line[i] == "<":
+        depth = 0
+        for j in range(i, len(line)):
+            depth += {"<": 1, ">": -1}.get(line[j], 0)
+            if depth == 0:
+                return m.start(), j + 1, line[i:j + 1]
+        return None
+    q = re.match(r'"(?:[^"\\]|\\.)*"|[^\s\]]+', line[i:])
+    return (m.start(), i + q.end(), q.group(0)) if q else None
+
+
 def _fewer_labels(body: list, labels: str) -> list:
     """Drop edge labels: every one (``"none"``) or each repeat of a label already drawn (``"few"``)."""
     seen, out = set(), []
     for line in body:
-        m = re.search(r"\s(label=(<.*?>|\"[^\"]*\"))(?=[\s\]])", line) if " -> " in line else None
-        if m and (labels == "none" or m.group(2) in seen):
-            line = line.replace(" " + m.group(1), "")
-        elif m:
-            seen.add(m.group(2))
+        span = _label_span(line) if " -> " in line else None
+        if span and (labels == "none" or span[2] in seen):
+            a, b, _ = span
+            line = (line[:a] + line[b:].lstrip(" ")).replace(" []", "").replace("[ ", "[")
+        elif span:
+            seen.add(span[2])
         out.append(line)
     return out
 
@@ -270,9 +290,8 @@ def apply_look(g, *, theme: str = "light", fontsize: float | None = None, labels
     if fontsize is not None and fontsize != BASE_FONTSIZE:
         k = fontsize / BASE_FONTSIZE
         g.body[:] = [_scale_fonts(line, k) for line in g.body]
-        for attrs in (g.graph_attr, g.node_attr, g.edge_attr):
-            if "fontsize" in attrs:
-                attrs["fontsize"] = f"{float(attrs['fontsize']) * k:.3g}"
+        for attrs in (g.graph_attr, g.node_attr, g.edge_attr):      # Graphviz's own default is 14 points
+            attrs["fontsize"] = f"{float(attrs.get('fontsize', 14)) * k:.3g}"
     if theme == "dark":
         g.body[:] = [_dark_line(line) for line in g.body]
         g.graph_attr.update(bgcolor="#%02x%02x%02x" % _DARK_BG, fontcolor="#eeeeee", color="#888888")

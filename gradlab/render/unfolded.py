@@ -548,19 +548,24 @@ def folded(u: Unfolding, *, box: bool | None = None, title: str | None = None, n
     # the recurrent edges: state -> delay (one step) -> (the cell | the states it feeds)
     for s in carried:
         d = f"delay_{ids[s]}"
-        g.node(d, "", shape="square", style="filled", fillcolor="black", color="black", width="0.16",
-               height="0.16", fixedsize="true")
+        # the black square, labelled on its right with what it does and what comes out of it (the value
+        # one step back); the edges attach to the square (port "sq")
+        g.node(d, style.html_label(
+            '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
+            '<TD PORT="sq" BGCOLOR="black" WIDTH="12" HEIGHT="12" FIXEDSIZE="TRUE"></TD>'
+            f'<TD ALIGN="LEFT">  <FONT POINT-SIZE="12">delay: {style.math_label(ids[s], "t−1")}</FONT></TD>'
+            '</TR></TABLE>'), shape="plaintext", margin="0")
         rows[row_of[s]].append(d)
-        g.edge(ids[s], d, tailport="e", headport="w")
+        g.edge(ids[s], d, tailport="e", headport="sq:w")
         if plan.box:
             # the loop leaves the delay downwards and enters the cell at its right-hand corner
-            g.edge(d, "cell", tailport="s", headport="s" if row_of[s] == "s" else "n", constraint="false")
+            g.edge(d, "cell", tailport="sq:s", headport="s" if row_of[s] == "s" else "n", constraint="false")
             continue
         for e in u.edges():
             if e.tail is s and u.shown[e.head][1] == t + 1:
                 label = [u.param_names[p] for p in u.matrices(e.params)]
                 nm, _ = u.label(e.head)
-                g.edge(d, nm, tailport="s", headport="se", constraint="false",
+                g.edge(d, nm, tailport="sq:s", headport="se", constraint="false",
                        **({"label": style.html_label(style.param_text(label, fixed=fixed))} if label else {}))
     for r, members in rows.items():
         if members:
