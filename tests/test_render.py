@@ -554,3 +554,23 @@ def test_size_option_gives_a_png_no_larger_than_the_slide(tmp_path):
     assert cli("lstm", "--T", 8, "-o", out, "--size", "1280x720") == 0
     width, height = struct.unpack(">II", out.read_bytes()[16:24])
     assert width <= 1280 and height <= 720 and max(width / 1280, height / 720) > 0.95
+
+
+def test_wrap_draws_every_step_in_bands_and_carries_the_state_across_through_a_dashed_copy():
+    src = to_dot("elman", "gradients", T=12, loss_at="last", wrap=6).source
+    assert sorted(t for t in clusters(src) if t > 0) == list(range(1, 13))
+    es = [(t, h) for t, h, _ in edges(src)]
+    assert ("s_t6", "to_s_t6") in es and ("from_s_t6", "s_t7") in es     # continued below, picked up there
+    assert ("s_t6", "s_t7") not in es and ("s_t7", "s_t6") not in es    # no edge runs back across the figure
+    with pytest.raises(ValueError, match="wrap must be a positive int"):
+        to_dot("elman", wrap=0)
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("cell", ["elman", "lstm"])
+def test_wrapped_bands_stand_one_under_the_other_with_time_left_to_right_in_each(cell):
+    fig = to_dot(cell, "gradients", T=8, wrap=4)
+    pos = positions(fig)
+    first, second = [f"x_t{t}" for t in range(1, 5)], [f"x_t{t}" for t in range(5, 9)]
+    assert x_order(fig, first) == first and x_order(fig, second) == second
+    assert max(pos[n][1] for n in second) < min(pos[n][1] for n in first)   # the second band is lower

@@ -51,7 +51,8 @@ DETAILS = ("cell", "gates", "ops")
 
 
 def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "cell", shared: str = "label",
-           elide: int | None = None, fit="auto", all_steps: bool = False, box: bool | None = None,
+           elide: int | None = None, fit="auto", wrap: int | None = None, all_steps: bool = False,
+           box: bool | None = None,
            truncate: int | None = None, findings=None, title: str | None = None, rng=0, t: int | None = None,
            hints: dict | None = None, loss_at: str = "all", weight_scale: float | None = None,
            theme: str = "light", fontsize: float | None = None, labels: str = "all", size: str | None = None,
@@ -70,8 +71,9 @@ def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "
     default of the gradients view; ``fit="auto"`` means that, and no fitting for the other views; None
     never fits) elides as many middle steps as it takes for the figure to be no wider than that aspect
     ratio; a sequence of more than :data:`MAX_STEPS` steps is elided to its first and last
-    :data:`AUTO_KEEP` unless ``all_steps=True``. The figure's ``kept`` attribute says how many steps were
-    kept at each end (None: all drawn).
+    :data:`AUTO_KEEP` unless ``all_steps=True``. ``wrap=n`` (unfolded and gradients views) draws n steps per
+    band, the bands one under the other, instead of fitting by eliding. The figure's ``kept`` attribute
+    says how many steps were kept at each end (None: all drawn).
 
     Loss and weights of a cell gradlab unrolls: ``loss_at`` ``"all"`` (E = Σ_t E_t) or ``"last"`` (only the
     last step's loss), ``weight_scale`` multiplies every weight (see :func:`unfolding_of`).
@@ -87,11 +89,11 @@ def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "
     with _collector_paused():
         u = unfolding_of(obj, T=T, rng=rng, hints=hints, loss_at=loss_at, weight_scale=weight_scale)
         if fit == "auto":
-            fit = SLIDE if view == "gradients" else None
+            fit = SLIDE if view == "gradients" and wrap is None else None
         kept = steps_kept(u, elide=elide, fit=fit if view in ("unfolded", "gradients", "check") and detail == "cell"
                           else None, all_steps=all_steps, annotated=view == "gradients", box=box)
         fig = _draw(u, view, detail=detail, shared=shared, elide=kept, box=box, truncate=truncate,
-                    findings=findings, title=title, t=t)
+                    findings=findings, title=title, t=t, wrap=wrap)
     ratio = parse_ratio(fit) if view in ("unfolded", "gradients", "check") and detail == "cell" else None
     if ratio is not None:
         # what eliding could not do (a step of a gated cell is wide) dot does: it spaces the ranks (or the
@@ -115,7 +117,7 @@ def _collector_paused():
             gc.enable()
 
 
-def _draw(u, view, *, detail, shared, elide, box, truncate, findings, title, t) -> Figure:
+def _draw(u, view, *, detail, shared, elide, box, truncate, findings, title, t, wrap=None) -> Figure:
     if view == "check":
         return check_figure(findings if findings is not None else {}, u, shared=shared, elide=elide, box=box,
                             title=title)
@@ -128,8 +130,8 @@ def _draw(u, view, *, detail, shared, elide, box, truncate, findings, title, t) 
     if view == "unfolded" and detail == "gates":
         return cell_interior(u, t="all", elide=elide, title=title)
     if view == "gradients":
-        return gradient_flow(u, truncate=truncate, shared=shared, elide=elide, box=box, title=title)
-    return unfolded(u, shared=shared, elide=elide, box=box, title=title)
+        return gradient_flow(u, truncate=truncate, shared=shared, elide=elide, box=box, title=title, wrap=wrap)
+    return unfolded(u, shared=shared, elide=elide, box=box, title=title, wrap=wrap)
 
 
 def render(obj, path=None, *, view: str = "unfolded", force: bool = False, **options) -> Figure:

@@ -47,6 +47,9 @@ def add_arguments(parser) -> None:
                      help="elide middle steps until the figure is no wider than this aspect ratio, then space it "
                           "out to exactly that ratio (e.g. 16:9, 4:3; 'none': never). Default: 16:9 for the "
                           "gradients view, none for the others")
+    seq.add_argument("--wrap", type=int, default=None, metavar="N",
+                     help="unfolded and gradients views: N steps per band, the bands one under the other (every "
+                          "step drawn, no fitting by eliding)")
     seq.add_argument("--all-steps", action="store_true",
                      help=f"draw every step even above {MAX_STEPS} (longer sequences are elided to their first "
                           f"and last steps by default: dot needs minutes and gigabytes for thousands of steps)")
@@ -90,7 +93,7 @@ def _figure(args):
             findings = json.load(f)
     fit = None if str(args.fit).lower() == "none" else args.fit
     return to_dot(cell, args.view, T=args.T, detail=args.detail, shared=args.shared, elide=args.elide, fit=fit,
-                  all_steps=args.all_steps, truncate=args.truncate, findings=findings, title=args.title,
+                  wrap=args.wrap, all_steps=args.all_steps, truncate=args.truncate, findings=findings, title=args.title,
                   rng=args.seed, loss_at=args.loss_at, weight_scale=args.weight_scale, theme=args.theme,
                   fontsize=args.fontsize, labels=args.labels, size=args.size, dpi=args.dpi)
 

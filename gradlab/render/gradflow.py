@@ -64,7 +64,7 @@ def state_gradients(u: Unfolding, *, truncate: int | None = None) -> dict:
 
 
 def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "label", elide: int | None = None,
-                  box: bool | None = None, title: str | None = None, name: str = "gradients"):
+                  box: bool | None = None, title: str | None = None, name: str = "gradients", wrap: int | None = None):
     r"""Return the gradient-flow figure of ``u``: arrows back in time, each state labelled and coloured by
     ‖∂E/∂s_t‖ (log scale, legend included); ``truncate=k`` marks where truncated BPTT stops."""
     norms = state_gradients(u, truncate=truncate)
@@ -93,9 +93,10 @@ def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "l
         if truncate:
             title += f" (truncated every {truncate} steps)"
     g = unfolded(u, shared=shared, elide=elide, box=box, title=title, annotate=annotate, backward=True,
-                 edge_colour=colour, cut=cut, name=name)
+                 edge_colour=colour, cut=cut, name=name, wrap=wrap)
     # the legend stands under the inputs (an invisible edge to the start of the input row puts it there):
     # beside the figure it would make a long sequence wider still
     g.node("legend", style.scale_legend(lo, hi, "‖∂E/∂s<SUB>t</SUB>‖ (log scale)"), shape="plaintext")
-    g.edge("legend", "start", style="invis")
+    bands = [line for line in g.body if "start_b" in line and "shape=point" in line]
+    g.edge("legend", f"start_b{len(bands)}" if bands else "start", style="invis")
     return g

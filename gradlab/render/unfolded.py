@@ -177,7 +177,7 @@ def steps_kept(u: Unfolding, *, elide=None, fit=None, all_steps: bool = False, a
 class _Plan:
     """Which steps are drawn, and whether a step is one box."""
 
-    def __init__(self, u: Unfolding, *, elide, box):
+    def __init__(self, u: Unfolding, *, elide, box, wrap=None):
         self.u = u
         T = u.times
         self.hidden = set()
@@ -186,10 +186,26 @@ class _Plan:
             self.hidden = set(T[elide:-elide])
         self.times = [t for t in T if t not in self.hidden]
         self.box = u.gated() if box is None else bool(box)
+        if wrap is not None and (not isinstance(wrap, int) or isinstance(wrap, bool) or wrap < 1):
+            raise ValueError(f"render: wrap must be a positive int (steps per row of the figure), got {wrap!r}")
+        # wrap=n: the drawn steps (the gap counting as one) run in bands of n, one band under the other
+        self.band = {0: 0}
+        column = 0
+        for t in T:
+            if t in self.hidden and t - 1 in self.hidden:
+                self.band[t] = self.band[t - 1]
+                continue
+            self.band[t] = column // wrap if wrap else 0
+            column += 1
+        self.wrapped = max(self.band.values()) > 0
 
     def visible(self, n) -> bool:
         t = self.u.shown[n][1]
         return t is None or t not in self.hidden
+
+    def band_of(self, n) -> int:
+        """The band (row of steps, 0 on top) of a shown value; the total loss is in the first."""
+        return self.band.get(self.u.shown[n][1] or 0, 0)
 
     def gap_range(self):
         h = sorted(self.hidden)
@@ -199,12 +215,15 @@ class _Plan:
 def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, box: bool | None = None,
              title: str | None = None, annotate: dict | None = None, backward: bool = False,
              edge_colour=None, cut: set | None = None, highlight: dict | None = None,
-             notes: list | None = None, name: str = "unfolded") -> Figure:
+             notes: list | None = None, name: str = "unfolded", wrap: int | None = None) -> Figure:
     r"""Return the unfolded figure of ``u`` (see the module docstring).
 
     ``shared``: ``"label"`` (the parameter name on every copy) or ``"once"`` (each parameter drawn once,
     in a legend, and every edge it acts on drawn in its colour). ``elide=k`` keeps the first and last k
-    steps. ``box`` forces (True) or forbids (False) one box per step. The remaining arguments are used by
+    steps. ``wrap=n`` draws n steps per band, the bands one under the other (a long sequence on a slide
+    without eliding it); a state that crosses to the next band leaves its band through a "continued" arrow
+    and enters the next one from a dashed copy of itself. ``box`` forces (True) or forbids (False) one box
+    per step. The remaining arguments are used by
     the gradient and check views: ``annotate`` {node: (lines, fill colour)}, ``backward`` (arrows point
     back in time), ``edge_colour(tail, head)`` -> (colour, width) or None, ``cut`` {(tail, head)} edges
     where the gradient stops, ``highlight`` {parameter name: set of steps or None for all}, ``notes``
@@ -216,7 +235,7 @@ def unfolded(u: Unfolding, *, shared: str = "label", elide: int | None = None, b
     """
     if shared not in ("label", "once"):
         raise ValueError(f"render: shared must be 'label' or 'once', got {shared!r}")
-    d = _Drawing(u, _Plan(u, elide=elide, box=box), shared=shared, annotate=annotate, backward=backward,
+    d = _Drawing(u, _Plan(u, elide=elide, box=box, wrap=wrap), shared=shared, annotate=annotate, backward=backward,
                  edge_colour=edge_colour, cut=cut or set(), highlight=highlight or {}, name=name)
     d.draw_initial_states()
     d.draw_steps()
@@ -245,19 +264,27 @@ class _Drawing:
         self.row_of = _rows(u, plan.box)
         self.fixed = {u.param_names[p] for p in getattr(u, "fixed", ())}
         self.g = _fig(name, None)
-        self.rows = {r: [] for r in ROWS}
+        self.rows: dict = {}                 # (band, row) -> node ids
+        self.band_of_id: dict = {}
         self.placed: set = set()
         self.boxes: dict = {}
         self.drawn: set = set()
-        self.final = [] if plan.hidden else list(u.final_out)
+        self.final = [] if plan.hidden or plan.wrapped else list(u.final_out)
         self.groups = _parameter_groups(u, plan) if shared == "once" else {}
         self.colour_of = {p: style.PALETTE[k % len(style.PALETTE)]
                           for k, members in enumerate(self.groups.values()) for p in members}
 
-    def _place(self, c, n, row=None):
+    def _row(self, r, band=0) -> list:
+        return self.rows.setdefault((band, r), [])
+
+    def _add(self, nid, r, band):
+        self._row(r, band).append(nid)
+        self.band_of_id[nid] = band
+
+    def _place(self, c, n):
         _value_node(c, self.u, n, annotate=self.annotate)
         nid = node_id(self.u, n)
-        self.rows[row or self.row_of[n]].append(nid)
+        self._add(nid, self.row_of[n], self.plan.band_of(n))
         self.placed.add(nid)
 
     # -- 1. the initial states, in an unlabelled cluster at the left, and the start of the input spine
@@ -267,19 +294,49 @@ class _Drawing:
             for n, _ in self.u.initial:
                 self._place(c, n)
             c.node("start", "", shape="point", style="invis", width="0")
-            self.rows["x"].append("start")
+            self._add("start", "x", 0)
 
     # -- 2. one cluster per drawn step, and one gap for the elided ones
     def draw_steps(self):
-        gap_done = False
+        gap_done, band = False, 0
         for t in self.u.times:
+            if self.plan.band[t] != band:
+                band = self.plan.band[t]
+                self._draw_band_start(band)
             if t not in self.plan.hidden:
                 self._draw_step(t)
             elif not gap_done:
-                self._draw_gap()
+                self._draw_gap(band)
                 gap_done = True
 
-    def _draw_gap(self):
+    def _crossing(self, band) -> list:
+        """The (tail id, tail node or None for the gap) of the edges that enter ``band`` from the one before."""
+        u, plan, found = self.u, self.plan, {}
+        for e in u.edges():
+            if not plan.visible(e.head) or plan.band_of(e.head) != band or u.shown[e.head][1] is None:
+                continue
+            if plan.visible(e.tail) and plan.band_of(e.tail) < band and u.shown[e.tail][0] in ("s", "c", "s0"):
+                found.setdefault(node_id(u, e.tail), e.tail)
+            elif not plan.visible(e.tail) and u.shown[e.tail][0] in ("s", "c"):
+                found.setdefault("gap", None)
+        return list(found.items())
+
+    def _draw_band_start(self, band):
+        """The left end of a band after the first: the start of its input spine and a dashed copy of each
+        state that comes in from the band above (the edges are re-routed to it in :meth:`_edge`)."""
+        with self.g.subgraph(name=f"cluster_band{band}") as c:
+            c.attr(style="invis")
+            c.node(f"start_b{band}", "", shape="point", style="invis", width="0")
+            self._add(f"start_b{band}", "x", band)
+            c.node(f"top_b{band}", "", shape="point", style="invis", width="0")  # its row: see close_rows
+            for tail_id, n in self._crossing(band):
+                ghost = f"from_{tail_id}"
+                label = "⋯" if n is None else style.html_label(style.math_label(*self.u.label(n)))
+                c.node(ghost, label, shape="circle" if n is not None else "plaintext", style="dashed",
+                       color="#999999", fontcolor="#777777", width="0.45", margin="0.02")
+                self._add(ghost, "s" if n is None else self.row_of[n], band)
+
+    def _draw_gap(self, band):
         a, b = self.plan.gap_range()
         label = f"t = {a} … {b}"
         shown, hidden = self.u.shown, self.plan.hidden
@@ -290,7 +347,7 @@ class _Drawing:
         with self.g.subgraph(name="cluster_gap") as c:
             c.attr(label=label, style="dashed,rounded", color="#bbbbbb", fontcolor="#777777", labelloc="b")
             c.node("gap", "⋯", shape="plaintext", fontsize="28")
-        self.rows["s"].append("gap")
+        self._add("gap", "s", band)
 
     def _draw_step(self, t):
         u, plan, step = self.u, self.plan, self.u.steps[t]
@@ -330,7 +387,7 @@ class _Drawing:
         c.node(bid, style.html_label(*lines), shape="box", style="rounded,filled",
                fillcolor=style.ROLE_FILL["cell"], color=style.HIGHLIGHT if hl else style.ROLE_LINE["cell"],
                penwidth="2.2" if hl else "1.3", margin="0.12,0.06")
-        self.rows["s"].append(bid)
+        self._add(bid, "s", self.plan.band[t])
 
     # -- 3. the total loss E = Σ_t E_t above the steps, except when steps are elided: its edges then lead
     # dot to lay the last steps out right to left (dot 2.43), and the E_t show the loss
@@ -341,9 +398,10 @@ class _Drawing:
     # -- 4. an invisible flat spine along the inputs, first among the edges: dot's initial order follows
     # the edge list, and this puts x_t left of x_{t+1} even where no drawn edge is flat (Jordan)
     def draw_input_spine(self):
-        xs = list(self.rows["x"])
-        for a, b in zip(xs, xs[1:]):
-            self.g.edge(a, b, style="invis")
+        for (band, r), ids in sorted(self.rows.items()):
+            if r == "x":
+                for a, b in zip(ids, ids[1:]):
+                    self.g.edge(a, b, style="invis")
 
     # -- 5. the edges: collapsed edges between the values, re-routed through the boxes and the gap
     def draw_edges(self):
@@ -364,6 +422,8 @@ class _Drawing:
         if k in self.drawn:
             return
         self.drawn.add(k)
+        if self.band_of_id.get(tail, 0) < self.band_of_id.get(head, 0):
+            tail = self._continue(tail)
         u, attrs = self.u, {}
         names = [u.param_names[p] for p in params]
         if self.shared == "label" and names and label:
@@ -390,6 +450,16 @@ class _Drawing:
             attrs["dir"] = "forward" if self.backward else "back"
             tail, head = head, tail
         self.g.edge(tail, head, **attrs)
+
+    def _continue(self, tail) -> str:
+        """Close the band of ``tail`` with a "continued below" arrow (once), and return the dashed copy of
+        ``tail`` at the start of the next band, where the edge goes on."""
+        mark = f"to_{tail}"
+        if mark not in self.band_of_id:
+            self.g.node(mark, "continued ↓", shape="plaintext", fontcolor="#777777", fontsize="11")
+            self._add(mark, next(r for (b, r), ids in self.rows.items() if tail in ids), self.band_of_id[tail])
+            self.g.edge(tail, mark, style="dashed", color="#999999", **({"dir": "back"} if self.backward else {}))
+        return f"from_{tail}"
 
     def _weights(self, e) -> list:
         """The parameters an edge is labelled with: its weight matrices, and a highlighted bias."""
@@ -452,8 +522,12 @@ class _Drawing:
         self.g.node("legend_shared", '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">'
                     '<TR><TD ALIGN="LEFT">shared parameters, one each</TD></TR>' + "".join(rows) + "</TABLE>>",
                     shape="plaintext", fontsize="13")
-        if self.rows["x"]:
-            self.g.edge("legend_shared", "start", style="invis")
+        self.g.edge("legend_shared", self.bottom_start(), style="invis")
+
+    def bottom_start(self) -> str:
+        """The start of the input row of the last band: what a legend under the figure is tied to."""
+        band = max(b for b, _ in self.rows)
+        return "start" if band == 0 else f"start_b{band}"
 
     # -- 7. notes beside the figure (the checker's numbers), on the input row next to the step they point at
     def draw_notes(self, notes):
@@ -466,20 +540,29 @@ class _Drawing:
                 role, tn = u.shown[n]
                 target = self.boxes[tn] if plan.box and role in ("s", "c") and tn in self.boxes else node_id(u, n)
                 self.g.edge(nid, target, style="dashed", color=style.HIGHLIGHT, constraint="false", dir="none")
-            self.rows.setdefault("notes", []).append(nid)
+            self._row("notes", None).append(nid)
 
     # -- 8. the rows: one rank=same group each (inputs at the bottom, losses on top)
     def close_rows(self):
-        for r, ids in self.rows.items():
-            if ids and r != "notes":
+        notes = self.rows.pop((None, "notes"), [])
+        # each band stands under the one before: an invisible edge from a point on its top row, at its left
+        # end, to the start of the input row above (an edge from a node of the top row would pull that
+        # node's step to the left)
+        bands = sorted({b for b, _ in self.rows})
+        for b in bands[1:]:
+            top = max((r for (bb, r), ids in self.rows.items() if bb == b and ids), key=ROWS.index)
+            self.rows[(b, top)].insert(0, f"top_b{b}")
+            self.g.edge(f"top_b{b}", "start" if b == 1 else f"start_b{b - 1}", style="invis")
+        for (band, r), ids in self.rows.items():
+            if ids:
                 with self.g.subgraph() as row:
                     row.attr(rank="same")
                     for i in ids:
                         row.node(i)
-        if self.rows.get("notes"):
+        if notes:
             with self.g.subgraph() as row:
                 row.attr(rank="same")
-                for i in self.rows["x"][-1:] + self.rows["notes"]:
+                for i in self._row("x", bands[-1])[-1:] + notes:
                     row.node(i)
 
 
