@@ -574,3 +574,16 @@ def test_wrapped_bands_stand_one_under_the_other_with_time_left_to_right_in_each
     first, second = [f"x_t{t}" for t in range(1, 5)], [f"x_t{t}" for t in range(5, 9)]
     assert x_order(fig, first) == first and x_order(fig, second) == second
     assert max(pos[n][1] for n in second) < min(pos[n][1] for n in first)   # the second band is lower
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("kwargs", [{"shared": "once"}, {}, {"view": "gradients", "fit": None}])
+def test_step_labels_sit_under_the_inputs_where_no_edge_runs(kwargs):
+    # the edges E_t -> E once ran through the labels "t = k" at the top of each step
+    js = json.loads(to_dot("elman", T=4, **kwargs).pipe(format="json"))
+    objects = js["objects"]
+    y = {o["_gvid"]: float(o["pos"].split(",")[1]) for o in objects if "pos" in o}
+    for o in objects:
+        if re.fullmatch(r"cluster_t[1-9]\d*", o["name"]):
+            label_y = float(o["lp"].split(",")[1])
+            assert all(label_y < y[n] for n in o["nodes"] if n in y), o["name"]

@@ -345,7 +345,7 @@ class _Drawing:
             listed = ", ".join(map(str, stops[:6])) + (", …" if len(stops) > 6 else "")
             label = f'<{label}<BR/><FONT COLOR="{style.HIGHLIGHT}">gradient stops after t = {listed}</FONT>>'
         with self.g.subgraph(name="cluster_gap") as c:
-            c.attr(label=label, style="dashed,rounded", color="#bbbbbb", fontcolor="#777777", labelloc="b")
+            c.attr(label=label, style="dashed,rounded", color="#bbbbbb", fontcolor="#777777", labelloc="t")
             c.node("gap", "⋯", shape="plaintext", fontsize="28")
         self._add("gap", "s", band)
 
@@ -354,7 +354,7 @@ class _Drawing:
         bad = any(steps is not None and t in steps for steps in self.highlight.values())
         with self.g.subgraph(name=f"cluster_t{t}") as c:
             c.attr(label=f"t = {t}", style="rounded", color=style.HIGHLIGHT if bad else "#c8c8c8",
-                   penwidth="2.2" if bad else "1", fontcolor=style.HIGHLIGHT if bad else "#555555", labelloc="b")
+                   penwidth="2.2" if bad else "1", fontcolor=style.HIGHLIGHT if bad else "#555555", labelloc="t")
             for n in step.inputs + step.states + step.outputs + step.losses:
                 if n not in u.shown or u.shown[n][1] != t or node_id(u, n) in self.placed:
                     continue
