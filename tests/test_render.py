@@ -587,3 +587,17 @@ def test_step_labels_sit_under_the_inputs_where_no_edge_runs(kwargs):
         if re.fullmatch(r"cluster_t[1-9]\d*", o["name"]):
             label_y = float(o["lp"].split(",")[1])
             assert all(label_y < y[n] for n in o["nodes"] if n in y), o["name"]
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
+def test_slide_fitted_gradient_view_keeps_time_left_to_right_around_the_gap(cell):
+    # with one step kept at each end an edge from the hidden state (drawn above an LSTM's box) into the gap
+    # once pulled that state under the box and turned the first step round
+    for kwargs in ({}, {"elide": 1, "fit": None}):
+        fig = to_dot(cell, "gradients", T=40, **kwargs)
+        pos = positions(fig)
+        order = ["s_t0", "x_t1", "gap", "x_t40"]
+        assert x_order(fig, order) == order, (cell, kwargs)
+        first = [n for n in pos if n.endswith("_t1") and n[0] in "sc"]
+        assert all(pos[n][1] > pos["x_t1"][1] for n in first), (cell, kwargs)   # states above their input

@@ -473,7 +473,7 @@ class _Drawing:
             return                                    # inside the box
         tail_id = node_id(u, e.tail) if plan.visible(e.tail) else "gap"
         if not plan.visible(e.head):
-            self._edge(tail_id, "gap", key=(tail_id, "gap"), style_={"style": "dotted"})
+            self._edge_into_gap(tail_id, e.tail)
             return
         cut_here = (e.tail, e.head) in self.cut
         colour = self.edge_colour(e.tail, e.head) if self.edge_colour else None
@@ -483,6 +483,12 @@ class _Drawing:
                    key=(tail_id, self.boxes[th]), constraint=not above, label=False)
         self._edge(self.boxes[th], node_id(u, e.head), t=th, key=(self.boxes[th], node_id(u, e.head)),
                    colour=self.edge_colour(e.head, e.head) if self.edge_colour else None)
+
+    def _edge_into_gap(self, tail_id, tail):
+        """A state carried into the elided steps: a dotted edge into the gap (which stands on the box row, so
+        an edge from a state drawn above the box runs down a row)."""
+        above = tail_id != "gap" and ROWS.index(self.row_of[tail]) > ROWS.index("s")
+        self._edge(tail_id, "gap", key=(tail_id, "gap"), style_={"style": "dotted"}, constraint=not above)
 
     def _edge_between_values(self, e):
         u, plan = self.u, self.plan
@@ -496,7 +502,7 @@ class _Drawing:
             return
         if not plan.visible(e.head):
             if u.shown[e.head][0] in ("s", "c"):
-                self._edge(tail_id, "gap", key=(tail_id, "gap"), style_={"style": "dotted"})
+                self._edge_into_gap(tail_id, e.tail)
             return
         cut_here = (e.tail, e.head) in self.cut
         colour = None if cut_here else (self.edge_colour(e.tail, e.head) if self.edge_colour else None)
