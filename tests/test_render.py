@@ -601,3 +601,23 @@ def test_slide_fitted_gradient_view_keeps_time_left_to_right_around_the_gap(cell
         assert x_order(fig, order) == order, (cell, kwargs)
         first = [n for n in pos if n.endswith("_t1") and n[0] in "sc"]
         assert all(pos[n][1] > pos["x_t1"][1] for n in first), (cell, kwargs)   # states above their input
+
+
+def test_slide_default_draws_a_short_sequence_whole_in_bands_and_a_long_one_elided():
+    wrapped = to_dot("elman", "gradients", T=12)
+    assert wrapped.kept is None and sorted(t for t in clusters(wrapped.source) if t > 0) == list(range(1, 13))
+    assert "start_b1" in wrapped.source and "start_b2" not in wrapped.source      # two bands of six
+    assert to_dot("elman", "gradients", T=40).kept is not None                   # three bands would be too small
+    assert to_dot("lstm", "gradients", T=12).kept is not None                    # an LSTM step is wide
+    assert "start_b1" not in to_dot("elman", "gradients", T=5).source            # one band fits already
+
+
+@pytest.mark.graphviz_exe
+def test_bands_chosen_for_a_slide_fit_it_at_a_readable_size_before_any_stretching():
+    from gradlab.render.unfolded import READABLE
+
+    fig = to_dot("elman", "gradients", T=12)
+    del fig.graph_attr["ratio"]                                                 # dot's own layout, unstretched
+    _, _, width, height = fig.pipe(format="plain").decode().splitlines()[0].split()
+    w, h = float(width), float(height)
+    assert w / h <= 16 / 9 and w <= READABLE[0] and h <= READABLE[1], (w, h)

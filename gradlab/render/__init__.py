@@ -37,7 +37,7 @@ from .opgraph import op_graph
 from .output import Figure, dot_available, write
 from .source import make_cell, unfolding_of
 from .structure import Unfolding
-from .unfolded import AUTO_KEEP, MAX_STEPS, SLIDE, folded, parse_ratio, steps_kept, unfolded
+from .unfolded import AUTO_KEEP, MAX_STEPS, SLIDE, bands_to_fit, folded, parse_ratio, steps_kept, unfolded
 from . import style
 from .attention import attention_graph, attention_heatmap
 
@@ -69,8 +69,9 @@ def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "
 
     Long sequences: ``elide=k`` keeps the first and last k steps of a long sequence; ``fit="16:9"`` (the
     default of the gradients view; ``fit="auto"`` means that, and no fitting for the other views; None
-    never fits) elides as many middle steps as it takes for the figure to be no wider than that aspect
-    ratio; a sequence of more than :data:`MAX_STEPS` steps is elided to its first and last
+    never fits) draws every step in two or three bands where they fit that aspect ratio at a readable
+    size (:func:`~gradlab.render.unfolded.bands_to_fit`), and otherwise elides as many middle steps as it
+    takes for the figure to be no wider than that ratio; a sequence of more than :data:`MAX_STEPS` steps is elided to its first and last
     :data:`AUTO_KEEP` unless ``all_steps=True``. ``wrap=n`` (unfolded and gradients views) draws n steps per
     band, the bands one under the other, instead of fitting by eliding. The figure's ``kept`` attribute
     says how many steps were kept at each end (None: all drawn).
@@ -90,8 +91,15 @@ def to_dot(obj, view: str = "unfolded", *, T: int | None = None, detail: str = "
         u = unfolding_of(obj, T=T, rng=rng, hints=hints, loss_at=loss_at, weight_scale=weight_scale)
         if fit == "auto":
             fit = SLIDE if view == "gradients" and wrap is None else None
-        kept = steps_kept(u, elide=elide, fit=fit if view in ("unfolded", "gradients", "check") and detail == "cell"
-                          else None, all_steps=all_steps, annotated=view == "gradients", box=box)
+        fitted = view in ("unfolded", "gradients", "check") and detail == "cell"
+        kept = steps_kept(u, elide=elide, fit=fit if fitted else None, all_steps=all_steps,
+                          annotated=view == "gradients", box=box)
+        if kept is not None and elide is None and wrap is None and fit is not None and fitted and view != "check" \
+                and steps_kept(u, all_steps=all_steps) is None:
+            # too wide for the ratio, short enough to draw whole: every step, in two or three bands, if they
+            # fit at a readable size; else the middle stays elided
+            wrap = bands_to_fit(u, parse_ratio(fit), annotated=view == "gradients", box=box)
+            kept = None if wrap is not None else kept
         fig = _draw(u, view, detail=detail, shared=shared, elide=kept, box=box, truncate=truncate,
                     findings=findings, title=title, t=t, wrap=wrap)
     ratio = parse_ratio(fit) if view in ("unfolded", "gradients", "check") and detail == "cell" else None

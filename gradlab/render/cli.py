@@ -44,9 +44,9 @@ def add_arguments(parser) -> None:
     seq.add_argument("--elide", type=int, default=None, metavar="K",
                      help="keep the first and last K steps, elide the middle")
     seq.add_argument("--fit", default="auto", metavar="W:H",
-                     help="elide middle steps until the figure is no wider than this aspect ratio, then space it "
-                          "out to exactly that ratio (e.g. 16:9, 4:3; 'none': never). Default: 16:9 for the "
-                          "gradients view, none for the others")
+                     help="fit this aspect ratio (e.g. 16:9, 4:3; 'none': never): every step in 2-3 bands where "
+                          "that is readable, else the middle steps elided; then spaced out to exactly that ratio. "
+                          "Default: 16:9 for the gradients view, none for the others")
     seq.add_argument("--wrap", type=int, default=None, metavar="N",
                      help="unfolded and gradients views: N steps per band, the bands one under the other (every "
                           "step drawn, no fitting by eliding)")

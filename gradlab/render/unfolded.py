@@ -22,7 +22,8 @@ from . import style
 from .output import Figure
 from .structure import Unfolding
 
-__all__ = ["unfolded", "folded", "ROWS", "MAX_STEPS", "AUTO_KEEP", "steps_kept", "estimated_size", "parse_ratio"]
+__all__ = ["unfolded", "folded", "ROWS", "MAX_STEPS", "AUTO_KEEP", "steps_kept", "estimated_size", "parse_ratio",
+           "bands_to_fit", "READABLE", "MAX_BANDS"]
 
 ROWS = ("x", "s", "h", "y", "E")
 
@@ -148,6 +149,29 @@ def estimated_size(u: Unfolding, kept: int, *, annotated: bool = False, box: boo
     rows = 4 + (1 if u.final_out and not elided else 0)
     rows += 1 if box and any(len(s.states) > 1 for s in u.steps.values()) else 0
     return width, rows * ROW_HEIGHT + 0.3 + (1.3 if annotated else 0)
+
+
+# The largest drawing (inches) that still reads once scaled onto a 13.3 × 7.5 in (1280 × 720) slide: its
+# fonts keep about two thirds of their size. Fitting wraps a sequence into bands only within it.
+READABLE = (20.0, 11.0)
+MAX_BANDS = 3
+
+
+def bands_to_fit(u: Unfolding, ratio: float, *, annotated: bool = False, box: bool | None = None) -> int | None:
+    r"""Return the steps per band (for ``wrap=``) of the fewest bands, two to :data:`MAX_BANDS`, in which
+    every step of ``u`` fits the aspect ``ratio`` at a readable size (:data:`READABLE`), or None."""
+    T = len(u.times)
+    for bands in range(2, MAX_BANDS + 1):
+        per = -(-T // bands)
+        if per < 2:
+            return None
+        w, h = estimated_size(u, T, annotated=annotated, box=box)
+        band_h = h - (1.3 if annotated else 0) - (ROW_HEIGHT if u.final_out else 0)
+        width = w - (T - per) * (w - FIRST_COLUMN) / T + 1.2         # one band, and its "continued" mark
+        height = bands * band_h + 0.3 * (bands - 1) + (1.3 if annotated else 0)
+        if width <= ratio * height and width <= READABLE[0] and height <= READABLE[1]:
+            return per
+    return None
 
 
 def steps_kept(u: Unfolding, *, elide=None, fit=None, all_steps: bool = False, annotated: bool = False,
