@@ -72,14 +72,15 @@ def figures(out: str, fmt: str, force: bool = False) -> list:
     save("lstm_unfolded_gates", "lstm", view="unfolded", detail="gates", T=3)
     # 3. the engine lesson: every primitive op of an unrolled Elman network
     save("elman_ops", "elman", view="ops", T=3)
-    # 4. gradient flow: vanishing in Elman, kept by the LSTM's cell state, stopped by truncation
-    elman = last_step_loss(nn.cells.ElmanCell(3, 4, 2, rng=0), T=12, seed=1, scale=0.8)
-    save("elman_gradients_vanishing", elman, view="gradients",
-         title="Elman, E = E<SUB>12</SUB> only: ‖∂E/∂s<SUB>t</SUB>‖ vanishes going back")
+    # 4. gradient flow: vanishing in Elman, kept by the LSTM's cell state, stopped by truncation. The README's
+    # figure is the command  gradlab render elman --T 12 --view gradients --loss-at last --weight-scale 0.8
+    #   --wrap 6 --title "Elman, E = E_12 only: ‖∂E/∂s_t‖ vanishes going back" -o elman_gradients_vanishing.png
+    save("elman_gradients_vanishing", "elman", view="gradients", T=12, loss_at="last", weight_scale=0.8, wrap=6,
+         title="Elman, E = E_12 only: ‖∂E/∂s_t‖ vanishes going back")
     lstm = last_step_loss(nn.cells.LSTMCell(3, 4, 2, forget_bias=2.0, rng=0), T=12, seed=1)
-    save("lstm_gradients", lstm, view="gradients", hints={"cell": "LSTM"},
-         title="LSTM (forget bias 2), E = E<SUB>12</SUB> only: the cell state carries the gradient back")
-    save("gru_gradients_truncated", "gru", view="gradients", T=9, truncate=3)
+    save("lstm_gradients", lstm, view="gradients", hints={"cell": "LSTM"}, wrap=4,
+         title="LSTM (forget bias 2), E = E_12 only: the cell state carries the gradient back")
+    save("gru_gradients_truncated", "gru", view="gradients", T=9, truncate=3, wrap=3)   # one band per chunk
     # 5. the checker on a wrong derivation: BPTT that forgets the recurrent term of ∂E/∂s_t
     from gradlab.check.candidate import load_derivation
 

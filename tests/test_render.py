@@ -88,18 +88,19 @@ def test_gated_cell_box_lists_its_shared_parameters_on_every_copy(cell):
 
 
 @pytest.mark.parametrize("cell", ["elman", "lstm"])
-def test_shared_once_draws_each_parameter_once_with_one_edge_per_step(cell):
+def test_shared_once_lists_each_parameter_once_and_colours_one_edge_per_step_with_it(cell):
     T = 5
     src = to_dot(cell, T=T, shared="once").source
     params = make_cell(cell).parameters_by_name()
-    nodes = {n: plain(lbl).replace(" ", "").split(",") for n, lbl in re.findall(r"^\s*(param_\S+) \[label=<(.*?)> ",
-                                                                              src, re.M)}
+    legend = re.search(r"legend_shared \[label=<(.*)> ", src).group(1)
+    entries = re.findall(r'<TR><TD ALIGN="LEFT"><FONT COLOR="(#\w+)">━+</FONT>(.*?)</TD></TR>', legend)
     for name in params:
-        holders = [n for n, names in nodes.items() if name in names]
-        assert len(holders) == 1, (name, nodes)          # drawn once (with the parameters it travels with)
-        fan = [h for t, h, a in edges(src) if t == holders[0] and "invis" not in (a or "")]
-        assert len(fan) == T, (name, fan)                # one coloured edge per step
+        holders = [colour for colour, text in entries if name in plain(text).replace(" ", "").split(",")]
+        assert len(holders) == 1, (name, entries)        # drawn once (with the parameters it travels with)
+        used = [(t, h) for t, h, a in edges(src) if f'color="{holders[0]}"' in (a or "")]
+        assert len(used) == T, (name, used)              # one coloured edge per step
     assert not [lbl for _, _, lbl in edge_labels(src) if lbl in params]  # no per-copy labels in this mode
+    assert "constraint=false" not in src                 # no edge routed freely across the steps
 
 
 def test_source_is_deterministic_for_the_same_model_and_seed():
@@ -230,7 +231,7 @@ def test_truncation_every_step_leaves_only_the_local_gradient():
 
 
 def test_gradient_view_marks_each_truncation_boundary_and_points_back_in_time():
-    src = to_dot("elman", "gradients", T=7, truncate=3).source
+    src = to_dot("elman", "gradients", T=7, truncate=3, fit=None).source
     assert src.count(">stop<") == 2            # after steps 3 and 6
     recurrent = [a for t, h, a in edges(src) if re.fullmatch(r"s_t\d", t) and re.fullmatch(r"s_t\d", h)]
     assert recurrent and all("dir=back" in a for a in recurrent)
@@ -283,8 +284,9 @@ def test_cli_without_dot_exits_cleanly_with_the_install_hint(tmp_path, monkeypat
     add_arguments(parser)
     status = run(parser.parse_args(["lstm", "--T", "2", "-o", str(tmp_path / "f.svg")]))
     err = capsys.readouterr().err
-    assert status == 0 and "Traceback" not in err and "install graphviz" in err
-    assert (tmp_path / "f.svg.dot").exists()
+    assert status == 4 and "Traceback" not in err and "install graphviz" in err   # no SVG: not a success
+    assert "no SVG could be drawn" in err and "f.svg.dot" in err
+    assert (tmp_path / "f.svg.dot").exists() and not (tmp_path / "f.svg").exists()
     assert run(parser.parse_args(["lstm", "-o", str(tmp_path / "f.bmp2")])) == 2
     assert "cannot tell the format" in capsys.readouterr().err
 
@@ -308,7 +310,7 @@ def x_order(fig, names):
 
 @pytest.mark.graphviz_exe
 @pytest.mark.parametrize("cell", ["elman", "jordan", "lstm", "gru"])
-@pytest.mark.parametrize("kwargs", [{}, {"shared": "once"}, {"view": "gradients", "truncate": 2},
+@pytest.mark.parametrize("kwargs", [{}, {"shared": "once"}, {"view": "gradients", "truncate": 2, "fit": None},
                                     {"elide": 3}, {"view": "gradients", "elide": 2, "truncate": 4}])
 def test_time_runs_left_to_right_in_the_rendered_layout(cell, kwargs):
     for T in ((8, 15) if "elide" in kwargs else (2, 5, 9)):
@@ -412,3 +414,210 @@ def test_cell_view_labels_gate_slices_with_the_gate_names_in_docstring_order(cel
     for g in gates:
         assert any(f"<I>{g}</I><SUB>t</SUB>" in line for line in labels), (g, labels)
     assert "[..." not in src  # no raw slice notation left on the figure
+
+
+# ------------------------------------------------------------------ slides: sizes, looks, the command
+def cli(*argv) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return run(parser.parse_args([str(a) for a in argv]))
+
+
+def test_cli_names_a_missing_folder_and_creates_it_only_with_mkdir(tmp_path, capsys):
+    target = tmp_path / "slides" / "elman.dot"
+    assert cli("elman", "-o", target) == 3
+    err = capsys.readouterr().err
+    assert "slides: no such folder" in err and "--mkdir" in err and not target.parent.exists()
+    assert cli("elman", "-o", target, "--mkdir") == 0 and target.read_text().startswith("digraph")
+
+
+def test_sequences_above_the_limit_are_elided_unless_all_steps_are_asked_for():
+    from gradlab.render import AUTO_KEEP, MAX_STEPS
+
+    fig = to_dot("gru", T=MAX_STEPS + 1)
+    kept = sorted(t for t in clusters(fig.source) if t > 0)
+    assert fig.kept == AUTO_KEEP and kept == [1, 2, 3, MAX_STEPS - 1, MAX_STEPS, MAX_STEPS + 1]
+    assert sorted(t for t in clusters(to_dot("gru", T=MAX_STEPS).source) if t > 0) == list(range(1, MAX_STEPS + 1))
+    every = to_dot("gru", T=MAX_STEPS + 1, all_steps=True)
+    assert every.kept is None and len([t for t in clusters(every.source) if t > 0]) == MAX_STEPS + 1
+
+
+def test_twenty_thousand_steps_draw_an_elided_figure_of_six_steps(tmp_path, capsys):
+    # gradlab render elman --T 20000 once grew to 9 GiB in dot; now the middle is elided (measured: 3.1 s and
+    # 280 MB for the whole command at load average 2.5; the test asserts what is drawn, not the time)
+    assert cli("elman", "--T", 20000, "-o", tmp_path / "long.dot") == 0
+    err = capsys.readouterr().err
+    assert "20000 steps: the first and last 3 are drawn" in err
+    src = (tmp_path / "long.dot").read_text()
+    assert sorted(t for t in clusters(src) if t > 0) == [1, 2, 3, 19998, 19999, 20000]
+    assert "t = 4 … 19997" in src and len(src) < 20000
+
+
+def test_gradient_view_fits_a_slide_by_default_and_elides_only_when_asked_to_fit():
+    fig = to_dot("lstm", "gradients", T=40)
+    assert fig.kept is not None and fig.graph_attr["ratio"] == f"{9 / 16:.4f}"
+    assert to_dot("lstm", "gradients", T=40, fit=None).kept is None
+    assert to_dot("elman", "unfolded", T=40).kept is None          # the other views keep every step by default
+    four_three = to_dot("elman", "gradients", T=40, fit="4:3")
+    assert four_three.kept < to_dot("elman", "gradients", T=40).kept
+    with pytest.raises(ValueError, match="aspect ratio such as '16:9'"):
+        to_dot("elman", "gradients", fit="wide")
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
+def test_gradient_view_at_forty_steps_is_no_wider_than_sixteen_by_nine(cell):
+    plain_layout = to_dot(cell, "gradients", T=40, truncate=5).pipe(format="plain").decode()
+    _, _, width, height = plain_layout.splitlines()[0].split()
+    assert float(width) / float(height) <= 16 / 9 + 1e-3, (width, height)
+    rendered = to_dot(cell, "gradients", T=40, fit=None).pipe(format="plain").decode().splitlines()[0].split()
+    assert float(rendered[2]) / float(rendered[3]) > 16 / 9            # without fitting it would not be
+
+
+def test_gradient_numbers_legend_and_faintest_arrow_are_readable_on_a_slide():
+    from gradlab.render import style
+
+    src = to_dot("elman", "gradients", T=12, loss_at="last", weight_scale=0.8).source
+    sizes = [float(v) for v in re.findall(r'POINT-SIZE="([0-9.]+)"', src)]
+    assert sizes and min(sizes) >= 12
+    widths = [float(w) for t, h, a in edges(src) for w in re.findall(r"penwidth=([0-9.]+)", a or "")]
+    assert widths and min(widths) >= style.EDGE_MIN_WIDTH
+    colours = [c for t, h, a in edges(src) for c in re.findall(r'color="(#\w+)"', a or "") if "penwidth" in (a or "")]
+    assert "#ffffcc" not in colours                                   # the palest end of the scale is never an arrow
+    assert "legend -> start" in src                                   # the legend stands under the figure
+
+
+def test_loss_at_last_and_weight_scale_make_the_readme_vanishing_gradient():
+    from gradlab.render import unfolding_of
+
+    u = unfolding_of("elman", T=6, loss_at="last")
+    assert [len(u.steps[t].losses) for t in u.times] == [0, 0, 0, 0, 0, 1]
+    first = []
+    for scale in (None, 0.5):                                     # smaller weights: a fainter signal at t = 1
+        u = unfolding_of("elman", T=6, loss_at="last", weight_scale=scale)
+        first.append(state_gradients(u)[u.steps[1].states[0]])
+    assert first[1] < first[0]
+    cell = make_cell("elman")
+    before = cell.W_s.data.copy()
+    to_dot(cell, "gradients", T=3, weight_scale=0.5)
+    assert np.array_equal(cell.W_s.data, before)                    # the caller's cell is not scaled
+    with pytest.raises(ValueError, match="loss_at"):
+        to_dot("elman", loss_at="first")
+
+
+def test_titles_are_drawn_in_lecture_notation_without_raw_underscores():
+    from gradlab.render.style import title_markup
+
+    for title in ("Elman RNN (tanh), E = Σ_t E_t, E_t = ½‖y_t − d_t‖²", "δ_t and s_{t−1} and W_s"):
+        src = to_dot("elman", T=2, title=title).source
+        label = re.search(r"label=<<B>(.*)</B>> labelloc=b", src).group(1)
+        assert "_" not in label and "<SUB>t</SUB>" in label
+    assert title_markup("s_{t−1}") == "s<SUB>t−1</SUB>"
+    code = title_markup("wrong_elman.py: W_s")                     # a file name keeps its underscore, in code type
+    assert code == '<FONT FACE="Courier">wrong_elman.py</FONT>: W<SUB>s</SUB>'
+
+
+def test_folded_delay_square_is_labelled_with_the_state_one_step_back():
+    for cell, states in (("elman", ["s"]), ("lstm", ["s", "c"])):
+        src = to_dot(cell, "folded", T=3).source
+        for s in states:
+            line = re.search(rf"^\s*delay_{s} \[label=<(.*)> ", src, re.M).group(1)
+            assert "delay" in plain(line) and f"{s}_t−1" in plain(line)
+
+
+def test_dark_theme_font_size_and_fewer_labels_apply_to_every_view():
+    for view in ("unfolded", "folded", "cell", "ops", "gradients"):
+        light, dark = to_dot("gru", view, T=3), to_dot("gru", view, T=3, theme="dark")
+        assert "bgcolor" not in light.source and 'bgcolor="#1e1e1e"' in dark.source, view
+        for line in dark.source.splitlines():       # light fills turn dark (a fill chosen with its text colour stays)
+            for fill in re.findall(r'fillcolor="#(\w{6})"', line if "fontcolor=" not in line else ""):
+                r, g, b = (int(fill[i:i + 2], 16) for i in (0, 2, 4))
+                assert 0.299 * r + 0.587 * g + 0.114 * b < 110, (view, line)
+        big = to_dot("gru", view, T=3, fontsize=21).source
+        assert "fontsize=21" in big, view
+    few = edge_labels(to_dot("elman", T=4, labels="few").source)
+    assert sorted(lbl for _, _, lbl in few if lbl) == ["W_s", "W_x", "W_y"]     # each weight named once
+    assert not [lbl for _, _, lbl in edge_labels(to_dot("elman", T=4, labels="none").source) if lbl]
+    fig = to_dot("elman", T=4, size="1280x720", dpi=144)
+    assert fig.graph_attr["size"] == f"{1280 / 144:.4g},{720 / 144:.4g}" and fig.graph_attr["dpi"] == "144"
+    with pytest.raises(ValueError, match="theme"):
+        to_dot("elman", theme="blue")
+
+
+@pytest.mark.graphviz_exe
+def test_size_option_gives_a_png_no_larger_than_the_slide(tmp_path):
+    import struct
+
+    out = tmp_path / "lstm.png"
+    assert cli("lstm", "--T", 8, "-o", out, "--size", "1280x720") == 0
+    width, height = struct.unpack(">II", out.read_bytes()[16:24])
+    assert width <= 1280 and height <= 720 and max(width / 1280, height / 720) > 0.95
+
+
+def test_wrap_draws_every_step_in_bands_and_carries_the_state_across_through_a_dashed_copy():
+    src = to_dot("elman", "gradients", T=12, loss_at="last", wrap=6).source
+    assert sorted(t for t in clusters(src) if t > 0) == list(range(1, 13))
+    es = [(t, h) for t, h, _ in edges(src)]
+    assert ("s_t6", "to_s_t6") in es and ("from_s_t6", "s_t7") in es     # continued below, picked up there
+    assert ("s_t6", "s_t7") not in es and ("s_t7", "s_t6") not in es    # no edge runs back across the figure
+    with pytest.raises(ValueError, match="wrap must be a positive int"):
+        to_dot("elman", wrap=0)
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("cell", ["elman", "lstm"])
+def test_wrapped_bands_stand_one_under_the_other_with_time_left_to_right_in_each(cell):
+    fig = to_dot(cell, "gradients", T=8, wrap=4)
+    pos = positions(fig)
+    first, second = [f"x_t{t}" for t in range(1, 5)], [f"x_t{t}" for t in range(5, 9)]
+    assert x_order(fig, first) == first and x_order(fig, second) == second
+    assert max(pos[n][1] for n in second) < min(pos[n][1] for n in first)   # the second band is lower
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("kwargs", [{"shared": "once"}, {}, {"view": "gradients", "fit": None}])
+def test_step_labels_sit_under_the_inputs_where_no_edge_runs(kwargs):
+    # the edges E_t -> E once ran through the labels "t = k" at the top of each step
+    js = json.loads(to_dot("elman", T=4, **kwargs).pipe(format="json"))
+    objects = js["objects"]
+    y = {o["_gvid"]: float(o["pos"].split(",")[1]) for o in objects if "pos" in o}
+    for o in objects:
+        if re.fullmatch(r"cluster_t[1-9]\d*", o["name"]):
+            label_y = float(o["lp"].split(",")[1])
+            assert all(label_y < y[n] for n in o["nodes"] if n in y), o["name"]
+
+
+@pytest.mark.graphviz_exe
+@pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
+def test_slide_fitted_gradient_view_keeps_time_left_to_right_around_the_gap(cell):
+    # with one step kept at each end an edge from the hidden state (drawn above an LSTM's box) into the gap
+    # once pulled that state under the box and turned the first step round
+    for kwargs in ({}, {"elide": 1, "fit": None}):
+        fig = to_dot(cell, "gradients", T=40, **kwargs)
+        pos = positions(fig)
+        order = ["s_t0", "x_t1", "gap", "x_t40"]
+        assert x_order(fig, order) == order, (cell, kwargs)
+        first = [n for n in pos if n.endswith("_t1") and n[0] in "sc"]
+        assert all(pos[n][1] > pos["x_t1"][1] for n in first), (cell, kwargs)   # states above their input
+
+
+def test_slide_default_draws_a_short_sequence_whole_in_bands_and_a_long_one_elided():
+    wrapped = to_dot("elman", "gradients", T=12)
+    assert wrapped.kept is None and sorted(t for t in clusters(wrapped.source) if t > 0) == list(range(1, 13))
+    assert "start_b1" in wrapped.source and "start_b2" not in wrapped.source      # two bands of six
+    assert to_dot("elman", "gradients", T=40).kept is not None                   # three bands would be too small
+    assert to_dot("lstm", "gradients", T=12).kept is not None                    # an LSTM step is wide
+    assert "start_b1" not in to_dot("elman", "gradients", T=5).source            # one band fits already
+
+
+@pytest.mark.graphviz_exe
+def test_bands_chosen_for_a_slide_fit_it_at_a_readable_size_before_any_stretching():
+    from gradlab.render.unfolded import READABLE
+
+    fig = to_dot("elman", "gradients", T=12)
+    del fig.graph_attr["ratio"]                                                 # dot's own layout, unstretched
+    _, _, width, height = fig.pipe(format="plain").decode().splitlines()[0].split()
+    w, h = float(width), float(height)
+    assert w / h <= 16 / 9 and w <= READABLE[0] and h <= READABLE[1], (w, h)

@@ -64,7 +64,7 @@ def state_gradients(u: Unfolding, *, truncate: int | None = None) -> dict:
 
 
 def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "label", elide: int | None = None,
-                  box: bool | None = None, title: str | None = None, name: str = "gradients"):
+                  box: bool | None = None, title: str | None = None, name: str = "gradients", wrap: int | None = None):
     r"""Return the gradient-flow figure of ``u``: arrows back in time, each state labelled and coloured by
     ‖∂E/∂s_t‖ (log scale, legend included); ``truncate=k`` marks where truncated BPTT stops."""
     norms = state_gradients(u, truncate=truncate)
@@ -76,27 +76,27 @@ def gradient_flow(u: Unfolding, *, truncate: int | None = None, shared: str = "l
     annotate = {}
     for n in states:
         annotate[n] = ([style.fmt_number(norms[n])], style.norm_colour(norms[n], lo, hi))
-    cut = set()
-    for tail, child in cut_edges(u, truncate):
-        for e in u.edges():
-            if e.tail is tail and u.shown[e.head][1] == child.scope.t:
-                cut.add((e.tail, e.head))
+    by_tail: dict = {}
+    for e in u.edges():
+        by_tail.setdefault(e.tail, []).append(e)
+    cut = {(e.tail, e.head) for tail, child in cut_edges(u, truncate) for e in by_tail.get(tail, ())
+           if u.shown[e.head][1] == child.scope.t}
 
     def colour(tail, head):
         # the gradient that flows back along tail -> head leaves head: colour it by ‖∂E/∂head‖
         if head not in annotate or u.shown.get(tail, ("x",))[0] not in ("s", "c", "s0"):
             return None
-        v = norms.get(head, 0.0)
-        if not v > 0:
-            return ("#cccccc", "1")
-        u_ = 0.0 if hi <= lo else (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
-        return (style.norm_colour(v, lo, hi), f"{1 + 2.5 * min(max(u_, 0), 1):.2f}")
+        return style.edge_norm_colour(norms.get(head, 0.0), lo, hi)
 
     if title is None:
         title = "Backpropagation through time: ‖∂E/∂s<SUB>t</SUB>‖"
         if truncate:
             title += f" (truncated every {truncate} steps)"
     g = unfolded(u, shared=shared, elide=elide, box=box, title=title, annotate=annotate, backward=True,
-                 edge_colour=colour, cut=cut, name=name)
-    g.node("legend", style.scale_legend(lo, hi, "‖∂E/∂s‖ (log scale)"), shape="plaintext", fontsize="10")
+                 edge_colour=colour, cut=cut, name=name, wrap=wrap)
+    # the legend stands under the inputs (an invisible edge to the start of the input row puts it there):
+    # beside the figure it would make a long sequence wider still
+    g.node("legend", style.scale_legend(lo, hi, "‖∂E/∂s<SUB>t</SUB>‖ (log scale)"), shape="plaintext")
+    bands = [line for line in g.body if "start_b" in line and "shape=point" in line]
+    g.edge("legend", f"start_b{len(bands)}" if bands else "start", style="invis")
     return g

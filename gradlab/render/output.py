@@ -50,13 +50,16 @@ class Figure(graphviz.Digraph):
         return {"text/plain": f"{msg}\n\n{self.source}"}
 
 
-def write(fig: graphviz.Digraph, path, *, quiet: bool = False, force: bool = False) -> Path:
+def write(fig: graphviz.Digraph, path, *, quiet: bool = False, force: bool = False,
+          make_folder: bool = True) -> Path:
     """Write ``fig`` to ``path``: ``.svg``, ``.png``, ``.pdf`` (drawn by ``dot``), ``.dot``/``.gv`` (source).
 
     Returns the path written. Without the ``dot`` program, writes ``<path>.dot`` next to it, warns
-    (``RuntimeWarning``) with what to install, and returns that path. Missing folders are created; an
-    existing file that gradlab did not write, or a link, raises :class:`gradlab.files.OutputError`
-    unless ``force`` (see :mod:`gradlab.files`).
+    (``RuntimeWarning``) with what to install, and returns that path (so a caller compares it with
+    ``path``: ``gradlab render`` then exits with status 4). Missing folders are created unless
+    ``make_folder=False`` (then :class:`gradlab.files.OutputError` names the missing folder, as
+    ``gradlab render`` does without ``--mkdir``); an existing file that gradlab did not write, or a link,
+    raises :class:`gradlab.files.OutputError` unless ``force`` (see :mod:`gradlab.files`).
     """
     from ..files import write_bytes, write_text
 
@@ -66,16 +69,16 @@ def write(fig: graphviz.Digraph, path, *, quiet: bool = False, force: bool = Fal
         raise ValueError(f"write: cannot tell the format of {str(path)!r} from its suffix; use one of "
                          f"{', '.join(sorted(FORMATS))}")
     if fmt == "dot":
-        return write_text(path, fig.source, fmt="dot", force=force, make_folder=True)
+        return write_text(path, fig.source, fmt="dot", force=force, make_folder=make_folder)
     try:
         data = fig.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
         fallback = write_text(path.with_suffix(path.suffix + ".dot"), fig.source, fmt="dot", force=force,
-                              make_folder=True)
+                              make_folder=make_folder)
         if not quiet:
             warnings.warn(MISSING_DOT.format(fmt=fmt.upper(), path=fallback), RuntimeWarning, stacklevel=2)
         return fallback
     except graphviz.CalledProcessError as e:
         raise RuntimeError(f"write: the Graphviz 'dot' program failed on this figure ({path}): "
                            f"{(e.stderr or b'').decode(errors='replace').strip()}") from None
-    return write_bytes(path, data, fmt=fmt, force=force, make_folder=True)
+    return write_bytes(path, data, fmt=fmt, force=force, make_folder=make_folder)

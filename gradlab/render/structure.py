@@ -140,7 +140,9 @@ class Unfolding:
                     o.add(p.scope.t)
                 else:
                     o |= origin.get(p, set())
-            origin[n] = o
+                if len(o) > 1:
+                    o = set(sorted(o)[:2])   # "several steps" is all that counts: two stand for them all
+            origin[n] = o                    # (so that a sum over T losses stays linear in T)
             if len(o) == 1:
                 self.steps[next(iter(o))].post.append(n)
             elif len(o) > 1:
@@ -176,6 +178,7 @@ class Unfolding:
         self.initial: list = []          # (node, index of the state it stands for)
         given_init = list(hints.get("initial") or ())
         self.initial = [(n, k) for k, n in enumerate(given_init) if n in self.index]
+        steps_using: dict = {}           # leaf -> the steps that read it (computed once: xs is read by every step)
         for t, step in self.steps.items():
             if t in given:
                 step.inputs = [n for n in given[t] if n in self.index]
@@ -188,8 +191,9 @@ class Unfolding:
                         continue
                     if p.op is not None and p.scope.t is not None:
                         continue  # a state of an earlier step
-                    users = {c.scope.t for c in self.children[p] if c.op is not None}
-                    if len(users) > 1:
+                    if p not in steps_using:
+                        steps_using[p] = {c.scope.t for c in self.children[p] if c.op is not None}
+                    if len(steps_using[p]) > 1:
                         continue  # e.g. the whole sequence xs, sliced inside each step
                     cands.append((k, i, p))
                 if not n.requires_grad and n.ndim > 0 and all(p.op is None and not is_weight(p)
@@ -316,22 +320,31 @@ class Unfolding:
             reach, below = {}, {}
             labels: dict = {}
             for h in order:
-                r, b = set(), set()
+                r, b = None, set()
                 for p in h.parents:
                     if p in shown:
+                        r = r if r is not None else set()
                         r.add(p)
                     elif p in region:
-                        r |= reach[p]
+                        if r is None and reach[p] and h.op.name == "add" and len(self.children[p]) == 1:
+                            r = reach[p]      # h is its only reader: take the set over, no copy (a sum
+                                              # over T losses stays linear in T)
+                        else:
+                            r = r if r is not None else set()
+                            r |= reach[p]
                         if not reach[p]:
                             b |= below[p]
                     elif is_weight(p):
                         b.add(p)
+                r = r if r is not None else set()
                 reach[h], below[h] = r, b
                 if r:
                     ps = set()
                     for p in h.parents:
                         ps |= {p} if is_weight(p) else (
                             below[p] if p in region and not reach[p] else set())
+                    if not ps:
+                        continue
                     # the weights act on the values that come in where they apply: linear(x, W, u)
                     # is W x + u, so W and a parameter bias label x's edge only, not u's
                     applied = r
