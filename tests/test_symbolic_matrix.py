@@ -179,6 +179,14 @@ def test_every_cells_latex_compiles_without_overfull_boxes(kind, cls, tmp_path):
     assert not overfull, f"{kind} ({cls}): overfull boxes of {overfull} pt"
 
 
+@pytest.mark.parametrize("form", ["sum-of-paths", "matrix"])
+def test_the_other_forms_compile_without_overfull_boxes(form, tmp_path):
+    if not _has_tex():
+        pytest.skip(_NO_TEX)
+    rc, log = _compile(tmp_path, "lstm", derive("lstm", 3, hidden=2).latex(form, document="article"))
+    assert rc == 0 and not re.findall(r"Overfull \\[hv]box", log)
+
+
 def test_the_compile_check_fails_on_a_row_too_wide_for_the_page(tmp_path):
     if not _has_tex():
         pytest.skip(_NO_TEX)

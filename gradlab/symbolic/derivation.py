@@ -217,7 +217,7 @@ class Derivation:
         rows.append(rf"{_pd('E', 'W')} &= {outer}\left[{_pd(f'E_{Nn}', 'W', True)} + \sum_{{i=1}}^{{{Nn}}} "
                     rf"{_pd(f'E_{Nn}', f'y_{Nn}')}\, {_pd(f'y_{Nn}', z(Nn))}\, {prod.replace('{N}', '{' + Nn + '}')}\, "
                     rf"{_pd(z('i'), 'W', True)}\right]")
-        rows.append(r"&\quad\text{(the product runs from } k = N \text{ down to } k = i+1\text{: Jacobians do not commute)}")
+        rows.append(r"&\quad\text{(} k \text{ runs from } N \text{ down to } i+1\text{: the order matters)}")
         if m.T <= 5:
             terms, names = self.path_expression("W")
             tex = [sp.latex(t, symbol_names=names) for t in terms]
@@ -453,12 +453,26 @@ def _tex_text(s: str) -> str:
     return "".join(out)
 
 
-def beamer_frames(secs, rows_per_frame: int = 7) -> list:
-    r"""Return Beamer frames for sections ``[(title, rows, note)]``: one ``align*`` of at most
-    ``rows_per_frame`` rows per frame (continued frames say so), in ``\small`` type."""
+def _row_height(row: str) -> float:
+    """A row's height in plain rows: a fraction or a sum with limits is about 1.8 plain rows."""
+    return 1.8 if (r"\frac" in row or r"\sum" in row) else 1.0
+
+
+def beamer_frames(secs, height: float = 11.5) -> list:
+    r"""Return Beamer frames for sections ``[(title, rows, note)]``: one ``align*`` per frame holding
+    rows up to ``height`` plain rows (a row with a fraction or a sum counts 1.8; continued frames say
+    so), in ``\small`` type, so that no frame runs off the slide."""
     out = []
     for h, rows, note in secs:
-        chunks = [rows[i:i + rows_per_frame] for i in range(0, len(rows), rows_per_frame)] or [[]]
+        chunks, cur, used = [], [], 0.0
+        budget = height - 2.0               # the first frame also carries the note
+        for r in rows:
+            if cur and used + _row_height(r) > budget:
+                chunks.append(cur)
+                cur, used, budget = [], 0.0, height
+            cur.append(r)
+            used += _row_height(r)
+        chunks.append(cur)
         for j, chunk in enumerate(chunks):
             title = _tex_text(h) + (" (continued)" if j else "")
             out += [rf"\begin{{frame}}{{{title}}}", r"\small"]

@@ -720,7 +720,7 @@ class MatrixForm:
         step (with its range where the steps differ), then ∂E/∂W as a sum over steps."""
         T = self.model.T
         rows = []
-        for base, first, last, var, e in self.templates(self.backward):
+        for base, first, last, var, e in sorted(self.templates(self.backward), key=lambda r: self._order(r[0])):
             if first == last == T:
                 lhs, rhs = var.tex(T, "T"), e.tex(T, "T")
                 rows.append(f"{lhs} &= {rhs}")
@@ -747,6 +747,16 @@ class MatrixForm:
                 rows.append(f"{lhs} &= {' + '.join(pieces) if pieces else '0'}")
         return rows
 
+    def _order(self, base: str) -> tuple:
+        """Sort key of an adjoint: the states' adjoints first (as derived), then the gates' in gate order."""
+        from ..nn.registry import KINDS
+
+        if not base.startswith("delta_a_"):
+            return (0, 0)
+        gates = KINDS[self.model.kind].gates
+        g = base[len("delta_a_"):]
+        return (1, gates.index(g) if g in gates else len(gates))
+
     def _param_blocks(self, name):
         return self.blocks.get(name) or [(0, self.model.values[name].shape[0], None)]
 
@@ -760,7 +770,7 @@ class MatrixForm:
         r"""What the named adjoints stand for: δ_t := ∂E/∂s_t, δ^{a_i}_t := ∂E/∂a_{i,t}, and the blocks."""
         rows = []
         seen = set()
-        for var, _ in sorted(self.backward, key=lambda ve: ve[0].base.startswith("delta_a_")):
+        for var, _ in sorted(self.backward, key=lambda ve: self._order(ve[0].base)):
             if var.base in seen:
                 continue
             seen.add(var.base)
@@ -1089,7 +1099,7 @@ def _tokens(rhs: str) -> list:
 
 def _open_group(f: str):
     r"""``\\left(INNER\\right)`` -> INNER (else None)."""
-    if f.startswith(r"\left(") and f.endswith(r"\right)"):
+    if (f.startswith(r"\left(") and f.endswith(r"\right)")) or (f.startswith(r"\left[") and f.endswith(r"\right]")):
         inner = f[6:-7]
         depth = 0
         for j in range(len(inner)):
@@ -1130,8 +1140,9 @@ def _pieces(rhs: str, budget: float) -> list:
             if inner is not None:
                 sub = _pieces(inner, budget)
                 if sub:
-                    sub[0] = (head if first else "") + r"\bigl(" + sub[0]
-                    sub[-1] = sub[-1] + r"\bigr)"
+                    o, c = (r"\bigl(", r"\bigr)") if tok.startswith(r"\left(") else (r"\bigl[", r"\bigr]")
+                    sub[0] = (head if first else "") + o + sub[0]
+                    sub[-1] = sub[-1] + c
                     out.extend(sub)
                     first = False
                     continue
@@ -1179,9 +1190,9 @@ def break_rows(rows: list, width: float = 52.0) -> list:
         pieces = _pieces(rhs.strip(), budget)
         lines, cur = [], ""
         for p in pieces:
-            joiner = "" if cur.endswith(r"\bigl(") or not cur else " "
+            joiner = "" if cur.endswith((r"\bigl(", r"\bigl[")) or not cur else " "
             cand = cur + joiner + p
-            if cur and tex_width(cand) > budget and not cur.endswith(r"\bigl("):
+            if cur and tex_width(cand) > budget and not cur.endswith((r"\bigl(", r"\bigl[")):
                 lines.append(cur.rstrip())
                 cur = p
             else:
