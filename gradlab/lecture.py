@@ -128,8 +128,8 @@ def lecture_pack(cell: str, T: int, folder, *, hidden: int = 2, inputs: int = 1,
     cannot be written."""
     from . import render
     from .check import check_gradient
-    from .files import write_bytes, write_text
-    from .nn.registry import KINDS, cell_kind
+    from .files import write_text
+    from .nn.registry import cell_kind
     from .symbolic.derivation import _tex_text, beamer_frames, derive
     from .symbolic.matrix import break_rows
 

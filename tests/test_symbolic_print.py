@@ -17,7 +17,7 @@ CELLS = ["elman", "jordan", "lstm", "peephole_lstm", "four_gate_lstm", "gru"]
 _ALLOWED_COMMANDS = {r"\frac", r"\partial", r"\left", r"\right", r"\tanh", r"\sigma", r"\delta", r"\sum",
                      r"\prod", r"\top", r"\quad", r"\text", r"\mathrm", r"\begin", r"\end", r"\lVert", r"\rVert",
                      r"\tfrac", r"\exp", r"\log", r"\,", r"\odot", r"\le", r"\operatorname", r"\bigl", r"\bigr",
-                     r"\cdot"}
+                     r"\cdot", r"\in"}
 
 
 @functools.lru_cache(maxsize=None)

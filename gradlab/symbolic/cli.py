@@ -80,10 +80,6 @@ def add_arguments(parser) -> None:
                         help="replace output files that gradlab did not write (and links, never their targets)")
 
 
-def _text(d, form, fmt) -> str:
-    return d.latex(form) if fmt == "latex" else d.markdown(form)
-
-
 def run(args) -> int:
     """Run ``gradlab derive``; return the exit status (0, 2 for a usage error, 3 when a file could not be
     written). Files are written by :mod:`gradlab.files`: atomically, never through a link, and a file

@@ -350,7 +350,8 @@ class Derivation:
 
         form = _form(form or self.form)
         m = self.model
-        flags = "" if m.spec.loss == "mse_half" else f" --loss {m.spec.loss}"
+        flags = "".join(f" --{k} {m.sizes[v]}" for k, v in (("inputs", "D"), ("outputs", "O")) if m.sizes[v] != 1)
+        flags += "" if m.spec.loss == "mse_half" else f" --loss {m.spec.loss}"
         flags += "" if m.spec.mode == "many_to_many" else f" --mode {m.spec.mode}"
         out = [f"# BPTT derivation: {_title(m.kind)} ({form})", "",
                self.title.replace("; ", ". Loss: ", 1), "",

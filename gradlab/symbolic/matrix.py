@@ -22,11 +22,14 @@ expressions at a generic step, and :meth:`MatrixForm.templates` confirms that ev
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["VExpr", "MatrixForm", "matrix_form", "RULES", "break_rows"]
+__all__ = ["VExpr", "MatrixForm", "matrix_form", "RULES", "FORWARD", "break_rows", "tex_width", "Var", "Param",
+           "Const", "Zero", "Add", "Neg", "OneMinus", "Scale", "Had", "Sq", "Func", "MatVec", "Outer", "Stack",
+           "Slice", "add", "neg", "had", "matvec", "outer", "rows"]
 
 
 # ============================================================================ vector expressions
@@ -445,7 +448,8 @@ class _Blocks:
     H: int
 
 
-_GATE_BLOCKS: dict = {}     # set per derivation by matrix_form (the cell's gate order and H)
+#: the gate blocks of the derivation being built (the cell's gate order and H), set by matrix_form
+_GATE_BLOCKS: ContextVar = ContextVar("gradlab_gate_blocks", default=None)
 
 
 def _rows_param(p: Param, lo: int, hi: int):
@@ -453,7 +457,7 @@ def _rows_param(p: Param, lo: int, hi: int):
     span several, else a plain row range."""
     base = p.lo
     lo, hi = lo + base, hi + base
-    blk = _GATE_BLOCKS.get("blocks")
+    blk = _GATE_BLOCKS.get()
     n = p.shape[0]
     if blk is not None and p.gate is None and n == len(blk.gates) * blk.H and lo % blk.H == 0 and hi % blk.H == 0:
         parts = [Param(p.name, p.shape, j * blk.H, (j + 1) * blk.H, blk.gates[j]) for j in range(lo // blk.H, hi // blk.H)]
@@ -574,13 +578,6 @@ def _loss_grad(loss: str, y: VExpr, d: VExpr, O: int):
     raise ValueError(f"matrix form: no rule for the loss {loss!r}")
 
 
-_LOSS_TEX = {
-    "mse_half": r"E_t = \tfrac12 \lVert y_t - d_t \rVert^2",
-    "mse": r"E_t = \tfrac{1}{O} \lVert y_t - d_t \rVert^2",
-    "softmax_cross_entropy": r"E_t = -\textstyle\sum_k d_{t,k} \log \operatorname{softmax}(y_t)_k",
-}
-
-
 # ============================================================================== the derivation
 @dataclass
 class MatrixForm:
@@ -677,12 +674,6 @@ class MatrixForm:
                 out.append((base, first, last, var, e))
         return out
 
-    def _label_range(self, first, last):
-        T = self.model.T
-        if first == last:
-            return first, "T" if last == T else None
-        return None, None
-
     def forward_rows(self) -> list:
         r"""The forward pass at a generic step t, in vector form: gates in the cell's order, then the
         state, then the output (``i_t = σ(W_{xi} x_t + W_{si} s_{t−1} + b_{si})``, …)."""
@@ -767,15 +758,27 @@ class MatrixForm:
         return Param(name, shape, lo, hi, gate)
 
     def definitions_rows(self) -> list:
-        r"""What the named adjoints stand for: δ_t := ∂E/∂s_t, δ^{a_i}_t := ∂E/∂a_{i,t}, and the blocks."""
-        rows = []
+        r"""What the named adjoints stand for, in two rows at most: ``δ_t := ∂E/∂s_t, δ^c_t := ∂E/∂c_t``
+        for the parts of the state, and ``δ^{a_k}_t := ∂E/∂a^k_t, k ∈ {i, f, g, o}`` for the gates'
+        pre-activations (a^k_t, the argument of gate k's σ or tanh)."""
+        states, gates = [], []
         seen = set()
         for var, _ in sorted(self.backward, key=lambda ve: self._order(ve[0].base)):
             if var.base in seen:
                 continue
             seen.add(var.base)
-            what = self._adjoint_of.get(var.base, "")
-            rows.append(rf"{Var(var.base, 0, 1).tex(0)} &:= \frac{{\partial E}}{{\partial {what}}}")
+            if var.base.startswith("delta_a_"):
+                gates.append(var.base[len("delta_a_"):])
+            else:
+                what = self._adjoint_of.get(var.base, "")
+                states.append(rf"{Var(var.base, 0, 1).tex(0)} := \partial E / \partial {what}")
+        rows = []
+        if states:
+            lhs, _, rhs = states[0].partition(" := ")
+            rows.append(f"{lhs} &:= {rhs}" + "".join(rf",\quad {x}" for x in states[1:]))
+        if gates:
+            rows.append(r"\delta^{a_k}_{t} &:= \partial E / \partial a^{k}_{t},\quad k \in \{"
+                        + ", ".join(gates) + r"\}\quad \text{(the argument of gate } k\text{)}")
         return rows
 
 
@@ -828,11 +831,11 @@ def matrix_form(model, rules: dict | None = None) -> MatrixForm:
     graph, tr = model.graph, model.trace
     H = model.sizes["H"]
     kind = KINDS[model.kind]
-    _GATE_BLOCKS["blocks"] = _Blocks(kind.gates, H) if kind.gates else None
+    token = _GATE_BLOCKS.set(_Blocks(kind.gates, H) if kind.gates else None)
     try:
         return _matrix_form(model, rules, graph, tr, H)
     finally:
-        _GATE_BLOCKS.pop("blocks", None)
+        _GATE_BLOCKS.reset(token)
 
 
 def _matrix_form(model, rules, graph, tr, H):
@@ -983,7 +986,7 @@ def _matrix_form(model, rules, graph, tr, H):
             _give(p, 0, psize, c, pieces, grads, param_of, t, model)
 
     blocks = {}
-    blk = _GATE_BLOCKS.get("blocks")
+    blk = _GATE_BLOCKS.get()
     if blk is not None:
         for name in model.params:
             shape = np.shape(model.values[name])
@@ -1149,31 +1152,6 @@ def _pieces(rhs: str, budget: float) -> list:
             out.append((head if first else "") + tok)
             first = False
     return out
-
-
-def _top_level_terms(rhs: str) -> list:
-    r"""Split a LaTeX sum at its top-level + and − (outside braces and \left…\right)."""
-    terms, depth, start, i = [], 0, 0, 0
-    while i < len(rhs):
-        if rhs.startswith(r"\left", i):
-            depth += 1
-            i += 5
-            continue
-        if rhs.startswith(r"\right", i):
-            depth -= 1
-            i += 6
-            continue
-        c = rhs[i]
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-        elif c in "+-" and depth == 0 and i > 0 and rhs[i - 1] == " " and i + 1 < len(rhs) and rhs[i + 1] == " ":
-            terms.append(rhs[start:i].strip())
-            start = i
-        i += 1
-    terms.append(rhs[start:].strip())
-    return [t for t in terms if t]
 
 
 def break_rows(rows: list, width: float = 52.0) -> list:
