@@ -177,7 +177,7 @@ def lecture_pack(cell: str, T: int, folder, *, hidden: int = 2, inputs: int = 1,
     verdict = getattr(report, "verdict", "")
 
     title = f"Backpropagation through time: the {kind.title}"
-    mf_secs = d._matrix_sections()
+    mf_secs = d._matrix_sections(compact=True)
     right_names = [n for n in d.model.params if n not in wrong_names]
     explain = (f"The derivative of tanh is missing: where the recursion needs "
                f"$\\delta \\odot (1 - s^2)$ this derivation passes $\\delta$ on unchanged. The checker finds "

@@ -195,3 +195,13 @@ def test_the_compile_check_fails_on_a_row_too_wide_for_the_page(tmp_path):
                                                  " + ".join(f"a_{{{i}}}" for i in range(60)) + r" \\", 1)
     rc, log = _compile(tmp_path, "wide", wide)
     assert re.search(r"Overfull \\hbox", log)
+
+
+def test_compact_rows_merge_only_the_gate_rows_that_agree():
+    lstm = "\n".join(matrix_form(_model("lstm", 3)).backward_rows(compact=True))
+    assert (r"\frac{\partial E}{\partial W_{sk}} &= \sum_{t=1}^{T} \delta^{a_k}_{t}\, s_{t-1}^{\top},\quad "
+            r"k \in \{i, f, g, o\}") in lstm
+    gru = "\n".join(matrix_form(_model("gru", 3)).backward_rows(compact=True))
+    assert r"k \in \{r, z, n\}" in gru                                  # W_x's blocks agree
+    assert r"\frac{\partial E}{\partial W_{sn}} &= \sum_{t=1}^{T} \left(\delta^{a_n}_{t} \odot r_{t}\right)" in gru
+    assert r"W_{sk}" not in gru                                        # W_sn differs: no merged W_s row

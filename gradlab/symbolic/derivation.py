@@ -270,7 +270,7 @@ class Derivation:
             self.model._cache["matrix"] = matrix_form(self.model)
         return self.model._cache["matrix"]
 
-    def _matrix_sections(self) -> list:
+    def _matrix_sections(self, compact: bool = False) -> list:
         mf = self.matrix_form()
         fwd = mf.forward_rows() + mf.blocks_rows()
         gates = KINDS[self.model.kind].gates
@@ -278,7 +278,7 @@ class Derivation:
         if mf.blocks:
             note += (f"; the stacked weights are cut into per-gate row blocks (gates in the order "
                      f"{', '.join(gates)})")
-        back = mf.definitions_rows() + mf.backward_rows()
+        back = mf.definitions_rows() + mf.backward_rows(compact=compact)
         loss = {"mse_half": r"y_t - d_t", "mse": r"\tfrac{2}{O}(y_t - d_t)",
                 "softmax_cross_entropy": r"\operatorname{softmax}(y_t) - d_t"}[self.model.spec.loss]
         return [("Forward pass (matrix form)", fwd, note + "."),

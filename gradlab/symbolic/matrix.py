@@ -706,11 +706,14 @@ class MatrixForm:
             rows.append(rf"{whole} &= \left[{parts}\right]")
         return rows
 
-    def backward_rows(self) -> list:
+    def backward_rows(self, compact: bool = False) -> list:
         r"""The backward recursion in vector form: each named adjoint at the last step and at a generic
-        step (with its range where the steps differ), then ∂E/∂W as a sum over steps."""
+        step (with its range where the steps differ), then ∂E/∂W as a sum over steps, one row per
+        parameter block. ``compact=True`` (for slides) writes the rows that are the same for every gate
+        once, with the gate as ``k``: ``∂E/∂W_{sk} = Σ_t δ^{a_k}_t s_{t−1}ᵀ, k ∈ {i, f, g, o}``."""
         T = self.model.T
         rows = []
+        grad_rows: list = []
         for base, first, last, var, e in sorted(self.templates(self.backward), key=lambda r: self._order(r[0])):
             if first == last == T:
                 lhs, rhs = var.tex(T, "T"), e.tex(T, "T")
@@ -735,8 +738,10 @@ class MatrixForm:
                         a_t = str(first)
                         b_t = {T: "T", T - 1: "T-1"}.get(last, str(last))
                         pieces.append(rf"\sum_{{t={a_t}}}^{{{b_t}}} {body}")
-                rows.append(f"{lhs} &= {' + '.join(pieces) if pieces else '0'}")
-        return rows
+                grad_rows.append((name, gate, f"{lhs} &= {' + '.join(pieces) if pieces else '0'}"))
+        if not compact:
+            return rows + [r for _, _, r in grad_rows]
+        return rows + _compact_gate_rows(grad_rows)
 
     def _order(self, base: str) -> tuple:
         """Sort key of an adjoint: the states' adjoints first (as derived), then the gates' in gate order."""
@@ -780,6 +785,29 @@ class MatrixForm:
             rows.append(r"\delta^{a_k}_{t} &:= \partial E / \partial a^{k}_{t},\quad k \in \{"
                         + ", ".join(gates) + r"\}\quad \text{(the argument of gate } k\text{)}")
         return rows
+
+
+def _compact_gate_rows(grad_rows) -> list:
+    """Merge the gradient rows of one stacked parameter whose text is the same for every gate once the
+    gate's letter is written k (W_{si} -> W_{sk}, δ^{a_i} -> δ^{a_k})."""
+    out, i = [], 0
+    while i < len(grad_rows):
+        name, gate, row = grad_rows[i]
+        group = [(g, r) for n, g, r in grad_rows[i:] if n == name] if gate else []
+        i += max(1, len(group))
+        if not gate:
+            out.append(row)
+            continue
+        label = name.partition("_")[2]
+
+        def generic(r, g):
+            return r.replace(f"_{{{label}{g}}}", f"_{{{label}k}}").replace(f"^{{a_{g}}}", "^{a_k}")
+        texts = {generic(r, g) for g, r in group}
+        if len(texts) == 1 and len(group) > 1:
+            out.append(texts.pop() + r",\quad k \in \{" + ", ".join(g for g, _ in group) + r"\}")
+        else:
+            out.extend(r for _, r in group)
+    return out
 
 
 def _range_tex(first, last, T):
