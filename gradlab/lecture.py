@@ -41,7 +41,8 @@ FIGURES = (("folded", "The network, folded", "the cell once; the recurrent edge 
 @dataclass
 class LecturePack:
     """What :func:`lecture_pack` wrote: ``files`` (paths), ``pdf`` (the compiled deck or None, with
-    ``pdf_reason`` saying why not), the checked ``derivation`` and the ``report`` on the wrong one."""
+    ``pdf_reason`` saying why not), the checked ``derivation``, the ``report`` on the wrong one and
+    ``notes`` on what was left out (figures without Graphviz)."""
 
     folder: Path
     files: list = field(default_factory=list)
@@ -49,6 +50,7 @@ class LecturePack:
     pdf_reason: str = ""
     derivation: object = None
     report: object = None
+    notes: list = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------ the planted mistake
@@ -157,11 +159,17 @@ def lecture_pack(cell: str, T: int, folder, *, hidden: int = 2, inputs: int = 1,
 
         raise OutputError(f"{folder}: cannot make this folder: {e.strerror or e}") from None
     figs = []
-    for view, title, caption in FIGURES:
-        path = folder / f"{view}.png"
-        fig = render(kind.name, None, view=view, T=int(T))
-        render.write(fig, path, force=force)
-        if path.exists():
+    if not render.dot_available():
+        pack.notes.append("no figures: the Graphviz 'dot' program is not installed (make system-deps installs it)")
+    else:
+        for view, title, caption in FIGURES:
+            path = folder / f"{view}.png"
+            fig = render(kind.name, None, view=view, T=int(T))
+            try:
+                render.write(fig, path, force=force)
+            except RuntimeError as e:          # dot failed on this figure: the deck goes on without it
+                pack.notes.append(f"no {view} figure: {e}")
+                continue
             figs.append((view, title, caption, path))
             pack.files.append(path)
 
@@ -281,6 +289,8 @@ def run(args) -> int:
         return 2
     for p in pack.files:
         print(f"wrote {p}")
+    for note in pack.notes:
+        print(f"gradlab lecture: {note}", file=sys.stderr)
     if pack.pdf is None:
         print(f"gradlab lecture: no PDF: {pack.pdf_reason}", file=sys.stderr)
     return 0
