@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make demo   set everything up on a fresh machine and run the main job
 #   make test   set everything up and run the whole test suite
-# Everything lives in .venv; the Graphviz `dot` program comes from apt-get where the machine allows it.
+# Everything lives in .venv; the Graphviz `dot` program and a minimal TeX (pdflatex, for the LaTeX tests)
+# come from apt-get where the machine allows it.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -48,6 +49,7 @@ $(VENV)/.installed-dev: $(VENV)/bin/python pyproject.toml
 
 system-deps:
 	@sh .ci/install-dot
+	@sh .ci/install-tex
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("gradlab.check.cli", "check hand-derived gradients (derivation files or folders) against four references"),
     "derive": ("gradlab.symbolic.cli", "print the BPTT derivation of a cell in lecture notation (LaTeX or Markdown)"),
     "render": ("gradlab.render.cli", "draw a folded, unfolded, cell, op-level or gradient-flow figure of a cell"),
+    "lecture": ("gradlab.lecture", "write a slide deck (Beamer PDF + Markdown) on one cell: figures, BPTT in matrix "
+                "form, a checked wrong derivation"),
 }
 
 

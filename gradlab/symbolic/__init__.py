@@ -10,11 +10,12 @@ from .candidate import (ParamVerdict, SymbolicCheck, candidate_symbols, check_sy
                         to_numeric)
 from .derivation import FORMS, Derivation, derive
 from .functions import sigma
+from .matrix import MatrixForm, matrix_form
 from .model import CELL_KINDS, SymbolicModel, symbolic_model
 from .parse import Vocabulary, parse, parse_latex, parse_text
 from .program import Definition, Program, SymbolicTrace, diff_reverse, op_table_reverse, trace
 
-__all__ = ["derive", "Derivation", "FORMS", "sigma", "check_symbolic_candidate", "to_numeric", "parse_candidate",
+__all__ = ["derive", "Derivation", "FORMS", "MatrixForm", "matrix_form", "sigma", "check_symbolic_candidate", "to_numeric", "parse_candidate",
            "candidate_symbols", "SymbolicCheck", "ParamVerdict", "Vocabulary", "parse", "parse_text", "parse_latex",
            "CELL_KINDS", "SymbolicModel", "symbolic_model", "Definition", "Program", "SymbolicTrace",
            "diff_reverse", "op_table_reverse", "trace"]

@@ -1,8 +1,12 @@
 r"""The BPTT derivation in lecture notation: :func:`derive` and the :class:`Derivation` it returns.
 
-Three forms, each printed as LaTeX (``align*`` blocks to paste into slides) or Markdown (``$$`` blocks):
+Four forms, each printed as LaTeX (``align*`` blocks to paste into slides, or a whole ``article`` /
+``beamer`` document that compiles) or Markdown (``$$`` blocks):
 
-* ``"recursion"`` — the backward recursion δ_t = ∂E/∂s_t = ∂E_t/∂s_t + (∂s_{t+1}/∂s_t)ᵀ δ_{t+1} and
+* ``"matrix"`` — the forward pass and the backward recursion in matrix/vector form, as a lecture writes
+  them (δ_t = W_sᵀ(δ_{t+1} ⊙ (1 − s²_{t+1})) + W_yᵀ(y_t − d_t), ∂E/∂W_s = Σ_t (δ_t ⊙ (1 − s_t²)) s_{t−1}ᵀ),
+  per-gate blocks named (W_{si}, W_{sf}, …); derived and checked by :mod:`gradlab.symbolic.matrix`;
+* ``"recursion"`` (the default) — the matrix form, then the backward recursion δ_t = ∂E/∂s_t = ∂E_t/∂s_t + (∂s_{t+1}/∂s_t)ᵀ δ_{t+1} and
   ∂E/∂W = Σ_t (∂⁺s_t/∂W)ᵀ δ_t, then the element form derived through the op table at a generic step;
 * ``"sum-of-paths"`` — the accumulative form Σ_N Σ_i ∂E_N/∂y_N · ∂y_N/∂s_N · (Π ∂s_k/∂s_{k−1}) · ∂⁺s_i/∂W,
   chain order kept (the factors are non-commutative symbols, so SymPy's printer cannot reorder them),
@@ -24,9 +28,16 @@ from ..nn.registry import KINDS
 from .model import SymbolicModel, symbolic_model
 from .names import SymInfo, latex_base
 
-__all__ = ["derive", "Derivation", "FORMS"]
+__all__ = ["derive", "Derivation", "FORMS", "WIDTHS", "beamer_frames"]
 
-FORMS = ("recursion", "sum-of-paths", "expanded")
+FORMS = ("recursion", "matrix", "sum-of-paths", "expanded")
+#: the width budget of one printed row (in characters of body text) for each output
+WIDTHS = {"article": 50.0, "beamer": 46.0, "markdown": 80.0, "latex": 50.0}
+_LOSS_TEX = {
+    "mse_half": r"E_t = \tfrac12 \lVert y_t - d_t \rVert^2",
+    "mse": r"E_t = \tfrac{1}{O} \lVert y_t - d_t \rVert^2",
+    "softmax_cross_entropy": r"E_t = -\sum_k d_{t,k} \log \operatorname{softmax}(y_t)_k",
+}
 _ERROR_TERM = re.compile(r"- d_\{([^{}]*)\} \+ y_\{\1\}")
 
 
@@ -82,9 +93,9 @@ class Derivation:
         """A one-line description: cell, sizes and loss."""
         m = self.model
         sz = m.sizes
-        total = r"E = \sum_{t=1}^{T} E_t" if m.spec.mode == "many_to_many" else "E = E_T"
+        total = r"$E = \sum_{t=1}^{T} E_t$" if m.spec.mode == "many_to_many" else "$E = E_T$ (the last step only)"
         return (f"{_title(m.kind)}, T = {sz['T']}, D = {sz['D']}, H = {sz['H']}, O = {sz['O']}; "
-                f"${total}$, $E_t = \\tfrac12 \\lVert y_t - d_t \\rVert^2$")
+                f"{total}, ${_LOSS_TEX[m.spec.loss]}$")
 
     def _state_names(self):
         return list(self.model.states)
@@ -206,7 +217,7 @@ class Derivation:
         rows.append(rf"{_pd('E', 'W')} &= {outer}\left[{_pd(f'E_{Nn}', 'W', True)} + \sum_{{i=1}}^{{{Nn}}} "
                     rf"{_pd(f'E_{Nn}', f'y_{Nn}')}\, {_pd(f'y_{Nn}', z(Nn))}\, {prod.replace('{N}', '{' + Nn + '}')}\, "
                     rf"{_pd(z('i'), 'W', True)}\right]")
-        rows.append(r"&\quad\text{(the product runs from } k = N \text{ down to } k = i+1\text{: Jacobians do not commute)}")
+        rows.append(r"&\quad\text{(} k \text{ runs from } N \text{ down to } i+1\text{: the order matters)}")
         if m.T <= 5:
             terms, names = self.path_expression("W")
             tex = [sp.latex(t, symbol_names=names) for t in terms]
@@ -251,12 +262,40 @@ class Derivation:
         return rows
 
     # ---------------------------------------------------------------------------- output
+    def matrix_form(self):
+        """Return the :class:`~gradlab.symbolic.matrix.MatrixForm` (derived once, then cached)."""
+        if "matrix" not in self.model._cache:
+            from .matrix import matrix_form
+
+            self.model._cache["matrix"] = matrix_form(self.model)
+        return self.model._cache["matrix"]
+
+    def _matrix_sections(self, compact: bool = False) -> list:
+        mf = self.matrix_form()
+        fwd = mf.forward_rows() + mf.blocks_rows()
+        gates = KINDS[self.model.kind].gates
+        note = "Vectors of one time step; ⊙ is the element-wise product"
+        if mf.blocks:
+            note += (f"; the stacked weights are cut into per-gate row blocks (gates in the order "
+                     f"{', '.join(gates)})")
+        back = mf.definitions_rows() + mf.backward_rows(compact=compact)
+        loss = {"mse_half": r"y_t - d_t", "mse": r"\tfrac{2}{O}(y_t - d_t)",
+                "softmax_cross_entropy": r"\operatorname{softmax}(y_t) - d_t"}[self.model.spec.loss]
+        return [("Forward pass (matrix form)", fwd, note + "."),
+                ("Backward recursion (matrix form)", back,
+                 f"Derived by reverse mode through the recorded graph with one vector rule per operation "
+                 f"($\\partial E_t / \\partial y_t = {loss}$); every line is evaluated at random points and checked against the "
+                 f"engine's gradient.")]
+
     def _sections(self, form: str) -> list:
         form = _form(form)
-        secs = [("Forward pass at step t (element form)", self.forward_rows(),
-                 "Each state and gate is a named symbol; its defining equation is recorded once per step.")]
+        if form == "matrix":
+            return self._matrix_sections()
+        secs = self._matrix_sections() if form == "recursion" else []
+        secs.append(("Forward pass at step t (element form)", self.forward_rows(),
+                     "Each state and gate is a named symbol; its defining equation is recorded once per step."))
         if form == "recursion":
-            secs.append(("Backward recursion", self.recursion_rows(),
+            secs.append(("Backward recursion (element form)", self.recursion_rows(),
                          "Derived by reverse mode through gradlab's op table on the symbols; "
                          "δ at the last step, then δ at a generic step t in terms of δ at t+1."))
         elif form == "sum-of-paths":
@@ -269,25 +308,57 @@ class Derivation:
                          "recursion avoids."))
         return secs
 
-    def latex(self, form: str | None = None) -> str:
-        r"""Return the derivation as LaTeX (``align*`` blocks, amsmath) for ``form``."""
+    def latex(self, form: str | None = None, document: str | None = None) -> str:
+        r"""Return the derivation as LaTeX for ``form``: ``align*`` blocks (amsmath) to paste, or, with
+        ``document="article"`` or ``"beamer"``, a whole document that compiles with ``pdflatex``. Long
+        rows are broken at their top-level + and − (:func:`gradlab.symbolic.matrix.break_rows`) to fit the
+        page or the slide; displays may break across pages (``\allowdisplaybreaks``), and slides carry at
+        most a screenful of rows each."""
+        from .matrix import break_rows
+
         form = _form(form or self.form)
-        out = [f"% gradlab derive: {self.title}", f"% form: {form}"]
-        for head, rows, note in self._sections(form):
-            out.append(f"% {head}. {note}")
-            out.append(r"\begin{align*}")
-            out.append(" \\\\\n".join(rows))
-            out.append(r"\end{align*}")
+        if document not in (None, "article", "beamer"):
+            raise ValueError(f"derive: document must be 'article' or 'beamer', got {document!r}")
+        secs = [(h, break_rows(r, WIDTHS[document or "latex"]), n) for h, r, n in self._sections(form)]
+        head = [f"% gradlab derive: {_tex_text(self.title)}", f"% form: {form}"]
+        if document is None:
+            out = list(head)
+            for h, rows, note in secs:
+                out.append(f"% {h}. {note}")
+                out += [r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+            return "\n".join(out) + "\n"
+        title = f"BPTT: {_title(self.model.kind)} ({form})"
+        if document == "article":
+            out = head + [r"\documentclass[10pt]{article}", r"\usepackage{amsmath,amssymb}",
+                          r"\usepackage[utf8]{inputenc}", r"\allowdisplaybreaks", r"\begin{document}",
+                          rf"\section*{{{_tex_text(title)}}}", _tex_text(self.title) + r"\par"]
+            for h, rows, note in secs:
+                out += [rf"\subsection*{{{_tex_text(h)}}}", _tex_text(note),
+                        r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+            out.append(r"\end{document}")
+            return "\n".join(out) + "\n"
+        out = head + [r"\documentclass[10pt]{beamer}", r"\usepackage{amsmath,amssymb}", r"\usepackage[utf8]{inputenc}",
+                      r"\setbeamertemplate{navigation symbols}{}", r"\begin{document}",
+                      rf"\begin{{frame}}{{{_tex_text(title)}}}", _tex_text(self.title), r"\end{frame}"]
+        out += beamer_frames(secs)
+        out.append(r"\end{document}")
         return "\n".join(out) + "\n"
 
     def markdown(self, form: str | None = None) -> str:
         """Return the derivation as Markdown with ``$$`` display maths for ``form``."""
+        from .matrix import break_rows
+
         form = _form(form or self.form)
-        out = [f"# BPTT derivation: {_title(self.model.kind)} ({form})", "",
+        m = self.model
+        flags = "".join(f" --{k} {m.sizes[v]}" for k, v in (("inputs", "D"), ("outputs", "O")) if m.sizes[v] != 1)
+        flags += "" if m.spec.loss == "mse_half" else f" --loss {m.spec.loss}"
+        flags += "" if m.spec.mode == "many_to_many" else f" --mode {m.spec.mode}"
+        out = [f"# BPTT derivation: {_title(m.kind)} ({form})", "",
                self.title.replace("; ", ". Loss: ", 1), "",
-               f"Generated by `gradlab derive {self.model.kind} --T {self.model.T} --hidden {self.model.sizes['H']} "
+               f"Generated by `gradlab derive {m.kind} --T {m.T} --hidden {m.sizes['H']}{flags} "
                f"--form {form} --markdown`; checked numerically against the engine's reverse mode.", ""]
         for head, rows, note in self._sections(form):
+            rows = break_rows(rows, WIDTHS["markdown"])
             out += [f"## {head}", "", note, "", "$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$", ""]
         return "\n".join(out)
 
@@ -319,16 +390,23 @@ class Derivation:
     def numeric(self, form: str | None = None):
         """Return ``f(values) -> {parameter name: ndarray}`` for ``form`` (lambdify after CSE)."""
         form = form or self.form
+        if form == "matrix":
+            mf = self.matrix_form()
+            return lambda values: mf.evaluate(values)[1]
         if form not in self._numeric:
             self._numeric[form] = self.program(form).lambdify()
         return self._numeric[form]
 
-    def check(self, forms=("recursion", "diff", "sum-of-paths"), seeds=(0, 1), rtol: float = 1e-9,
+    def check(self, forms=("matrix", "recursion", "diff", "sum-of-paths"), seeds=(0, 1), rtol: float = 1e-9,
               atol: float = 1e-12) -> dict:
         r"""Return {form: max |symbolic − engine|} over random points (seeds) and every parameter;
         raises ``ValueError`` naming the form, parameter and element when a difference exceeds the
-        tolerance ``atol + rtol·|engine|``."""
+        tolerance ``atol + rtol·|engine|``. ``"matrix"`` also checks the matrix form's forward values
+        (:meth:`gradlab.symbolic.matrix.MatrixForm.check`); ``"diff"`` is route (a), SymPy ``diff``."""
         worst = {}
+        if "matrix" in forms:
+            worst["matrix"] = self.matrix_form().check(seeds=seeds, rtol=rtol, atol=atol)
+            forms = tuple(f for f in forms if f != "matrix")
         for seed in seeds:
             vals = self.model.random_values(seed)
             eng = self.model.engine_gradient(vals)
@@ -364,22 +442,74 @@ def _latex_name(si: SymInfo, t_label=None) -> str:
 def _form(form: str) -> str:
     f = str(form).lower().replace("_", "-")
     f = {"sum-of-paths": "sum-of-paths", "paths": "sum-of-paths", "sum": "sum-of-paths", "recursion": "recursion",
+         "matrix": "matrix", "vector": "matrix",
          "expanded": "expanded", "expand": "expanded"}.get(f)
     if f is None:
         raise ValueError(f"derive: unknown form {form!r}; choose one of {FORMS}")
     return f
 
 
+def _tex_text(s: str) -> str:
+    """Prose for LaTeX: Unicode maths letters spelled as commands (δ, ⊙, ∂, Σ, ², …)."""
+    table = {"δ": r"$\delta$", "⊙": r"$\odot$", "∂": r"$\partial$", "Σ": r"$\Sigma$", "²": r"$^2$",
+             "−": "-", "ᵀ": r"$^\top$", "→": r"$\to$", "≤": r"$\le$", "…": r"\dots{}", "σ": r"$\sigma$",
+             "–": "--", "₁": r"$_1$", "·": r"$\cdot$", "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#"}
+    out, math = [], False
+    for ch in s:
+        if ch == "$":
+            math = not math
+            out.append(ch)
+        elif not math and ch in table:
+            out.append(table[ch])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _row_height(row: str) -> float:
+    """A row's height in plain rows: a fraction or a sum with limits is about 1.8 plain rows."""
+    return 1.8 if (r"\frac" in row or r"\sum" in row) else 1.0
+
+
+def beamer_frames(secs, height: float = 11.5) -> list:
+    r"""Return Beamer frames for sections ``[(title, rows, note)]``: one ``align*`` per frame holding
+    rows up to ``height`` plain rows (a row with a fraction or a sum counts 1.8; continued frames say
+    so), in ``\small`` type, so that no frame runs off the slide."""
+    out = []
+    for h, rows, note in secs:
+        chunks, cur, used = [], [], 0.0
+        budget = height - 2.0               # the first frame also carries the note
+        for r in rows:
+            if cur and used + _row_height(r) > budget:
+                chunks.append(cur)
+                cur, used, budget = [], 0.0, height
+            cur.append(r)
+            used += _row_height(r)
+        chunks.append(cur)
+        for j, chunk in enumerate(chunks):
+            title = _tex_text(h) + (" (continued)" if j else "")
+            out += [rf"\begin{{frame}}{{{title}}}", r"\small"]
+            if j == 0:
+                out.append(r"{\footnotesize " + _tex_text(note) + r"\par}")
+            out += [r"\begin{align*}", " \\\\\n".join(chunk) if chunk else r"&\text{(none)}", r"\end{align*}",
+                    r"\end{frame}"]
+    return out
+
+
 def derive(cell: str = "elman", T: int = 3, *, hidden: int = 1, inputs: int = 1, outputs: int = 1,
-           form: str = "recursion", mode: str = "many_to_many", seed: int = 0) -> Derivation:
+           form: str = "recursion", mode: str = "many_to_many", seed: int = 0,
+           loss: str = "mse_half") -> Derivation:
     r"""Return the :class:`Derivation` of BPTT for ``cell`` (``"elman"``, ``"jordan"``, ``"lstm"``,
     ``"peephole_lstm"``, ``"four_gate_lstm"``, ``"gru"``) unrolled for ``T`` steps with D = ``inputs``,
-    H = ``hidden``, O = ``outputs`` and E = Σ_t ½‖y_t − d_t‖²; print it with ``.latex()`` / ``.markdown()``.
+    H = ``hidden``, O = ``outputs`` and E = Σ_t E_t with E_t = ½‖y_t − d_t‖² (``loss=`` any of
+    ``gradlab.specs.LOSSES``; ``mode="many_to_one"``: E = E_T, the last step only); print it with
+    ``.latex()`` / ``.latex(document="article")`` / ``.markdown()``. ``cell`` is any spelling the
+    registry accepts (``"peephole"``, ``"four-gate"``, ``"GRU"``).
 
     >>> d = derive("elman", T=2)                      # doctest: +SKIP
     >>> d.check()["recursion"] < 1e-12                # doctest: +SKIP
     True
     """
     form = _form(form)
-    return Derivation(symbolic_model(cell, T, hidden=hidden, inputs=inputs, outputs=outputs, mode=mode, seed=seed),
-                      form)
+    return Derivation(symbolic_model(cell, T, hidden=hidden, inputs=inputs, outputs=outputs, mode=mode, seed=seed,
+                                     loss=loss), form)

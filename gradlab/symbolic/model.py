@@ -50,6 +50,7 @@ class SymbolicModel:
     adjoints: dict
     loss_terms: list
     leaf_names: dict = field(default_factory=dict)
+    output_nodes: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict)
 
     @property
@@ -253,9 +254,28 @@ class SymbolicModel:
         """Return {parameter name: ∂E/∂W} from the engine's reverse mode at ``values`` (the model's point)."""
         values = self.values if values is None else values
         leaves = {leaf: np.asarray(values[name], dtype=np.float64)
-                  for name, leaf in self._leaf_names().items()}
+                  for name, leaf in self._leaf_names().items() if name in values}
         grads = self.graph.gradient(list(self.params.values()), leaves)
         return {n: np.asarray(grads[p]) for n, p in self.params.items()}
+
+    def engine_forward(self, values=None) -> dict:
+        """Return {(base, t): value} of every named node (states, gates, outputs) from the engine's
+        forward pass at ``values``: what the matrix form's forward definitions are checked against."""
+        values = self.values if values is None else values
+        leaves = {leaf: np.asarray(values[name], dtype=np.float64) for name, leaf in self._leaf_names().items()
+                  if name in values}
+        vals = self.graph.replay(leaves, all_values=True)
+        out = {}
+        for d in self.trace.forward.definitions:
+            if d.node is None or d.kind == "loss" or d.t is None:
+                continue
+            v = np.asarray(vals[d.node], dtype=np.float64)
+            if d.symbols.shape != v.shape:          # one of several gates computed by one node
+                j = [x.base for x in self.trace.forward.definitions if x.node is d.node and x.t == d.t].index(d.base)
+                n = d.symbols.shape[-1]
+                v = v[..., j * n:(j + 1) * n]
+            out[(d.base, d.t)] = v
+        return out
 
     def _leaf_names(self) -> dict:
         return {name: leaf for leaf, name in self.leaf_names.items()}
@@ -305,15 +325,15 @@ def _gate_label(node, t, kind, H, named):
 
 def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outputs: int = 1,
                    mode: str = "many_to_many", seed: int = 0, gates: bool = True,
-                   backend: str = "sympy") -> SymbolicModel:
+                   backend: str = "sympy", loss: str = "mse_half") -> SymbolicModel:
     r"""Return the :class:`SymbolicModel` of cell ``kind`` (elman, jordan, lstm, gru, peephole_lstm,
     four_gate_lstm) unrolled for ``T`` steps with sizes D=``inputs``, H=``hidden``, O=``outputs``, loss
-    E = Σ_t ½‖y_t − d_t‖² (``mode="many_to_one"``: E = E_T), replayed on symbols. ``backend="symengine"``
+    E = Σ_t E_t (``mode="many_to_one"``: E = E_T) with E_t = ½‖y_t − d_t‖² (``loss=``: any of
+    ``gradlab.specs.LOSSES``, e.g. ``"softmax_cross_entropy"``), replayed on symbols. ``backend="symengine"``
     (optional package) builds the expressions with SymEngine: :meth:`SymbolicModel.recursion` and
     numbers work on it; printing and the other forms need the default SymPy backend."""
     from .. import specs
     from ..engine.graph import Graph
-    from ..nn.losses import mse_half
     from ..nn.unroll import unroll
     from ..engine.tensor import tensor
 
@@ -324,7 +344,11 @@ def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outpu
     for what, n in (("T", T), ("hidden", hidden), ("inputs", inputs), ("outputs", outputs)):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"derive: {what} must be a positive int, got {n!r}")
-    spec = specs.SPECS[key](mode=mode)
+    if mode not in specs.MODES:
+        raise ValueError(f"derive: unknown mode {mode!r}; choose one of {', '.join(specs.MODES)}")
+    if loss not in specs.LOSSES:
+        raise ValueError(f"derive: unknown loss {loss!r}; choose one of {', '.join(specs.LOSSES)}")
+    spec = specs.SPECS[key](mode=mode, loss=loss)
     sizes = {"T": int(T), "D": int(inputs), "H": int(hidden), "O": int(outputs)}
     pb = spec.draw(sizes, seed=seed)
     cell = spec.build_module(sizes)
@@ -344,13 +368,13 @@ def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outpu
     run = unroll(cell, data["xs"], state=state, outputs="all" if mode == "many_to_many" else "last")
     if mode == "many_to_many":
         ds = data["ds"]
-        terms = [mse_half(y, ds[t]) for t, y in enumerate(run.outputs)]
+        terms = [specs._loss(loss, y, ds[t]) for t, y in enumerate(run.outputs)]
         E = terms[0]
         for e in terms[1:]:
             E = E + e
         loss_nodes = {t + 1: e for t, e in enumerate(terms)}
     else:
-        E = mse_half(run.outputs[-1], data["d"])
+        E = specs._loss(loss, run.outputs[-1], data["d"])
         loss_nodes = {}
     graph = Graph(E)
     present = set(graph.nodes)
@@ -402,4 +426,5 @@ def symbolic_model(kind: str, T: int, *, hidden: int = 1, inputs: int = 1, outpu
     if mode != "many_to_many":
         lterms.append((int(T), None))
     return SymbolicModel(key, sizes, spec, graph, tr, {n: p for n, p in named_params.items() if p in present},
-                         values, states, adjoints, lterms, leaf_name)
+                         values, states, adjoints, lterms, leaf_name,
+                         dict(zip(run.output_times, run.outputs)) if mode == "many_to_many" else {int(T): run.outputs[-1]})
