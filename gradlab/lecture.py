@@ -98,7 +98,7 @@ def _differing_rows(right, wrong) -> list:
 # -------------------------------------------------------------------------------------- text helpers
 _ASCII = {"δ": "delta", "∂": "d", "Σ": "sum", "²": "^2", "−": "-", "‖": "||", "⊙": "*", "ᵀ": "^T", "→": "->",
           "≤": "<=", "≥": ">=", "…": "...", "σ": "sigma", "–": "-", "—": "-", "·": "*", "×": "x", "≈": "~",
-          "✓": "ok", "✗": "x", "₁": "1", "₀": "0", "ₜ": "t", "∞": "inf", "±": "+/-", "‖": "||", "⁻": "-",
+          "✓": "ok", "✗": "x", "₁": "1", "₀": "0", "ₜ": "t", "∞": "inf", "±": "+/-", "⁻": "-",
           "¹": "1", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁰": "0", "’": "'",
           "“": '"', "”": '"', "⊤": "T", "Δ": "Delta", "ε": "eps", "η": "eta", "λ": "lambda", "μ": "mu", "½": "1/2", "↔": "<->"}
 
@@ -108,16 +108,51 @@ def ascii_text(text: str) -> str:
     return "".join(_ASCII.get(ch, ch if ord(ch) < 128 else "?") for ch in text)
 
 
-def _short(text: str, lines: int, width: int) -> str:
-    out = []
-    for ln in text.splitlines():
-        while len(ln) > width:
-            out.append(ln[:width])
-            ln = "    " + ln[width:]
-        out.append(ln)
-    if len(out) > lines:
-        out = out[:lines - 1] + [f"... ({len(out) - lines + 1} more lines in wrong_report.txt)"]
-    return "\n".join(out)
+def _math_name(name: str) -> str:
+    """A parameter's name as inline maths: ``W_s`` -> ``$W_{s}$`` (a name without ``_`` in roman)."""
+    base, _, sub = str(name).partition("_")
+    if not base.isalnum() or (sub and not sub.isalnum()):
+        return r"\texttt{" + "".join("\\" + c if c in "_&%$#{}" else c for c in str(name)) + "}"
+    return f"${base}_{{{sub}}}$" if sub else f"${base}$"
+
+
+def _report_frame(report, report_text: str) -> list:
+    """Beamer lines for the checker's report: a table of verdicts and worst relative errors per reference,
+    then the report's explanation lines (``where:``, what the error looks like) at a readable size; the
+    whole report is in ``wrong_report.txt``."""
+    params = list(getattr(report, "params", []) or [])
+    refs = []
+    for p in params:
+        refs += [r for r in p.per_reference if r not in refs]
+    head = " & ".join([r"parameter", "verdict"] + [_tex_escape(r) for r in refs]) + r" \\ \hline"
+    rows = [" & ".join([_math_name(p.name), p.verdict.upper() if p.verdict != "ok" else "ok"]
+                       + [f"{p.per_reference[r]:.1e}" if r in p.per_reference else "" for r in refs]) + r" \\"
+            for p in params]
+    table = [r"\begin{center}\small", r"\begin{tabular}{ll" + "r" * len(refs) + "}", head, *rows,
+             r"\end{tabular}\end{center}", r"\footnotesize worst relative error of the derivation against each "
+             r"reference; every element of each gradient was compared"]
+    lines = report_text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.strip().startswith("where:")), None)
+    words = []
+    if start is not None:
+        for ln in lines[start:]:
+            if ln.strip().startswith(("references agree", "cost:")):
+                break
+            words.append(ln.strip())
+    where = ascii_text(" ".join(words).removeprefix("where:").strip())
+    frames = [r"\begin{frame}{The checker's report on it}", *table, r"\end{frame}"]
+    if where:
+        frames += [r"\begin{frame}{Where the checker says it goes wrong}", r"\small",
+                   _tex_escape(where[:900]), r"\par\vspace{1em}\footnotesize (the whole report: "
+                   r"\texttt{wrong\_report.txt})", r"\end{frame}"]
+    return frames
+
+
+def _tex_escape(text: str) -> str:
+    """Plain text for LaTeX: the special characters escaped."""
+    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return "".join(table.get(c, c) for c in text)
 
 
 # ------------------------------------------------------------------------------------------ the pack
@@ -189,9 +224,10 @@ def lecture_pack(cell: str, T: int, folder, *, hidden: int = 2, inputs: int = 1,
     right_names = [n for n in d.model.params if n not in wrong_names]
     explain = (f"The derivative of tanh is missing: where the recursion needs "
                f"$\\delta \\odot (1 - s^2)$ this derivation passes $\\delta$ on unchanged. The checker finds "
-               f"{', '.join(wrong_names) if wrong_names else 'no parameter'} wrong"
+               f"{', '.join(map(_math_name, wrong_names)) if wrong_names else 'no parameter'} wrong"
                f"{' (verdict: ' + verdict + ')' if verdict else ''}")
-    explain += (f"; the gradients that never pass back through a tanh stay right: {', '.join(right_names)}."
+    explain += (f"; the gradients that never pass back through a tanh stay right: "
+                f"{', '.join(map(_math_name, right_names))}."
                 if right_names else "; every gradient passes back through a tanh, so every one is wrong.")
     # ----------------------------------------------------------------------------- Beamer
     tex = [r"\documentclass[10pt]{beamer}", r"\usepackage{amsmath,amssymb}", r"\usepackage[utf8]{inputenc}",
@@ -207,8 +243,7 @@ def lecture_pack(cell: str, T: int, folder, *, hidden: int = 2, inputs: int = 1,
             "A planted mistake: the same derivation with the derivative of tanh forgotten. Its lines that differ:",
             r"\begin{align*}", " \\\\\n".join(break_rows(wrong_rows[:5], 46.0)) or r"&\text{(none)}", r"\end{align*}",
             r"\end{frame}",
-            r"\begin{frame}[fragile]{The checker's report on it}", r"\tiny", r"\begin{verbatim}",
-            _short(ascii_text(report_text), 30, 84), r"\end{verbatim}", r"\end{frame}",
+            *_report_frame(report, report_text),
             r"\begin{frame}{What went wrong}", _tex_text(explain), r"\end{frame}", r"\end{document}"]
     tex_text = "\n".join(tex) + "\n"
     pack.files.append(write_text(folder / "lecture.tex", tex_text, force=force))

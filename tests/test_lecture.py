@@ -35,7 +35,9 @@ def test_the_elman_pack_holds_the_figures_the_slides_and_the_report(elman_pack):
     assert r"W_{s}^{\top} \left(\delta_{t+1} \odot \left(1 - s_{t+1}^{2}\right)\right)" in md
     assert r"\delta_{t} &= W_{s}^{\top} \delta_{t+1} + W_{y}^{\top} \left(y_{t} - d_{t}\right)" in md
     tex = (elman_pack.folder / "lecture.tex").read_text()
-    assert tex.startswith(r"\documentclass[10pt]{beamer}") and r"\begin{verbatim}" in tex
+    assert tex.startswith(r"\documentclass[10pt]{beamer}")
+    # the report's verdicts as a table on a slide, the parameters in lecture notation
+    assert r"\begin{tabular}" in tex and r"$W_{s}$ & WRONG" in tex and r"$W_{y}$ & ok" in tex
 
 
 def test_the_planted_mistake_is_caught_where_tanh_is_and_only_there(elman_pack):
@@ -43,7 +45,7 @@ def test_the_planted_mistake_is_caught_where_tanh_is_and_only_there(elman_pack):
     assert sorted(report.wrong) == ["W_s", "W_x", "b_s"]       # W_y, b_y never pass back through tanh
     text = (elman_pack.folder / "wrong_report.txt").read_text()
     assert re.search(r"W_s\s+\(\d, \d\)\s+WRONG", text) and re.search(r"W_y\s+\(\d, \d\)\s+ok", text)
-    assert "W_y, b_y" in (elman_pack.folder / "lecture.md").read_text()
+    assert "$W_{y}$, $b_{y}$" in (elman_pack.folder / "lecture.md").read_text()
 
 
 def test_the_wrong_derivation_differs_from_the_right_one_only_by_the_tanh_derivative():
