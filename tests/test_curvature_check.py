@@ -146,3 +146,14 @@ def test_gradlab_check_reports_a_product_file_like_a_gradient_file(tmp_path):
     assert res["status"] == "caught" and res["mode"] == "product"
     d = res["report"].to_dict()
     assert d["verdict"] == "fail" and d["wrong"] == ["W_x", "b_s", "W_s", "W_y", "b_y"]
+
+
+def test_the_failure_figure_of_a_wrong_product_draws_its_network_and_calls_the_blocks_wrong():
+    # `gradlab check derivations/ --figure` (the demo) draws one for each caught file, products included
+    from gradlab.check.cli import check_file
+    from gradlab.render.checkview import failure_dot
+
+    res = check_file(str(DERIVATIONS / "wrong_elman_gauss_newton_tangent_stops.py"))
+    src = failure_dot(res["report"]).source
+    assert "subgraph cluster_t" in src                          # the unfolded Elman network
+    assert "its block of the product wrong" in src and "gradient wrong" not in src

@@ -53,14 +53,18 @@ def findings_from(report) -> dict:
                 entry["element"] = report.element(p)
         if p.verdict == "wrong":
             entry["steps"] = steps.get(p.name)
+            if " product " in str(getattr(report, "model", "")).split(" of ", 1)[0]:
+                entry["what"] = "its block of the product wrong"      # a curvature product, not a gradient
         out[p.name] = entry
     return out
 
 
 def _model_cell(report):
     model = str(getattr(report, "model", ""))
+    # a curvature product's model is "Gauss–Newton product G v of <the network>": draw that network
+    network = model.split(" of ", 1)[1] if " product " in model.split(" of ", 1)[0] and " of " in model else model
     for title, cell in CELL_OF_MODEL:
-        if model.startswith(title):
+        if network.startswith(title):
             return cell
     raise ValueError(f"render: cannot draw the model {getattr(report, 'model', None)!r}: only recurrent cells "
                      f"({', '.join(c for _, c in CELL_OF_MODEL)}) have an unfolded figure")
@@ -74,7 +78,7 @@ def _source_of(report, T=None):
 
 
 def _note(name: str, f: dict) -> str:
-    lines = [f'<B><FONT COLOR="{style.HIGHLIGHT}">{style.math_label(name)}: gradient wrong</FONT></B>']
+    lines = [f'<B><FONT COLOR="{style.HIGHLIGHT}">{style.math_label(name)}: {html.escape(f.get("what", "gradient wrong"))}</FONT></B>']
     steps = f.get("steps")
     if steps:
         lines.append("at t = " + ", ".join(str(t) for t in sorted(steps)))
