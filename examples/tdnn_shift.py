@@ -57,14 +57,16 @@ TRAINED = (0, 7)
 WAIBEL = {"TDNN": 0.985, "best HMM": 0.937}
 
 
-def make_models(seed: int, *, frames: int = FRAMES, channels: int = CHANNELS, mlp_hidden: int = 8) -> dict:
+def make_models(seed: int, *, frames: int = FRAMES, channels: int = CHANNELS, mlp_hidden=8) -> dict:
     r"""Return ``{name: (model, reads)}``: the Waibel-arrangement TDNN (reads the sequence ``(T, B, 16)``)
-    and an MLP with ``mlp_hidden`` tanh units over the flattened window (reads rows ``(B, T·16)``), both
-    initialised from ``seed``."""
-    tdnn = TDNNClassifier(channels, (8,), (3, 5), 3, rng=seed)
-    mlp = Sequential(Dense(frames * channels, mlp_hidden, weight_name="W", bias_name="b", rng=seed), Tanh(),
-                     Dense(mlp_hidden, 3, weight_name="V", bias_name="c", rng=seed + 1), name="mlp")
-    return {"TDNN (Waibel arrangement)": (tdnn, "sequence"), f"MLP, {mlp_hidden} hidden": (mlp, "flat")}
+    and one MLP per entry of ``mlp_hidden`` (an int or a sequence of ints: its tanh units) over the
+    flattened window (reads rows ``(B, T·16)``), all initialised from ``seed``."""
+    models = {"TDNN (Waibel arrangement)": (TDNNClassifier(channels, (8,), (3, 5), 3, rng=seed), "sequence")}
+    for h in ((mlp_hidden,) if isinstance(mlp_hidden, (int, np.integer)) else tuple(mlp_hidden)):
+        mlp = Sequential(Dense(frames * channels, int(h), weight_name="W", bias_name="b", rng=seed), Tanh(),
+                         Dense(int(h), 3, weight_name="V", bias_name="c", rng=seed + 1), name="mlp")
+        models[f"MLP, {h} hidden"] = (mlp, "flat")
+    return models
 
 
 def _inputs(batch, reads: str) -> np.ndarray:
@@ -129,15 +131,17 @@ def edge_accuracies(model, *, n: int = 300, noise: float = 0.15, seed: int = 0) 
 
 
 def shift_experiment(seeds=(0, 1, 2, 3, 4), *, n_train: int = 6000, epochs: int = 20, n_test: int = 300,
-                     noise: float = 0.15, trained=TRAINED, mlp_hidden: int = 8, progress=None) -> dict:
-    r"""Train both models on ``n_train`` tokens with offsets in ``trained`` for every seed, test at every
-    offset; return ``{"offsets", "trained", "models": {name: {"acc" (seeds × offsets), "params",
-    "cpu_s" (per seed), "loss" (per seed)}}}``."""
+                     noise: float = 0.15, trained=TRAINED, mlp_hidden=8, progress=None) -> dict:
+    r"""Train the models of :func:`make_models` on ``n_train`` tokens with offsets in ``trained`` for every
+    seed and test them at every offset. Return ``{"offsets", "trained", "receptive", "seeds", "n_train",
+    "epochs", "noise", "models"}`` where ``models[name]`` holds ``"acc"`` (seeds × offsets), ``"params"``,
+    ``"cpu_s"`` and ``"loss"`` (per seed) and, for the TDNN, ``"edge"`` (per seed, :func:`edge_accuracies`)."""
     lo, hi = sweep_offsets(trained, frames=FRAMES, length=LENGTH, who="shift_experiment")
     offsets = np.arange(FRAMES - LENGTH + 1)
     models: dict = {}
     seeds = list(seeds)
-    with tqdm(total=2 * len(seeds), desc="shift experiment", leave=False, disable=progress is False,
+    n_models = 1 + (1 if isinstance(mlp_hidden, (int, np.integer)) else len(tuple(mlp_hidden)))
+    with tqdm(total=n_models * len(seeds), desc="shift experiment", leave=False, disable=progress is False,
               mininterval=0.5) as bar:
         for seed in seeds:
             data = formant_sweeps(n_train, offsets=(lo, hi), frames=FRAMES, channels=CHANNELS, length=LENGTH,
