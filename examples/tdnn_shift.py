@@ -47,9 +47,9 @@ from gradlab.nn import Dense, Sequential, Tanh, softmax_cross_entropy
 from gradlab.nn.optim import Adam
 from gradlab.nn.tdnn import TDNNClassifier
 
-__all__ = ["FRAMES", "CHANNELS", "LENGTH", "TRAINED", "WAIBEL", "make_models", "train_model", "accuracy_by_offset",
-           "edge_accuracies",
-           "shift_experiment", "summarise", "table_lines", "shift_figure", "run", "main"]
+__all__ = ["FRAMES", "CHANNELS", "LENGTH", "TRAINED", "WAIBEL", "make_models", "num_parameters", "train_model",
+           "accuracy_by_offset", "edge_accuracies", "shift_experiment", "summarise", "table_lines", "shift_figure",
+           "run", "main"]
 
 FRAMES, CHANNELS, LENGTH = 32, 16, 9
 TRAINED = (0, 7)

@@ -161,8 +161,8 @@ def test_trained_at_some_offsets_the_tdnn_keeps_its_accuracy_at_unseen_ones_and_
     result = ex.shift_experiment((0, 1), n_train=1500, epochs=15, n_test=100, progress=False)
     summary = ex.summarise(result)
     tdnn, mlp = (summary[name] for name in result["models"])
-    # Measured over seeds 0-9 with these sizes: TDNN far 0.83-0.93, in-range 0.86-0.91; MLP in-range
-    # 0.78-0.86, far 0.30-0.38 (chance 1/3). The bounds leave room on either side.
+    # Measured over seeds 0-24 with these sizes: TDNN far 0.82-0.93, in-range 0.84-0.94; MLP in-range
+    # 0.76-0.86, far 0.30-0.39 (chance 1/3). The bounds leave room on either side.
     assert np.all(mlp["in"] > 0.65)                                # the MLP did learn the task where trained
     assert np.all(tdnn["far"] > 0.75) and np.all(tdnn["far"] > tdnn["in"] - 0.1)
     assert np.all(mlp["far"] < 0.5)                                # near chance where it never saw a pattern
