@@ -24,6 +24,9 @@ state can carry it.
 ``layer(xs)`` (:meth:`TDNN.forward`) computes all shifts with k matrix products (one per tap, each over
 all shifts); :meth:`TDNN.unfold` records one copy per shift, each inside ``gradlab.scope(t=t)``, the
 picture :func:`tdnn_figure` draws. Both give the same values and gradients.
+
+:class:`TDNNClassifier` is the arrangement of Waibel et al.'s phoneme classifier: stacked layers whose
+last one has one unit per class at every shift, integrated over time into one score per class.
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from ..engine.context import scope
 from ..engine.tensor import Tensor
 from .module import ACTIVATIONS, Dense, Module, make_rng
 
-__all__ = ["TDNN", "receptive_field", "tdnn_figure"]
+__all__ = ["TDNN", "TDNNClassifier", "receptive_field", "tdnn_figure"]
 
 
 def _positive(who: str, what: str, n) -> int:
@@ -171,6 +174,84 @@ class TDNN(Module):
     def __repr__(self) -> str:
         return (f"TDNN(name={self.name!r}, D={self.in_features}, H={self.out_features}, k={self.window}, "
                 f"{self.activation})")
+
+
+_WEIGHT_NAMES, _BIAS_NAMES = ("W", "V", "U", "Q", "R"), ("b", "c", "e", "f", "g")
+
+
+class TDNNClassifier(Module):
+    r"""Stacked TDNN layers with one unit per class in the last, integrated over time: a sequence classifier
+    whose every weight is shared across time shifts, so that what it learns at one position in time it
+    applies at every other.
+
+    ``TDNNClassifier(D, hidden, windows, classes)``: layer i has window ``windows[i]``; the hidden layers
+    have ``hidden[i]`` tanh units, the last has ``classes`` units with ``last_activation`` (default
+    ``"identity"``). The default, ``TDNNClassifier()``, is the arrangement of Waibel, Hanazawa, Hinton,
+    Shikano & Lang (1989) for /b/, /d/, /g/ as it is usually described: 16 input coefficients per frame,
+    8 units reading 3 frames, 3 units reading 5 frames of those (a receptive field of 7 frames), and one
+    output per class integrating its row over time. The abstract gives the three-layer time-delay
+    arrangement and the classes; the sizes are not checked against the paper, and the integration here
+    is the *mean* over shifts of a linear last layer, used as the logits of a softmax (modern choices:
+    the paper's units and training criterion may differ).
+
+    ``model(xs)`` with ``xs (T, B, D)`` returns the logits ``(B, classes)`` (``(classes,)`` for one
+    sequence ``(T, D)``); :meth:`scores` returns the per-shift outputs before the integration. The layers
+    are ``layer0, layer1, …`` (weights W, V, U, … with biases b, c, e, …).
+
+    >>> import numpy as np
+    >>> model = TDNNClassifier(rng=0)
+    >>> model(np.zeros((15, 4, 16))).shape, model.receptive_field, model.num_parameters
+    ((4, 3), 7, 515)
+    """
+
+    def __init__(self, in_features: int = 16, hidden=(8,), windows=(3, 5), classes: int = 3, *,
+                 activation: str = "tanh", last_activation: str = "identity", name: str | None = "tdnn_classifier",
+                 rng=None):
+        super().__init__(name)
+        who = f"TDNNClassifier {name!r}" if name else "TDNNClassifier"
+        hidden, windows = tuple(hidden), tuple(windows)
+        if len(windows) != len(hidden) + 1:
+            raise ValueError(f"{who}: {len(hidden)} hidden layers need {len(hidden) + 1} windows (one per layer, "
+                             f"the last for the class layer), got windows={windows!r}")
+        if len(windows) > len(_WEIGHT_NAMES):
+            raise ValueError(f"{who}: at most {len(_WEIGHT_NAMES)} layers, got {len(windows)}")
+        sizes = (_positive(who, "in_features", in_features),
+                 *(_positive(who, f"hidden[{i}]", h) for i, h in enumerate(hidden)),
+                 _positive(who, "classes", classes))
+        rng = make_rng(rng)
+        self.layers = []
+        for i, k in enumerate(windows):
+            last = i == len(windows) - 1
+            layer = TDNN(sizes[i], sizes[i + 1], k, activation=last_activation if last else activation,
+                         weight_name=_WEIGHT_NAMES[i], bias_name=_BIAS_NAMES[i], name=f"layer{i}", rng=rng)
+            setattr(self, f"layer{i}", layer)
+            self.layers.append(layer)
+        self.classes = sizes[-1]
+
+    @property
+    def receptive_field(self) -> int:
+        """How many input frames one output shift sees: 1 + Σ (k_i − 1)."""
+        return receptive_field(*self.layers)
+
+    @property
+    def num_parameters(self) -> int:
+        """The number of trained numbers (weights and biases)."""
+        return int(sum(p.data.size for p in self.parameters()))
+
+    def scores(self, xs) -> Tensor:
+        """Return the last layer's outputs at every shift, ``(T − receptive_field + 1, …, classes)``."""
+        x = xs
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def forward(self, xs) -> Tensor:
+        """Return the logits: the per-shift class scores averaged over the shifts (axis 0)."""
+        return ops.mean(self.scores(xs), axis=0)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"TDNNClassifier({inner}; mean over time)"
 
 
 def receptive_field(*layers: TDNN) -> int:
