@@ -76,6 +76,8 @@ INTO = {OPS["add"]: _binary_into(np.add), OPS["sub"]: _binary_into(np.subtract),
         OPS["mul"]: _binary_into(np.multiply), OPS["tanh"]: _unary_into(np.tanh), OPS["exp"]: _unary_into(np.exp),
         OPS["sigmoid"]: _sigmoid_into, OPS["linear"]: _linear_into, OPS["stack"]: _stack_into}
 
+_new = Tensor.__new__
+_NO_ATTRS: dict = {}
 _value = Tensor.data.fget        # a node's value, read without a Python frame
 _CONSTANTS: dict = {}    # (number, dtype) -> read-only 0-d array: 1 - z at every step makes one, not T
 
@@ -110,7 +112,7 @@ def apply(op, inputs: tuple, attrs: dict, state) -> Tensor:
             datas = [t.data for t in ts]
             xp, grad = get_xp(*datas), any(t.requires_grad for t in ts)
             break
-        d = _value(x)
+        d = x._data
         if type(d) is not np.ndarray:
             xp = None
         grad = grad or x.requires_grad
@@ -129,4 +131,12 @@ def apply(op, inputs: tuple, attrs: dict, state) -> Tensor:
         raise ValueError(explain_failure(op, ts, attrs, state.scope, e)) from None
     if state.anomaly:
         check_finite(out, f"forward of {op.name} at {state.scope}", [t.shape for t in ts])
-    return record(out, op, ts, attrs, grad, state)
+    node = _new(Tensor)
+    node._data, node.grad, node.name, node.scope, node.retains_grad = out, None, None, state.scope, False
+    if state.grad_enabled:
+        node.op, node.parents, node.attrs, node.requires_grad = op, ts, attrs or _NO_ATTRS, grad
+        if type(out) is np.ndarray:
+            out.setflags(False)        # write=False: the graph keeps this value (as engine.tensor.record)
+    else:
+        node.op, node.parents, node.attrs, node.requires_grad = None, (), {}, False
+    return node

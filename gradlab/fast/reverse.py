@@ -22,7 +22,7 @@ from ..engine.backend import get_xp, unbroadcast
 from ..engine.context import current
 from ..engine.ops import OPS
 from ..engine.tensor import Tensor
-from .batched import BATCH_VJP, NEW_SUMS, note_stacked
+from .batched import BATCH_VJP, NEW_SUMS, RowIndex, note_stacked
 from .memory import MIN_BYTES, is_pooled, pooled_like
 
 __all__ = ["reverse", "POOLED_VJP", "SYMMETRIC"]
@@ -63,7 +63,7 @@ def reverse(order, seeds: dict, keep=()) -> dict:
     xp = get_xp(*seeds.values())
     if current().anomaly or getattr(xp, "wrap", None) is not None:
         return reference_reverse(order, seeds, keep=keep, xp=xp)
-    grads, owned, deferred, index, out = dict(seeds), set(), {}, {}, {}
+    grads, owned, deferred, index, out = dict(seeds), set(), {}, RowIndex(), {}
     keep = set(keep or ())
     made = set()              # nodes whose gradient is a new array made for them alone (a weight's sum)
     leaves = [n for n in order if n.op is None]
@@ -86,7 +86,7 @@ def reverse(order, seeds: dict, keep=()) -> dict:
         parents, attrs = node.parents, node.attrs
         inputs = list(map(_value, parents))
         vjp, batch, symmetric = _PLANS.get(op) or _plan(op)
-        every = None if type(vjp) is tuple else vjp(g, node.data, *inputs, xp=xp, **attrs)   # all inputs at once
+        every = None if type(vjp) is tuple else vjp(g, node._data, *inputs, xp=xp, **attrs)   # all inputs at once
         i = -1
         for p in parents:
             i += 1
@@ -106,7 +106,7 @@ def reverse(order, seeds: dict, keep=()) -> dict:
                     pg = every[i]
                 else:
                     f = vjp[i]
-                    pg = None if f is None else f(g, node.data, *inputs, xp=xp, **attrs)
+                    pg = None if f is None else f(g, node._data, *inputs, xp=xp, **attrs)
                 if pg is None:
                     continue
                 if pg.shape != inputs[i].shape:
