@@ -26,27 +26,26 @@ def toposort(outputs, follow=None) -> list:
     (outputs first, leaves last). ``follow(node)`` limits which parents are walked (all by default;
     :func:`requires_grad` for reverse mode).
 
-    A depth-first walk over the inputs, written as a loop: a node is *finished* once all its inputs are,
+    A depth-first walk over the inputs, written as a loop: a node is finished once all its inputs are,
     so the finished nodes come in forward order, inputs in argument order; reversed, they are an order
-    for reverse mode. The stack holds nodes only: a node met the second time on top of it has had its
-    inputs finished above it (no per-node bookkeeping objects, which in a long chain the garbage
-    collector would count and walk).
+    for reverse mode.
     """
-    finished, done, opened = [], set(), set()
+    finished, seen = [], set()
     for out in outputs:
-        stack = [out]
+        if out in seen:
+            continue
+        seen.add(out)
+        stack = [(out, iter(out.parents))]
         while stack:
-            node = stack[-1]
-            if node in opened:        # second time on top: every input is finished (or was already)
+            node, inputs = stack[-1]
+            for p in inputs:          # the next input not yet seen (reverse mode's follow read inline)
+                if p not in seen and (follow is None or (p.requires_grad if follow is requires_grad else follow(p))):
+                    seen.add(p)
+                    stack.append((p, iter(p.parents)))
+                    break
+            else:                     # every input is finished: so is this node
                 stack.pop()
-                if node not in done:
-                    done.add(node)
-                    finished.append(node)
-                continue
-            opened.add(node)
-            for p in reversed(node.parents):   # reverse mode's follow read inline
-                if p not in opened and (follow is None or (p.requires_grad if follow is requires_grad else follow(p))):
-                    stack.append(p)
+                finished.append(node)
     return finished[::-1]
 
 

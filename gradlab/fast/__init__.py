@@ -22,8 +22,10 @@ H=256, the small one B=1, T=25, D=65, H=100):
 from __future__ import annotations
 
 from ..engine.context import ENGINES
+from ..engine.ops import install
 from .memory import release_memory
 from .record import apply as _apply
+from .record import record_op
 from .reverse import reverse as _reverse
 
 __all__ = ["FastEngine", "FAST", "release_memory"]
@@ -41,3 +43,4 @@ class FastEngine:
 
 FAST = FastEngine()
 ENGINES["fast"] = FAST
+install(record_op)       # the op functions call the fast recording step directly (it checks the engine in force)

@@ -82,7 +82,10 @@ def joined(arrays, xp, index):
     rows of one array already, else a new array (from the pool when it is large)."""
     if len(arrays) == 1:
         return _rows2d(arrays[0])
-    blocks = [b for _, _, b in _blocks(arrays, index)] if xp is np else [_rows2d(a) for a in arrays]
+    if xp is np and not index.array.keys().isdisjoint(map(id, arrays)):
+        blocks = [b for _, _, b in _blocks(arrays, index)]
+    else:                             # none of them known: every row is copied (no walk over them here)
+        blocks = arrays if all(a.ndim == 2 for a in arrays) else [_rows2d(a) for a in arrays]
     if len(blocks) == 1:
         return blocks[0]
     if xp is not np or blocks[0].nbytes * len(blocks) < _TRANSIENT_POOL_MIN:

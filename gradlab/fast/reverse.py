@@ -66,18 +66,16 @@ def reverse(order, seeds: dict, keep=()) -> dict:
     grads, owned, deferred, index, out = dict(seeds), set(), {}, RowIndex(), {}
     keep = set(keep or ())
     made = set()              # nodes whose gradient is a new array made for them alone (a weight's sum)
-    leaves = [n for n in order if n.op is None]
-    for node in [n for n in order if n.op is not None] + leaves:
-        g = grads.pop(node, None)
-        if deferred and node in deferred:
-            g, new = _sum_deferred(deferred.pop(node), g, xp, index)
-            if new:
-                made.add(node)
-        if g is None:
-            continue
+    leaves = []
+    for node in order:
         op = node.op
         if op is None:
-            out[node] = g
+            leaves.append(node)
+            continue
+        g = grads.pop(node, None)
+        if deferred and node in deferred:
+            g, _ = _sum_deferred(deferred.pop(node), g, xp, index)
+        if g is None:
             continue
         if keep and node in keep:
             out[node] = g
@@ -122,6 +120,14 @@ def reverse(order, seeds: dict, keep=()) -> dict:
                 # the next node), and malloc hands the same warm block back for the next one
                 grads[p] = prev + pg
                 owned.add(p)
+    for node in leaves:
+        g = grads.pop(node, None)
+        if node in deferred:
+            g, new = _sum_deferred(deferred.pop(node), g, xp, index)
+            if new:
+                made.add(node)
+        if g is not None:
+            out[node] = g
     for node, g in out.items():    # hand over arrays of the caller's own: no pool views, nothing shared
         if node not in made or is_pooled(g):
             out[node] = g.copy()
