@@ -94,7 +94,13 @@ def reverse(order, seeds: dict, keep=()) -> dict:
             # typically used by many nodes, gets the sum for all of them in one go when it is reached;
             # an input of g's own shape (the projected input of one step) takes the plain path
             if batch is not None and i in batch and inputs[i].shape != g.shape:
-                entry = deferred.setdefault(p, {}).setdefault((op, i), ([], [], []))
+                # (no setdefault: its default, three lists and a dict, would be made and dropped at every use)
+                uses = deferred.get(p)
+                if uses is None:
+                    uses = deferred[p] = {}
+                entry = uses.get((op, i))
+                if entry is None:
+                    entry = uses[(op, i)] = ([], [], [])
                 entry[0].append(g)
                 entry[1].append(inputs)
                 entry[2].append(attrs)
