@@ -318,8 +318,9 @@ def test_bptt_weight_sums_take_the_stacked_states_and_tiled_deltas_without_copyi
 def test_joined_rows_are_views_only_where_the_index_knows_them_as_consecutive_rows():
     b = np.arange(48.0).reshape(12, 4)
     parts = [b[0:2].copy(), b[2:3].copy(), b[3:6].copy(), np.ones((1, 4)), b[6:8].copy()]
-    index = {id(a): (a, b, lo, n) for a, lo, n in ((parts[0], 0, 2), (parts[1], 2, 1), (parts[2], 3, 3))}
-    index[id(parts[4])] = (parts[4], b, 6, 2)
+    index = batched.RowIndex()
+    for a, lo, n in ((parts[0], 0, 2), (parts[1], 2, 1), (parts[2], 3, 3), (parts[4], 6, 2)):
+        index.note(a, b, lo, n)
     blocks = batched._blocks(parts, index)
     assert [(first, n) for first, n, _ in blocks] == [(0, 6), (6, 1), (7, 2)]
     assert np.shares_memory(blocks[0][2], b) and np.array_equal(blocks[0][2], b[:6])
@@ -327,7 +328,9 @@ def test_joined_rows_are_views_only_where_the_index_knows_them_as_consecutive_ro
     np.testing.assert_array_equal(batched.joined(parts, np, index), np.concatenate(parts))
     assert np.shares_memory(batched.joined(parts[:3], np, index), b)
     assert [(f, n) for f, n, _ in batched._blocks([parts[2], parts[0]], index)] == [(0, 3), (3, 2)]   # out of order
-    stale = {id(parts[0]): (parts[1], b, 0, 2)}                  # an id now naming another array
+    stale = batched.RowIndex()
+    stale.note(parts[1], b, 0, 2)
+    stale.array[id(parts[0])] = stale.array.pop(id(parts[1]))    # an id now naming another array
     assert not np.shares_memory(batched._blocks(parts[:1], stale)[0][2], b)
 
 

@@ -50,7 +50,8 @@ class Scope:
 
 class Engine(Protocol):
     """What recording and reverse mode may hand to a faster implementation (``gradlab.fast`` is one); it
-    must give the values and gradients of this package's own code, to rounding."""
+    must give the values and gradients of this package's own code, to rounding. It may also make the op
+    functions call its recording step directly (:func:`gradlab.engine.ops.install`)."""
 
     def apply(self, op, inputs: tuple, attrs: dict, state):
         """Record ``op(*inputs, **attrs)`` in ``state`` (:func:`current`) as ``tensor.apply`` does."""

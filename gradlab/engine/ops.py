@@ -39,7 +39,7 @@ from .backend import get_xp
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
-    "Op", "OPS", "defop", "LINEAR",
+    "Op", "OPS", "defop", "LINEAR", "install",
     "add", "sub", "mul", "div", "neg", "power", "matmul", "linear", "transpose", "reshape", "getitem", "setitem",
     "sum", "mean", "tanh", "sigmoid", "relu", "exp", "log", "softmax", "log_softmax",
     "concat", "stack", "split", "chunk", "maximum", "where", "clip",
@@ -85,6 +85,9 @@ class Op:
 
 
 OPS: dict[str, Op] = {}
+#: every op function :func:`defop` made, and what they call (``apply`` unless :func:`install` changed it)
+_APPLIED: list = []
+_entry = apply
 
 
 class _Linear:
@@ -112,13 +115,25 @@ def defop(name: str, vjp, *, analytic: bool = True, kink=None, diagnose=None, jv
         if name in OPS:
             raise ValueError(f"defop: an op named {name!r} is already registered")
         op = OPS[name] = Op(name, forward, vjp, analytic, kink, diagnose, jvp)
-        applied = functools.partial(apply, op)
+        applied = functools.partial(_entry, op)
+        _APPLIED.append(applied)
         applied.op = op
         applied.__name__ = applied.__qualname__ = name
         applied.__doc__ = forward.__doc__
         return applied
 
     return register
+
+
+def install(entry) -> None:
+    """Make every op function (``add``, ``tanh``, ... and those ``defop`` makes later) call
+    ``entry(op, *inputs, **attrs)`` instead of :func:`~gradlab.engine.tensor.apply`. A faster implementation
+    installs its recording step once, saving a call per node; ``entry`` must hand over to ``apply`` whenever
+    another engine is in force (``with gradlab.reference():``)."""
+    global _entry
+    _entry = entry
+    for applied in _APPLIED:         # rebind in place: Tensor's operators and every import see the change
+        applied.__setstate__((entry, applied.args, applied.keywords, applied.__dict__))
 
 
 def _per_argnum(vjp):

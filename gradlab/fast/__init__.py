@@ -15,15 +15,18 @@ H=256, the small one B=1, T=25, D=65, H=100):
   unrolling's backward, 1.5× on the small literal one.
 * :mod:`~gradlab.fast.memory` — the buffer pool: about 1.25× at the large size (the page faults of
   freshly allocated per-step values), nothing at the small one.
-* :mod:`~gradlab.fast.record` — into-forwards and cached constants: 1.1–1.2× at the small size.
+* :mod:`~gradlab.fast.record` — into-forwards and cached constants: 1.1–1.2× at the small size. Its
+  ``record_op`` is what every op function calls (``engine.ops.install``): one Python call per node.
 * :mod:`~gradlab.fast.batched` — the row index that lets those sums read the stacked states and the
   tiled deltas without copying them.
 """
 from __future__ import annotations
 
 from ..engine.context import ENGINES
+from ..engine.ops import install
 from .memory import release_memory
 from .record import apply as _apply
+from .record import record_op
 from .reverse import reverse as _reverse
 
 __all__ = ["FastEngine", "FAST", "release_memory"]
@@ -41,3 +44,4 @@ class FastEngine:
 
 FAST = FastEngine()
 ENGINES["fast"] = FAST
+install(record_op)       # the op functions call the fast recording step directly (it checks the engine in force)

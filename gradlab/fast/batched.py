@@ -26,7 +26,7 @@ from ..engine.backend import unbroadcast
 from ..engine.ops import OPS, scatter_add
 from .memory import pooled_empty, pooled_zeros
 
-__all__ = ["BATCH_VJP", "NEW_SUMS", "joined", "note_stacked", "tiling"]
+__all__ = ["BATCH_VJP", "NEW_SUMS", "RowIndex", "joined", "note_stacked", "tiling"]
 
 # A buffer that lives only while the weight gradients are summed comes from the pool only from this
 # size on: below it `malloc` reuses the same memory without page faults and is cheaper to ask
@@ -38,21 +38,40 @@ def _rows2d(a):
     return a if a.ndim == 2 else a.reshape(-1, a.shape[-1])
 
 
+class RowIndex:
+    """For one reverse pass: which arrays are consecutive rows of a joined 2-D array, by ``id``. Four
+    dicts rather than a tuple per array: every container kept alive counts towards the garbage
+    collector's next pass, and a tuple per tiled slice made the small LSTM collect in most calls."""
+
+    __slots__ = ("array", "base", "start", "rows")
+
+    def __init__(self):
+        self.array, self.base, self.start, self.rows = {}, {}, {}, {}
+
+    def note(self, a, base, start: int, rows: int) -> None:
+        """Note that ``a`` is rows ``start .. start + rows - 1`` of the 2-D array ``base``."""
+        key = id(a)
+        self.array[key], self.base[key], self.start[key], self.rows[key] = a, base, start, rows
+
+
 def _blocks(arrays, index) -> list:
     """``[(first row, rows, 2-D array)]`` for ``arrays`` read as consecutive rows: an array the row
     ``index`` knows joins its neighbours when they are consecutive rows of the same joined array."""
     spans = []                      # [first row, rows, joined array or None, its first row, the array]
     row = 0
+    known, bases, starts, counts = index.array, index.base, index.start, index.rows
     for a in arrays:
-        hit = index.get(id(a))
-        if hit is not None and hit[0] is not a:
-            hit = None              # an id reused by another array: not the one noted
-        n = hit[3] if hit is not None else math.prod(a.shape[:-1])
-        last = spans[-1] if spans else None
-        if hit is not None and last is not None and last[2] is hit[1] and last[3] + last[1] == hit[2]:
-            last[1] += n
+        key = id(a)
+        if known.get(key) is a:     # (an id reused by another array is not the one noted)
+            base, start, n = bases[key], starts[key], counts[key]
+            last = spans[-1] if spans else None
+            if last is not None and last[2] is base and last[3] + last[1] == start:
+                last[1] += n
+            else:
+                spans.append([row, n, base, start, a])
         else:
-            spans.append([row, n, None if hit is None else hit[1], None if hit is None else hit[2], a])
+            n = math.prod(a.shape[:-1])
+            spans.append([row, n, None, None, a])
         row += n
     return [(first, n, _rows2d(a) if base is None else base[start:start + n])
             for first, n, base, start, a in spans]
@@ -63,7 +82,10 @@ def joined(arrays, xp, index):
     rows of one array already, else a new array (from the pool when it is large)."""
     if len(arrays) == 1:
         return _rows2d(arrays[0])
-    blocks = [b for _, _, b in _blocks(arrays, index)] if xp is np else [_rows2d(a) for a in arrays]
+    if xp is np and not index.array.keys().isdisjoint(map(id, arrays)):
+        blocks = [b for _, _, b in _blocks(arrays, index)]
+    else:                             # none of them known: every row is copied (no walk over them here)
+        blocks = arrays if all(a.ndim == 2 for a in arrays) else [_rows2d(a) for a in arrays]
     if len(blocks) == 1:
         return blocks[0]
     if xp is not np or blocks[0].nbytes * len(blocks) < _TRANSIENT_POOL_MIN:
@@ -81,7 +103,7 @@ def note_stacked(node, index) -> None:
     rows = out.reshape(-1, out.shape[-1])
     per = rows.shape[0] // out.shape[0]
     for k, p in enumerate(node.parents):
-        index[id(p.data)] = (p.data, rows, k * per, per)
+        index.note(p._data, rows, k * per, per)
 
 
 # ------------------------------------------------------------------------------------ linear
@@ -199,7 +221,7 @@ def _getitem_batch(gs, inputs_list, attrs_list, xp, index):
         rows = buf.reshape(-1, buf.shape[-1])
         inner = math.prod(buf.shape[1:-1])
         for lo, hi, j in parts:
-            index[id(gs[j])] = (gs[j], rows, lo * inner, (hi - lo) * inner)
+            index.note(gs[j], rows, lo * inner, (hi - lo) * inner)
     return buf
 
 

@@ -9,10 +9,12 @@ import numpy as np
 
 from ..engine.backend import check_finite, get_xp
 from ..engine.ops import OPS
-from ..engine.tensor import Tensor, as_tensor, explain_failure, record
+from ..engine.context import STATE
+from ..engine.tensor import Tensor, as_tensor, explain_failure
+from ..engine.tensor import apply as engine_apply
 from .memory import MIN_BYTES, pooled_copy, pooled_empty
 
-__all__ = ["apply", "INTO"]
+__all__ = ["apply", "record_op", "INTO"]
 
 
 # Forwards straight into a pooled buffer, for the ops an unrolled RNN makes T of. They compute exactly
@@ -76,7 +78,8 @@ INTO = {OPS["add"]: _binary_into(np.add), OPS["sub"]: _binary_into(np.subtract),
         OPS["mul"]: _binary_into(np.multiply), OPS["tanh"]: _unary_into(np.tanh), OPS["exp"]: _unary_into(np.exp),
         OPS["sigmoid"]: _sigmoid_into, OPS["linear"]: _linear_into, OPS["stack"]: _stack_into}
 
-_value = Tensor.data.fget        # a node's value, read without a Python frame
+_new = Tensor.__new__
+_NO_ATTRS: dict = {}
 _CONSTANTS: dict = {}    # (number, dtype) -> read-only 0-d array: 1 - z at every step makes one, not T
 
 
@@ -102,15 +105,29 @@ def _with_constants(op, inputs) -> tuple:
 
 
 def apply(op, inputs: tuple, attrs: dict, state) -> Tensor:
-    """Record ``op(*inputs, **attrs)`` as the engine's ``apply`` does, keeping large NumPy values in the pool."""
-    ts, datas, xp, grad = inputs, [], np, False
+    """Record ``op(*inputs, **attrs)`` as the engine's ``apply`` does (the engine's interface)."""
+    return record_op(op, *inputs, **attrs)
+
+
+def record_op(op, *inputs, **attrs) -> Tensor:
+    """Record ``op(*inputs, **attrs)`` as the engine's ``apply`` does, keeping large NumPy values in the pool.
+
+    Every op function calls this directly (``engine.ops.install``): one call per node, not the engine's
+    ``apply`` and then this; under another engine (``with gradlab.reference():``) it hands over to ``apply``."""
+    state = STATE.get()
+    if state.engine != "fast":
+        return engine_apply(op, *inputs, **attrs)
+    ts = inputs
+    datas = []
+    xp = np
+    grad = False
     for x in inputs:                  # one pass: the arrays, their namespace, whether a gradient flows
         if type(x) is not Tensor and not isinstance(x, Tensor):
             ts = _with_constants(op, inputs)
             datas = [t.data for t in ts]
             xp, grad = get_xp(*datas), any(t.requires_grad for t in ts)
             break
-        d = _value(x)
+        d = x._data
         if type(d) is not np.ndarray:
             xp = None
         grad = grad or x.requires_grad
@@ -129,4 +146,20 @@ def apply(op, inputs: tuple, attrs: dict, state) -> Tensor:
         raise ValueError(explain_failure(op, ts, attrs, state.scope, e)) from None
     if state.anomaly:
         check_finite(out, f"forward of {op.name} at {state.scope}", [t.shape for t in ts])
-    return record(out, op, ts, attrs, grad, state)
+    # engine.tensor.record's fields, one statement each (a multiple assignment would build a tuple per node)
+    node = _new(Tensor)
+    node._data = out
+    node.grad = None
+    node.name = None
+    node.scope = state.scope
+    node.retains_grad = False
+    if state.grad_enabled:
+        node.op = op
+        node.parents = ts
+        node.attrs = attrs or _NO_ATTRS
+        node.requires_grad = grad
+        if type(out) is np.ndarray:
+            out.setflags(False)        # write=False: the graph keeps this value
+    else:
+        node.op, node.parents, node.attrs, node.requires_grad = None, (), {}, False
+    return node

@@ -22,7 +22,7 @@ from ..engine.backend import get_xp, unbroadcast
 from ..engine.context import current
 from ..engine.ops import OPS
 from ..engine.tensor import Tensor
-from .batched import BATCH_VJP, NEW_SUMS, note_stacked
+from .batched import BATCH_VJP, NEW_SUMS, RowIndex, note_stacked
 from .memory import MIN_BYTES, is_pooled, pooled_like
 
 __all__ = ["reverse", "POOLED_VJP", "SYMMETRIC"]
@@ -63,21 +63,19 @@ def reverse(order, seeds: dict, keep=()) -> dict:
     xp = get_xp(*seeds.values())
     if current().anomaly or getattr(xp, "wrap", None) is not None:
         return reference_reverse(order, seeds, keep=keep, xp=xp)
-    grads, owned, deferred, index, out = dict(seeds), set(), {}, {}, {}
+    grads, owned, deferred, index, out = dict(seeds), set(), {}, RowIndex(), {}
     keep = set(keep or ())
     made = set()              # nodes whose gradient is a new array made for them alone (a weight's sum)
-    leaves = [n for n in order if n.op is None]
-    for node in [n for n in order if n.op is not None] + leaves:
-        g = grads.pop(node, None)
-        if deferred and node in deferred:
-            g, new = _sum_deferred(deferred.pop(node), g, xp, index)
-            if new:
-                made.add(node)
-        if g is None:
-            continue
+    leaves = []
+    for node in order:
         op = node.op
         if op is None:
-            out[node] = g
+            leaves.append(node)
+            continue
+        g = grads.pop(node, None)
+        if deferred and node in deferred:
+            g, _ = _sum_deferred(deferred.pop(node), g, xp, index)
+        if g is None:
             continue
         if keep and node in keep:
             out[node] = g
@@ -86,7 +84,7 @@ def reverse(order, seeds: dict, keep=()) -> dict:
         parents, attrs = node.parents, node.attrs
         inputs = list(map(_value, parents))
         vjp, batch, symmetric = _PLANS.get(op) or _plan(op)
-        every = None if type(vjp) is tuple else vjp(g, node.data, *inputs, xp=xp, **attrs)   # all inputs at once
+        every = None if type(vjp) is tuple else vjp(g, node._data, *inputs, xp=xp, **attrs)   # all inputs at once
         i = -1
         for p in parents:
             i += 1
@@ -96,7 +94,13 @@ def reverse(order, seeds: dict, keep=()) -> dict:
             # typically used by many nodes, gets the sum for all of them in one go when it is reached;
             # an input of g's own shape (the projected input of one step) takes the plain path
             if batch is not None and i in batch and inputs[i].shape != g.shape:
-                entry = deferred.setdefault(p, {}).setdefault((op, i), ([], [], []))
+                # (no setdefault: its default, three lists and a dict, would be made and dropped at every use)
+                uses = deferred.get(p)
+                if uses is None:
+                    uses = deferred[p] = {}
+                entry = uses.get((op, i))
+                if entry is None:
+                    entry = uses[(op, i)] = ([], [], [])
                 entry[0].append(g)
                 entry[1].append(inputs)
                 entry[2].append(attrs)
@@ -106,7 +110,7 @@ def reverse(order, seeds: dict, keep=()) -> dict:
                     pg = every[i]
                 else:
                     f = vjp[i]
-                    pg = None if f is None else f(g, node.data, *inputs, xp=xp, **attrs)
+                    pg = None if f is None else f(g, node._data, *inputs, xp=xp, **attrs)
                 if pg is None:
                     continue
                 if pg.shape != inputs[i].shape:
@@ -122,6 +126,14 @@ def reverse(order, seeds: dict, keep=()) -> dict:
                 # the next node), and malloc hands the same warm block back for the next one
                 grads[p] = prev + pg
                 owned.add(p)
+    for node in leaves:
+        g = grads.pop(node, None)
+        if node in deferred:
+            g, new = _sum_deferred(deferred.pop(node), g, xp, index)
+            if new:
+                made.add(node)
+        if g is not None:
+            out[node] = g
     for node, g in out.items():    # hand over arrays of the caller's own: no pool views, nothing shared
         if node not in made or is_pooled(g):
             out[node] = g.copy()

@@ -18,7 +18,7 @@ import math
 
 from ..engine import ops
 from ..engine.context import scope
-from ..engine.tensor import Tensor, apply
+from ..engine.tensor import Tensor
 from .cells import RecurrentCell
 
 __all__ = ["Unrolled", "unroll", "as_sequence"]
@@ -195,10 +195,10 @@ def unroll(cell: RecurrentCell, xs, state=None, *, fused: bool = False, start: i
         weights = cell._recurrent_weights()
         parts = cell._split_projection(u_all)
     single = isinstance(parts, Tensor)
-    step_of = ops.OPS["getitem"]       # parts[k] as a node, without the user-facing index checks
+    step_of = ops._getitem             # parts[k] as a node, without the user-facing index checks
     for k, t in enumerate(times):
         with scope(*name_scope, t=t):
-            u_k = apply(step_of, parts, key=k) if single else tuple([apply(step_of, p, key=k) for p in parts])
+            u_k = step_of(parts, key=k) if single else tuple([step_of(p, key=k) for p in parts])
             state = cell._recur(u_k, state, weights)
         states.append(state)
     if outputs == "none":
