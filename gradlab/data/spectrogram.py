@@ -45,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .pathological import _generator
+
 __all__ = ["SWEEP_CLASSES", "SweepBatch", "formant_sweeps", "sweep_offsets"]
 
 #: the class names, by label index
@@ -79,13 +81,6 @@ class SweepBatch:
         return np.ascontiguousarray(self.inputs.transpose(1, 0, 2).reshape(n, T * C))
 
 
-def _generator(rng, who: str) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{who}: rng must be an int seed or a numpy.random.Generator, got {rng!r} "
-                    f"(gradlab never uses NumPy's global random state)")
 
 
 def _int(who: str, what: str, n, least: int) -> int:
