@@ -621,3 +621,18 @@ def test_bands_chosen_for_a_slide_fit_it_at_a_readable_size_before_any_stretchin
     _, _, width, height = fig.pipe(format="plain").decode().splitlines()[0].split()
     w, h = float(width), float(height)
     assert w / h <= 16 / 9 and w <= READABLE[0] and h <= READABLE[1], (w, h)
+
+
+def test_folded_loop_weights_are_written_at_their_own_delay_square():
+    # with two loops (an ESN with output feedback) a mid-edge label drifted onto the other loop's edge:
+    # each loop's weights are a tail label, next to the delay square the loop leaves
+    import re
+
+    from gradlab.nn.reservoir import ReservoirCell
+
+    src = gradlab.to_dot(ReservoirCell(1, 4, 1, connectivity=0.5, feedback=True, rng=0), view="folded").source
+    loops = {m.group(1): m.group(2) for m in re.finditer(r"(delay_\w+) -> s \[(.*)\]", src)}
+    assert set(loops) == {"delay_s", "delay_y"}
+    assert "taillabel=" in loops["delay_s"] and "<SUB>s</SUB>" in loops["delay_s"]
+    assert "taillabel=" in loops["delay_y"] and "<SUB>fb</SUB>" in loops["delay_y"]
+    assert all(" label=" not in attrs and not attrs.startswith("label=") for attrs in loops.values())

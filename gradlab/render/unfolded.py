@@ -678,8 +678,11 @@ def folded(u: Unfolding, *, box: bool | None = None, title: str | None = None, n
             if e.tail is s and u.shown[e.head][1] == t + 1:
                 label = [u.param_names[p] for p in u.matrices(e.params)]
                 nm, _ = u.label(e.head)
+                # the weights written where the loop leaves its delay square (a mid-edge label of a
+                # non-constraining edge drifts onto the neighbouring edges when two loops are drawn)
                 g.edge(d, nm, tailport="sq:s", headport="se", constraint="false",
-                       **({"label": style.html_label(style.param_text(label, fixed=fixed))} if label else {}))
+                       **({"taillabel": style.html_label(style.param_text(label, fixed=fixed)),
+                           "labeldistance": "2.2", "labelangle": "-35"} if label else {}))
     for r, members in rows.items():
         if members:
             with g.subgraph() as row:
