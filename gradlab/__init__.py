@@ -28,17 +28,24 @@ nn/        networks on that engine
   modes.py      many-to-one, one-to-many, many-to-many
   optim.py, clip.py, train.py   update rules, gradient clipping, truncated BPTT and training loops
   hessian_free.py   conjugate gradient on G + λI, damping, structural damping: Hessian-free optimisation
+  reservoir.py, tdnn.py, attention.py   echo-state networks, time-delay networks, attention over encoder states
+  experiments.py, reversal.py, cliff.py   the long-time-lag comparison, the reversal task, the clipping cliff
 curvature.py  Gauss–Newton and Hessian products on any recorded graph (forward mode, then reverse mode)
+data/      seeded problem generators: pathological.py (adding, temporal order, …), mackey_glass.py,
+           spectrogram.py (formant sweeps), metrics.py
 
 devices.py moving parameters between NumPy (CPU) and CuPy (GPU)
+files.py   every file gradlab writes: atomic, never through a link, marked as gradlab's (--force to replace)
 specs.py   size-free model specs: what a hand derivation is for (parameters, shapes, loss)
 check/     the checker: a derivation against five references, localised in time, explained
   finite.py, compare.py, references.py, core.py, localise.py, pitfalls.py, report.py, search.py
+  layer/ (the author's own forward/backward), curvature.py (hand-written G v, H v), runner.py (isolated workers)
 symbolic/  the graph replayed on SymPy symbols: BPTT derived and printed in lecture notation
-  namespace.py, program.py, model.py, derivation.py, parse.py, candidate.py
+  namespace.py, program.py, model.py, derivation.py, matrix.py (the matrix form), parse.py, candidate.py
 render/    figures drawn from the recorded graph: folded, unfolded, cell interior, gradient flow
   style.py, structure.py, source.py, unfolded.py, interior.py, opgraph.py, gradflow.py, checkview.py, plots.py
 display.py, progress.py   what Jupyter shows (HTML reports, SVG plots, live training plots); tqdm progress bars
+lecture.py one RNN lecture from one command: figures, the checked derivation, a caught mistake, as slides
 fast/      the speed path, read last: the same values and gradients to rounding, with a buffer pool
            and batched sums, behind the engine's Engine interface (the default; reference() turns it off)
 """
