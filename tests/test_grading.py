@@ -76,8 +76,9 @@ def hostile(tmp_path_factory):
 
 
 HOSTILE_EXPECTED = {
-    # file: (status, phrase in the error message or None)
-    "infinite_loop.py": ("ERROR", "line 10 of gradient()"),   # where it was when the time limit stopped it
+    # file: (status, phrase in the error message — or a tuple of phrases, one of which — or None)
+    # where it was when the time limit stopped it: the loop is lines 10-11, and the sample may land on either
+    "infinite_loop.py": ("ERROR", ("line 10 of gradient()", "line 11 of gradient()")),
     "allocates_10gb.py": ("ERROR", "MemoryError"),
     "exits_at_import.py": ("ERROR", "called sys.exit(0) in main()"),
     "exits_in_gradient.py": ("ERROR", "called sys.exit(0) in gradient()"),
@@ -108,7 +109,8 @@ def test_each_hostile_candidate_is_reported_as_its_own_result_and_the_run_comple
         got = by_name[name]
         assert got["status"] == status, (name, got.get("error"))
         if phrase is not None:
-            assert phrase in got["error"]["message"], (name, got["error"])
+            phrases = (phrase,) if isinstance(phrase, str) else phrase
+            assert any(p in got["error"]["message"] for p in phrases), (name, got["error"])
     assert "Traceback" not in proc.stdout + proc.stderr
     assert doc["exit_status"] == 1 and doc["ok"] is False
 
