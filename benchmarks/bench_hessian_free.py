@@ -154,7 +154,7 @@ def main() -> None:
         print_rows(f"## 1. {kind}: products at B=1, T=25, V=65, H=100 (best of {args.repeat} interleaved rounds)",
                    product_rows(kind, args))
     steps = 2 if args.quick else 5
-    print(f"\n## 2. Hessian-free steps: Elman H=32, adding shape, gradient batch 300, curvature batch 60, μ = 0.3\n")
+    print("\n## 2. Hessian-free steps: Elman H=32, adding shape, gradient batch 300, curvature batch 60, μ = 0.3\n")
     print("| T | one gradient (ms) | HF step (s), each | CG iterations, each | HF step ÷ gradient (median) | loss before each |")
     print("| ---: | ---: | --- | --- | ---: | --- |")
     for T in ((20,) if args.quick else (50, 100)):

@@ -20,7 +20,6 @@ next to the published one. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -33,20 +32,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from gradlab.nn.reservoir import ReservoirCell, memory_capacity  # noqa: E402
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
 MC_LITERATURE = {"random tanh": "30.40 ± 3.76", "random linear": "49.35 ± 17.13", "linear cycle": "99.09 ± 0.01"}
 KINDS = {"random tanh": dict(topology="random", activation="tanh"),
          "random linear": dict(topology="random", activation="identity"),
          "linear cycle": dict(topology="cycle", activation="identity")}
-
-
-def example(name: str):
-    """Import ``examples/<name>.py`` (not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(f"gradlab_example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def capacity_table(sizes, seeds) -> None:
@@ -116,7 +105,7 @@ def main(argv=None) -> int:
     common.print_header("Echo-state and time-delay networks (issue 15)")
     print(f"# load average {os.getloadavg()[0]:.1f} (other processes share the machine: times are inflated)")
     seeds = list(range(2 if args.quick else args.seeds))
-    mg = example("mackey_glass")
+    mg = common.example("mackey_glass")
     capacity_table([50] if args.quick else [50, 100], seeds)
     one_step_table(mg, seeds)
     free_run_table(mg, seeds[:2] if args.quick else seeds[:5], 0 if args.quick else 21000)

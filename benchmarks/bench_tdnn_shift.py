@@ -22,7 +22,6 @@ The TDNN's accuracy at the trained offsets is printed next to Waibel et al.'s 98
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -32,17 +31,6 @@ import common  # noqa: I001  (sets the BLAS thread variables before NumPy loads)
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
-
-
-def example(name: str):
-    """Import ``examples/<name>.py`` (not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(f"gradlab_example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def main(argv=None) -> int:
@@ -54,7 +42,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     common.print_header("TDNN shift invariance on synthetic formant sweeps (issue 15)")
     print(f"# load average {os.getloadavg()[0]:.1f} (other processes share the machine: times are inflated)")
-    ex = example("tdnn_shift")
+    ex = common.example("tdnn_shift")
     seeds = tuple(range(2 if args.quick else args.seeds))
     n_train, epochs = (1500, 15) if args.quick else (6000, 20)
     t0 = time.perf_counter()

@@ -16,6 +16,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
 
 import datetime  # noqa: E402
 import importlib  # noqa: E402
+import importlib.util  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -267,3 +268,15 @@ def run_child(script: str, args, what: str) -> str:
     if out.returncode:
         raise RuntimeError(f"{what} failed:\n{out.stderr}")
     return out.stdout
+
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
+
+
+def example(name: str):
+    """Import ``examples/<name>.py`` (not a package) as a module, so a benchmark runs the example's own code."""
+    spec = importlib.util.spec_from_file_location(f"gradlab_example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

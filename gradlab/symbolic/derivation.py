@@ -403,6 +403,8 @@ class Derivation:
         raises ``ValueError`` naming the form, parameter and element when a difference exceeds the
         tolerance ``atol + rtol·|engine|``. ``"matrix"`` also checks the matrix form's forward values
         (:meth:`gradlab.symbolic.matrix.MatrixForm.check`); ``"diff"`` is route (a), SymPy ``diff``."""
+        from .matrix import compare_with_engine
+
         worst = {}
         if "matrix" in forms:
             worst["matrix"] = self.matrix_form().check(seeds=seeds, rtol=rtol, atol=atol)
@@ -411,15 +413,9 @@ class Derivation:
             vals = self.model.random_values(seed)
             eng = self.model.engine_gradient(vals)
             for form in forms:
-                got = self.numeric(form)(vals)
-                for name, ref in eng.items():
-                    diff = np.abs(got[name] - ref)
-                    bad = diff > atol + rtol * np.abs(ref)
-                    if bad.any():
-                        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                        raise ValueError(f"symbolic {form} form of {self.model.kind}: dE/d{name}{list(idx)} = "
-                                         f"{got[name][idx]!r} but the engine gives {ref[idx]!r} (seed {seed})")
-                    worst[form] = max(worst.get(form, 0.0), float(diff.max()) if diff.size else 0.0)
+                diff = compare_with_engine(self.numeric(form)(vals), eng, f"symbolic {form} form of {self.model.kind}",
+                                           seed, rtol, atol)
+                worst[form] = max(worst.get(form, 0.0), diff)
         return worst
 
     def size(self, form: str | None = None) -> int:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["VExpr", "MatrixForm", "matrix_form", "RULES", "FORWARD", "break_rows", "tex_width", "Var", "Param",
+__all__ = ["VExpr", "compare_with_engine", "MatrixForm", "matrix_form", "RULES", "FORWARD", "break_rows", "tex_width", "Var", "Param",
            "Const", "Zero", "Add", "Neg", "OneMinus", "Scale", "Had", "Sq", "Func", "MatVec", "Outer", "Stack",
            "Slice", "add", "neg", "had", "matvec", "outer", "rows"]
 
@@ -636,15 +636,9 @@ class MatrixForm:
                     if (diff > atol + rtol * np.abs(node_val)).any():
                         raise ValueError(f"matrix form of {m.kind}: the forward value of {base}_{t} differs from "
                                          f"the engine's by {diff.max():.3g} (seed {seed})")
-            for name, r in ref.items():
-                diff = np.abs(got[name] - r)
-                bad = diff > atol + rtol * np.abs(r)
-                if bad.any():
-                    idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                    raise ValueError(f"matrix form of {m.kind}: dE/d{name}{list(idx)} = {got[name][idx]!r} but the "
-                                     f"engine gives {r[idx]!r} (seed {seed})")
-                worst = max(worst, float(diff.max()) if diff.size else 0.0)
+            worst = max(worst, compare_with_engine(got, ref, f"matrix form of {m.kind}", seed, rtol, atol))
         return worst
+
 
     # ---------------------------------------------------------------------------- printing
     def _runs(self, items, tex_of):
@@ -1211,3 +1205,18 @@ def break_rows(rows: list, width: float = 52.0) -> list:
                 lead = ""
             out.append(rf"&\quad {lead}{ln}")
     return out
+
+
+def compare_with_engine(got: dict, ref: dict, what: str, seed, rtol: float, atol: float) -> float:
+    r"""Return max |got − ref| over the parameters in ``ref`` (the engine's gradients); raise ``ValueError``
+    naming ``what``, the parameter and the first element where it exceeds ``atol + rtol·|ref|``."""
+    worst = 0.0
+    for name, r in ref.items():
+        diff = np.abs(got[name] - r)
+        bad = diff > atol + rtol * np.abs(r)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{what}: dE/d{name}{list(idx)} = {got[name][idx]!r} but the engine gives {r[idx]!r} "
+                             f"(seed {seed})")
+        worst = max(worst, float(diff.max()) if diff.size else 0.0)
+    return worst
