@@ -303,9 +303,17 @@ def test_a_candidate_that_exits_with_status_0_is_never_a_success(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ Ctrl-C
+def _interactive_signals():
+    # As started from a terminal. A job that a non-interactive shell runs in the background (`make test &`,
+    # nohup) inherits SIGINT ignored, and a program rightly keeps an ignored SIGINT ignored; the Ctrl-C
+    # test then waited for an interrupt that could never come.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(argv, cwd):
     return subprocess.Popen([sys.executable, "-m", "gradlab.cli", *map(str, argv)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True,
+                            preexec_fn=_interactive_signals)
 
 
 def _wait_for_line(proc, prefix: str, limit: float = 300.0) -> list:
